@@ -1,0 +1,127 @@
+//! `proteo bench`: time each stage on a synthetic matrix and on the bundled example, and print a table.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+
+use proteo_core::de::{run_de, DeParams, Posthoc};
+use proteo_core::input::{align_to_design, read_design, read_intensities};
+use proteo_core::qc::{run_qc, QcParams};
+use proteo_core::synthetic::{generate, SyntheticSpec};
+use proteo_pipeline::fs_store::FsStore;
+use proteo_pipeline::{run_stage, JobParams, JobSpec, PathwayParams, Stage};
+
+const EXAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/example");
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Proteins in the synthetic matrix.
+    #[arg(long, default_value_t = 5000)]
+    proteins: usize,
+    /// Groups in the synthetic matrix.
+    #[arg(long, default_value_t = 9)]
+    groups: usize,
+    /// Replicates per group in the synthetic matrix.
+    #[arg(long, default_value_t = 4)]
+    replicates: usize,
+    /// Fraction of missing cells in the synthetic matrix.
+    #[arg(long, default_value_t = 0.1)]
+    missing: f64,
+    /// Repetitions per measurement; the table shows the median.
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// Skip the bundled example.
+    #[arg(long)]
+    no_example: bool,
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn time<T>(reps: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut times = Vec::with_capacity(reps);
+    let mut last = None;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        last = Some(f());
+        times.push(t.elapsed());
+    }
+    (median(times), last.expect("at least one rep"))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:>10.1}", d.as_secs_f64() * 1e3)
+}
+
+pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
+    println!("proteo bench — single thread, release build expected; median of {} runs, milliseconds", args.reps);
+    println!("{:<44} {:>10}", "measurement", "ms");
+    let spec = SyntheticSpec { missing: args.missing, ..SyntheticSpec::new(args.proteins, args.groups, args.replicates) };
+    let data = generate(&spec);
+    let label = format!("synthetic {}×({}×{}), {:.0}% missing", args.proteins, args.groups, args.replicates, args.missing * 100.0);
+    let dir = tempdir()?;
+    std::fs::write(dir.join("matrix.tsv"), &data.matrix_tsv)?;
+    std::fs::write(dir.join("design.tsv"), &data.design_tsv)?;
+    stage_rows(&label, &dir, "matrix.tsv", "design.tsv", args.reps)?;
+
+    // The DE engine alone, on the QC'd matrix, split into its parts.
+    let (table, _) = read_intensities(&data.matrix_tsv, "matrix.tsv", None)?;
+    let design = read_design(&data.design_tsv, "design.tsv")?;
+    let table = align_to_design(table, &design, "matrix.tsv", "design.tsv")?;
+    let qc = run_qc(&table, &design, &QcParams::default())?;
+    let no_impute = run_qc(&table, &design, &QcParams { impute: proteo_core::qc::Impute::None, ..Default::default() })?;
+    let limma = DeParams::default();
+    let tukey = DeParams { posthoc: Posthoc::Tukey, ..Default::default() };
+    let (d, out) = time(args.reps, || run_de(&qc.matrix.values, &design, &limma).expect("de"));
+    println!("{:<44} {}", format!("  DE limma all-pairs ({}) + F + BH", out.contrasts.len()), ms(d));
+    let (d, _) = time(args.reps, || run_de(&qc.matrix.values, &design, &tukey).expect("de"));
+    println!("{:<44} {}", "  DE limma + F + Tukey HSD + BH", ms(d));
+    let (d, _) = time(args.reps, || run_de(&no_impute.matrix.values, &design, &tukey).expect("de"));
+    println!("{:<44} {}", "  same, unimputed (missing values kept)", ms(d));
+
+    if !args.no_example {
+        let ex = PathBuf::from(EXAMPLE_DIR);
+        stage_rows("bundled example (MaxQuant, 1459×15)", &ex, "proteinGroups.txt", "experimental_design.tsv", args.reps)?;
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+fn tempdir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("proteo-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Time each stage through the real stage runner (Parquet in, Parquet out, on local disk).
+fn stage_rows(label: &str, dir: &std::path::Path, input: &str, design: &str, reps: usize) -> anyhow::Result<()> {
+    let out = tempdir()?.join("out");
+    let job = JobSpec {
+        job_id: "bench".into(),
+        prefix: String::new(),
+        input_key: dir.join(input).to_string_lossy().into_owned(),
+        design_key: dir.join(design).to_string_lossy().into_owned(),
+        params: JobParams {
+            format: None,
+            qc: QcParams::default(),
+            de: DeParams::default(),
+            pathway: PathwayParams::with_gene_sets(crate::SHIPPED_GENE_SETS),
+        },
+    };
+    let store = FsStore::new(&out);
+    println!("{label}");
+    let mut total = Duration::ZERO;
+    for stage in Stage::ALL {
+        let (d, r) = time(reps, || pollster::block_on(run_stage(&store, &job, stage, &|_| {})));
+        r.map_err(|e| anyhow::anyhow!("{} failed: {e}", stage.title()))?;
+        total += d;
+        println!("{:<44} {}", format!("  {}", stage.title()), ms(d));
+    }
+    println!("{:<44} {}", "  whole run", ms(total));
+    std::fs::remove_dir_all(&out).ok();
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! The `proteo` command: run QC → DE → pathway locally on files, or benchmark the stages.
+
+mod bench;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use proteo_core::de::{DeMethod, DeParams, Posthoc};
+use proteo_core::model::InputFormat;
+use proteo_core::qc::{Impute, Normalize, QcParams, DEFAULT_SEED};
+use proteo_pipeline::contracts::{DEFAULT_ALPHA, DEFAULT_MAX_SET_SIZE, DEFAULT_MIN_LOG2FC, DEFAULT_MIN_SET_SIZE};
+use proteo_pipeline::fs_store::FsStore;
+use proteo_pipeline::{run_job, JobParams, JobSpec, PathwayParams, Progress, Stage};
+
+/// The GO BP gene sets shipped in the repository (used when neither --gene-sets nor PROTEO_GENE_SETS is given).
+const SHIPPED_GENE_SETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/gene_sets/go_bp_human_uniprot.gmt.gz");
+
+#[derive(Parser)]
+#[command(name = "proteo", version, about = "Proteomics QC → differential expression → pathway enrichment, to Parquet")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole pipeline on a protein-intensity table and a design file.
+    Run(RunArgs),
+    /// Time every stage on a synthetic 5 000 × (9 × 4) matrix and on the bundled example; print a table.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Matrix,
+    Maxquant,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum NormalizeArg {
+    Median,
+    None,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ImputeArg {
+    Perseus,
+    None,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DeArg {
+    Limma,
+    Welch,
+    Student,
+    Anova,
+    WelchAnova,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PosthocArg {
+    None,
+    Tukey,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Protein-intensity table: MaxQuant proteinGroups.txt, or a plain matrix (CSV/TSV: protein id, then one column per sample).
+    input: PathBuf,
+    /// Design file (CSV/TSV) with columns `sample` (or `label`) and `group` (or `condition`); optional `replicate`, `pair`, `batch`, covariates.
+    #[arg(long)]
+    design: PathBuf,
+    /// Output directory (created); receives qc/, de/, pathway/ and summary.json.
+    #[arg(long)]
+    out: PathBuf,
+    /// Input format; detected from the header when omitted.
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// The values are already log2: skip the log2 transform.
+    #[arg(long)]
+    log2_input: bool,
+    /// Valid values a protein needs in at least one group [default: ⌊n/2⌋+1 of that group's size].
+    #[arg(long)]
+    min_valid: Option<usize>,
+    /// Normalization: subtract each sample's median, or none.
+    #[arg(long, value_enum, default_value = "median")]
+    normalize: NormalizeArg,
+    /// Imputation of missing values: Perseus-style (per sample, N(mean − 1.8 SD, 0.3 SD)), or none.
+    #[arg(long, value_enum, default_value = "perseus")]
+    impute: ImputeArg,
+    /// Seed of the imputation draws: same inputs and seed give bit-identical outputs.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    seed: u64,
+    /// Differential-expression method.
+    #[arg(long = "de", value_enum, default_value = "limma")]
+    de: DeArg,
+    /// Contrasts: `all-pairs`, `vs:<group>`, or a list like "B-A,C-A,(B+C)/2-A" (log2 A − log2 B for `A-B`).
+    #[arg(long, default_value = "all-pairs")]
+    contrasts: String,
+    /// Post-hoc test added to pairwise contrasts (column `tukey_p_value`).
+    #[arg(long, value_enum, default_value = "none")]
+    posthoc: PosthocArg,
+    /// limma: intensity-dependent variance prior (eBayes trend = TRUE).
+    #[arg(long)]
+    trend: bool,
+    /// limma: robust empirical Bayes (eBayes robust = TRUE).
+    #[arg(long)]
+    robust: bool,
+    /// limma: test |log2FC| > this value instead of ≠ 0 (treat).
+    #[arg(long)]
+    treat_lfc: Option<f64>,
+    /// limma: numeric design columns to add to the model, comma-separated (e.g. `age,bmi`).
+    #[arg(long, value_delimiter = ',')]
+    covariates: Vec<String>,
+    /// Significance cut-off on the BH-adjusted p-value.
+    #[arg(long, default_value_t = DEFAULT_ALPHA)]
+    alpha: f64,
+    /// Minimum |log2 fold change| for a protein to count as significant.
+    #[arg(long, default_value_t = DEFAULT_MIN_LOG2FC)]
+    min_log2fc: f64,
+    /// Gene sets (GMT, plain or gzip) [default: $PROTEO_GENE_SETS, else the shipped human GO Biological Process].
+    #[arg(long)]
+    gene_sets: Option<PathBuf>,
+    /// Smallest gene set tested (after intersecting with the quantified proteins).
+    #[arg(long, default_value_t = DEFAULT_MIN_SET_SIZE)]
+    min_set_size: usize,
+    /// Largest gene set tested (after intersecting with the quantified proteins).
+    #[arg(long, default_value_t = DEFAULT_MAX_SET_SIZE)]
+    max_set_size: usize,
+    /// No progress lines, only the final summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl RunArgs {
+    fn job(&self) -> anyhow::Result<JobSpec> {
+        let gene_sets = match &self.gene_sets {
+            Some(p) => p.clone(),
+            None => std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from).unwrap_or_else(|| SHIPPED_GENE_SETS.into()),
+        };
+        let params = JobParams {
+            format: self.format.map(|f| match f {
+                FormatArg::Matrix => InputFormat::Matrix,
+                FormatArg::Maxquant => InputFormat::Maxquant,
+            }),
+            qc: QcParams {
+                log2_input: self.log2_input,
+                min_valid: self.min_valid,
+                normalize: match self.normalize {
+                    NormalizeArg::Median => Normalize::Median,
+                    NormalizeArg::None => Normalize::None,
+                },
+                impute: match self.impute {
+                    ImputeArg::Perseus => Impute::Perseus,
+                    ImputeArg::None => Impute::None,
+                },
+                seed: self.seed,
+            },
+            de: DeParams {
+                method: match self.de {
+                    DeArg::Limma => DeMethod::Limma,
+                    DeArg::Welch => DeMethod::Welch,
+                    DeArg::Student => DeMethod::Student,
+                    DeArg::Anova => DeMethod::Anova,
+                    DeArg::WelchAnova => DeMethod::WelchAnova,
+                },
+                contrasts: self.contrasts.clone(),
+                posthoc: match self.posthoc {
+                    PosthocArg::None => Posthoc::None,
+                    PosthocArg::Tukey => Posthoc::Tukey,
+                },
+                trend: self.trend,
+                robust: self.robust,
+                treat_lfc: self.treat_lfc,
+                covariates: self.covariates.clone(),
+            },
+            pathway: PathwayParams {
+                alpha: self.alpha,
+                min_log2fc: self.min_log2fc,
+                gene_sets: absolute(&gene_sets)?,
+                min_set_size: self.min_set_size,
+                max_set_size: self.max_set_size,
+            },
+        };
+        Ok(JobSpec {
+            job_id: "local".into(),
+            prefix: String::new(),
+            input_key: absolute(&self.input)?,
+            design_key: absolute(&self.design)?,
+            params,
+        })
+    }
+}
+
+fn absolute(p: &Path) -> anyhow::Result<String> {
+    let abs = std::path::absolute(p).with_context(|| format!("cannot resolve path {}", p.display()))?;
+    Ok(abs.to_string_lossy().into_owned())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("PROTEO_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(&args),
+        Command::Bench(args) => bench::bench(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let job = args.job()?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let store = FsStore::new(&args.out);
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(100) };
+    bar.set_style(ProgressStyle::with_template("{prefix:>26} [{bar:30}] {pos:>3}% {msg}").expect("template").progress_chars("=> "));
+    let started = Instant::now();
+    let stage_start = std::sync::Mutex::new((Stage::Qc, Instant::now()));
+    let on_progress = |p: Progress| {
+        let mut cur = stage_start.lock().expect("lock");
+        if cur.0 != p.stage {
+            *cur = (p.stage, Instant::now());
+        }
+        let n = Stage::ALL.iter().position(|s| *s == p.stage).unwrap_or(0) + 1;
+        bar.set_prefix(format!("[{n}/3] {}", p.stage.title()));
+        bar.set_position(p.percent as u64);
+        bar.set_message(p.message.clone());
+        if p.percent == 100 {
+            bar.println(format!("[{n}/3] {:<24} done in {:>6.2} s  {}", p.stage.title(), cur.1.elapsed().as_secs_f64(), p.message));
+        }
+    };
+    let outcome = pollster::block_on(run_job(&store, &job, &on_progress));
+    bar.finish_and_clear();
+    let run = outcome.map_err(|(stage, e)| anyhow::anyhow!("{} failed: {e}", stage.title()))?;
+    print_summary(&run.results, &args.out, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: f64) {
+    let get = |stage: Stage| results.iter().find(|r| r.stage == stage).map(|r| &r.summary);
+    println!();
+    if let Some(qc) = get(Stage::Qc) {
+        let i = &qc["input"];
+        println!(
+            "Input: {} rows ({} format); removed {} reverse, {} contaminants, {} only-by-site",
+            i["rows_read"], i["format"].as_str().unwrap_or(""), i["removed_reverse"], i["removed_contaminant"], i["removed_only_by_site"]
+        );
+        let c = &qc["qc"];
+        println!(
+            "QC: {} of {} proteins kept ({} removed by the valid-value filter), {} values imputed",
+            c["proteins_kept"], c["proteins_in"], c["removed_by_valid_filter"], c["values_imputed"]
+        );
+    }
+    if let Some(de) = get(Stage::De) {
+        println!("DE: {}", de["model"].as_str().unwrap_or(""));
+        for c in de["contrasts"].as_array().into_iter().flatten() {
+            println!("  {:<28} {:>5} significant ({} up, {} down)", c["contrast"].as_str().unwrap_or(""), c["significant"], c["up"], c["down"]);
+        }
+        if let Some(f) = de["f_test_significant"].as_u64() {
+            println!("  {:<28} {:>5} significant", "F test (any difference)", f);
+        }
+    }
+    if let Some(pw) = get(Stage::Pathway) {
+        println!("Pathways: {} gene sets, {} of {} proteins annotated", pw["terms"], pw["background_annotated"], pw["background"]);
+        for s in pw["selections"].as_array().into_iter().flatten() {
+            if let Some(term) = s["top_term"].as_str() {
+                println!(
+                    "  {:<28} {:<5} {:>3} terms; top: {}",
+                    s["contrast"].as_str().unwrap_or(""),
+                    s["direction"].as_str().unwrap_or(""),
+                    s["terms_significant"],
+                    term
+                );
+            }
+        }
+    }
+    println!("Outputs in {} ({seconds:.2} s)", out.display());
+}

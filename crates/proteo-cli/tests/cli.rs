@@ -1,0 +1,155 @@
+//! The `proteo` binary as a user meets it: the bundled example, determinism, edge-case shapes and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use proteo_core::synthetic::{generate, SyntheticSpec};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn proteo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_proteo")).args(args).output().expect("binary runs")
+}
+
+fn run_files(input: &Path, design: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", input.to_str().unwrap(), "--design", design.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"];
+    args.extend_from_slice(extra);
+    proteo(&args)
+}
+
+fn example() -> (PathBuf, PathBuf) {
+    (root().join("data/example/proteinGroups.txt"), root().join("data/example/experimental_design.tsv"))
+}
+
+const OUTPUTS: [&str; 10] = [
+    "qc/matrix.parquet",
+    "qc/samples.parquet",
+    "qc/pca.parquet",
+    "qc/design.parquet",
+    "de/results.parquet",
+    "de/ftest.parquet",
+    "pathway/enrichment.parquet",
+    "summary.json",
+    "qc/summary.json",
+    "de/summary.json",
+];
+
+#[test]
+fn bundled_example_runs_end_to_end_and_reruns_bit_identically() {
+    let (input, design) = example();
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let out_a = run_files(&input, &design, a.path(), &[]);
+    assert!(out_a.status.success(), "stderr: {}", String::from_utf8_lossy(&out_a.stderr));
+    let stdout = String::from_utf8_lossy(&out_a.stdout);
+    assert!(stdout.contains("removed 17 reverse, 49 contaminants, 21 only-by-site"), "{stdout}");
+    assert!(stdout.contains("CD34Low-CD34High"), "{stdout}");
+    let out_b = run_files(&input, &design, b.path(), &[]);
+    assert!(out_b.status.success());
+    for f in OUTPUTS {
+        let x = std::fs::read(a.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let y = std::fs::read(b.path().join(f)).unwrap();
+        assert!(!x.is_empty(), "{f} is empty");
+        assert_eq!(x, y, "{f} differs between two runs with the same seed");
+    }
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(a.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["parameters"]["qc"]["seed"], 42);
+    assert_eq!(summary["stages"]["qc"]["input"]["rows_read"], 1459);
+    let other_seed = tempfile::tempdir().unwrap();
+    assert!(run_files(&input, &design, other_seed.path(), &["--seed", "7"]).status.success());
+    assert_ne!(
+        std::fs::read(a.path().join("qc/matrix.parquet")).unwrap(),
+        std::fs::read(other_seed.path().join("qc/matrix.parquet")).unwrap(),
+        "the seed must matter"
+    );
+}
+
+fn write_synthetic(dir: &Path, spec: &SyntheticSpec) -> (PathBuf, PathBuf) {
+    let data = generate(spec);
+    let (m, d) = (dir.join("matrix.tsv"), dir.join("design.tsv"));
+    std::fs::write(&m, data.matrix_tsv).unwrap();
+    std::fs::write(&d, data.design_tsv).unwrap();
+    (m, d)
+}
+
+#[test]
+fn two_and_nine_groups_give_the_right_contrasts() {
+    for (groups, contrasts, ftest) in [(2usize, 1usize, false), (9, 36, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (m, d) = write_synthetic(dir.path(), &SyntheticSpec::new(300, groups, 4));
+        let out = dir.path().join("out");
+        let o = run_files(&m, &d, &out, &["--posthoc", "tukey"]);
+        assert!(o.status.success(), "{groups} groups: {}", String::from_utf8_lossy(&o.stderr));
+        let de: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("de/summary.json")).unwrap()).unwrap();
+        assert_eq!(de["contrasts"].as_array().unwrap().len(), contrasts);
+        assert_eq!(out.join("de/ftest.parquet").exists(), ftest, "{groups} groups");
+    }
+}
+
+#[test]
+fn a_single_protein_is_analysed_without_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("one.csv");
+    std::fs::write(&m, "protein,A1,A2,A3,B1,B2,B3\nP1,100,120,110,400,380,420\n").unwrap();
+    let d = dir.path().join("design.csv");
+    std::fs::write(&d, "sample,group\nA1,A\nA2,A\nA3,A\nB1,B\nB2,B\nB3,B\n").unwrap();
+    let o = run_files(&m, &d, &dir.path().join("out"), &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Each bad input: exit code ≠ 0, one line on stderr naming what is wrong, no panic.
+fn assert_refused(input_text: &[u8], design_text: &str, extra: &[&str], expect: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("data.tsv");
+    std::fs::write(&m, input_text).unwrap();
+    let d = dir.path().join("design.tsv");
+    std::fs::write(&d, design_text).unwrap();
+    let o = run_files(&m, &d, &dir.path().join("out"), extra);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "accepted: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one clear line: {err}");
+    for e in expect {
+        assert!(err.contains(e), "expected `{e}` in: {err}");
+    }
+}
+
+const DESIGN4: &str = "sample\tgroup\nA1\tA\nA2\tA\nB1\tB\nB2\tB\n";
+
+#[test]
+fn bad_inputs_are_refused_with_a_clear_sentence() {
+    assert_refused(b"", DESIGN4, &[], &["data.tsv"]);
+    assert_refused(b"protein\tA1\tA2\tB1\tB2\nP1\tx\ty\tz\tw\n", DESIGN4, &[], &["data.tsv", "line 2"]);
+    assert_refused(b"protein\tA1\tA1\tB1\tB2\nP1\t1\t2\t3\t4\n", DESIGN4, &[], &["data.tsv", "A1"]);
+    assert_refused(b"protein\tA1\tA2\tB1\tB2\nP1\t1\t2\t3\t4\nP1\t1\t2\t3\t4\n", DESIGN4, &[], &["data.tsv", "P1"]);
+    assert_refused(b"protein\tA1\tA2\tB1\tB2\nP1\t1\t2\t3\nP2\t1\t2\t3\t4\n", DESIGN4, &[], &["data.tsv", "line 2"]);
+    assert_refused(b"protein\tA1\tA2\tB1\tB2\nP1\t1,5\t2\t3\t4\n", DESIGN4, &[], &["data.tsv", "line 2", "A1", "comma"]);
+    assert_refused(b"protein\tA1\tA2\tB1\tB2\nP1\t1\t2\t3\t4\n", "sample\tgroup\nA1\tA\nA2\tA\nB1\tB\nB9\tB\n", &[], &["B9", "B2"]);
+    let mut utf16 = vec![0xFF, 0xFE];
+    for c in "protein\tA1\n".encode_utf16() {
+        utf16.extend_from_slice(&c.to_le_bytes());
+    }
+    assert_refused(&utf16, DESIGN4, &[], &["data.tsv", "UTF-16"]);
+    assert_refused(b"protein\tA1\tA2\tB1\tB2\nP\xe91\t1\t2\t3\t4\n", DESIGN4, &[], &["data.tsv", "UTF-8"]);
+    // a t-test needs two samples per group
+    assert_refused(
+        b"protein\tA1\tA2\tB1\nP1\t10\t20\t30\nP2\t11\t21\t31\n",
+        "sample\tgroup\nA1\tA\nA2\tA\nB1\tB\n",
+        &["--de", "welch"],
+        &["group `B` has 1 sample(s)", "Welch"],
+    );
+}
+
+#[test]
+fn help_lists_every_option() {
+    let o = proteo(&["run", "--help"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for flag in [
+        "--design", "--out", "--format", "--log2-input", "--min-valid", "--normalize", "--impute", "--seed", "--de",
+        "--contrasts", "--posthoc", "--alpha", "--min-log2fc", "--gene-sets",
+    ] {
+        assert!(text.contains(flag), "--help lacks {flag}");
+    }
+}

@@ -1,0 +1,9 @@
+//! Pure analysis for proteo: input formats, QC, differential expression, pathway enrichment, Parquet tables.
+
+// pub mod de; (re-enabled once proteo-stats APIs land)
+pub mod input;
+pub mod model;
+pub mod pathway;
+pub mod qc;
+pub mod synthetic;
+pub mod tables;

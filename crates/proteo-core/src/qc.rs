@@ -1,0 +1,466 @@
+//! QC stage: log2, valid-value filter, normalization, Perseus-style imputation, per-sample metrics and PCA.
+
+use nalgebra::{DMatrix, SymmetricEigen};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Design, IntensityTable};
+
+/// Perseus default: missing values are drawn 1.8 standard deviations below the sample mean
+/// (Tyanova et al., Nat Methods 13:731, 2016; LFQ-Analyst / DEP `impute(fun = "man", shift = 1.8, scale = 0.3)`).
+pub const PERSEUS_DOWNSHIFT: f64 = 1.8;
+/// Perseus default: width of the imputation distribution, as a fraction of the sample standard deviation.
+pub const PERSEUS_WIDTH: f64 = 0.3;
+/// Default seed so that reruns agree bit for bit.
+pub const DEFAULT_SEED: u64 = 42;
+/// Number of principal components reported.
+pub const PCA_COMPONENTS: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalize {
+    /// Subtract each sample's median log2 intensity.
+    #[default]
+    Median,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Impute {
+    /// Per sample, draw from N(mean − 1.8 sd, 0.3 sd) of that sample's valid values.
+    #[default]
+    Perseus,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QcParams {
+    /// Values are already log2: skip the transform (zeros are then real values, not missing).
+    pub log2_input: bool,
+    /// Valid values needed in at least one group; `None` = ⌊n/2⌋+1 of that group's size.
+    pub min_valid: Option<usize>,
+    pub normalize: Normalize,
+    pub impute: Impute,
+    pub seed: u64,
+}
+
+impl Default for QcParams {
+    fn default() -> Self {
+        QcParams { log2_input: false, min_valid: None, normalize: Normalize::Median, impute: Impute::Perseus, seed: DEFAULT_SEED }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum QcError {
+    #[error("no protein has enough valid values: a protein is kept when at least {rule} values are valid in some group; {n} proteins were read")]
+    NothingKept { rule: String, n: usize },
+    #[error("sample `{sample}` has no valid values after filtering, so it cannot be normalized or imputed; remove it from the design")]
+    EmptySample { sample: String },
+    #[error("sample `{sample}` has a single valid value after filtering, too few to estimate the spread Perseus imputation needs; use --impute none or remove the sample")]
+    TooFewForImputation { sample: String },
+}
+
+/// Per-sample QC numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleQc {
+    pub sample: String,
+    pub group: String,
+    /// Proteins with a valid value in the input (after contaminant/decoy removal, before the valid-value filter).
+    pub identified: u32,
+    /// Percent missing in the input, same rows as `identified`.
+    pub missing_pct: f64,
+    /// Median log2 intensity of the valid values before normalization (input rows).
+    pub median_log2: f64,
+    /// What normalization subtracted from this sample.
+    pub normalization_shift: f64,
+    /// Values imputed in this sample.
+    pub imputed: u32,
+    /// Median coefficient of variation (%) of this sample's group, on linear intensities of kept proteins with ≥ 2 valid values in the group.
+    pub group_cv_pct: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pca {
+    /// samples × `PCA_COMPONENTS`, row-major; `NaN` where a component does not exist.
+    pub scores: Vec<f64>,
+    /// Percent of total variance per component.
+    pub variance_pct: Vec<f64>,
+    /// Proteins the PCA used (complete rows of the final matrix).
+    pub proteins_used: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QcCounts {
+    pub proteins_in: usize,
+    pub removed_by_valid_filter: usize,
+    pub proteins_kept: usize,
+    pub values_imputed: usize,
+    pub missing_after_qc: usize,
+}
+
+pub struct QcResult {
+    /// Final log2 matrix of kept proteins, samples in design order.
+    pub matrix: IntensityTable,
+    /// Per kept protein, how many of its values were imputed.
+    pub imputed_per_protein: Vec<u32>,
+    pub samples: Vec<SampleQc>,
+    pub pca: Pca,
+    pub counts: QcCounts,
+}
+
+/// The valid values a group needs under `min_valid` (`None` = ⌊n/2⌋+1 of the group's size).
+pub fn valid_threshold(group_size: usize, min_valid: Option<usize>) -> usize {
+    min_valid.unwrap_or(group_size / 2 + 1)
+}
+
+/// Run QC on a table already aligned to the design (columns in design order).
+pub fn run_qc(table: &IntensityTable, design: &Design, params: &QcParams) -> Result<QcResult, QcError> {
+    let ns = table.n_samples();
+    let np = table.n_proteins();
+    let groups = design.groups();
+    let gidx = design.group_index();
+    let group_sizes: Vec<usize> = (0..groups.len()).map(|g| gidx.iter().filter(|&&x| x == g).count()).collect();
+
+    // zeros → missing, log2
+    let mut log = table.values.clone();
+    for v in log.iter_mut() {
+        if params.log2_input {
+            if !v.is_finite() {
+                *v = f64::NAN;
+            }
+        } else if v.is_finite() && *v > 0.0 {
+            *v = v.log2();
+        } else {
+            *v = f64::NAN;
+        }
+    }
+
+    let mut samples: Vec<SampleQc> = (0..ns)
+        .map(|s| {
+            let col: Vec<f64> = (0..np).map(|p| log[p * ns + s]).filter(|v| !v.is_nan()).collect();
+            SampleQc {
+                sample: table.samples[s].clone(),
+                group: groups[gidx[s]].clone(),
+                identified: col.len() as u32,
+                missing_pct: if np == 0 { 0.0 } else { 100.0 * (np - col.len()) as f64 / np as f64 },
+                median_log2: median(col),
+                normalization_shift: 0.0,
+                imputed: 0,
+                group_cv_pct: f64::NAN,
+            }
+        })
+        .collect();
+
+    // valid-value filter
+    let thresholds: Vec<usize> = group_sizes.iter().map(|&n| valid_threshold(n, params.min_valid)).collect();
+    let mut keep = Vec::with_capacity(np);
+    let mut counts = vec![0usize; groups.len()];
+    for p in 0..np {
+        counts.iter_mut().for_each(|c| *c = 0);
+        for s in 0..ns {
+            if !log[p * ns + s].is_nan() {
+                counts[gidx[s]] += 1;
+            }
+        }
+        if counts.iter().zip(&thresholds).any(|(&c, &t)| c >= t && c > 0) {
+            keep.push(p);
+        }
+    }
+    if keep.is_empty() {
+        let rule = match params.min_valid {
+            Some(m) => format!("{m}"),
+            None => "⌊n/2⌋+1 (n = group size)".to_string(),
+        };
+        return Err(QcError::NothingKept { rule, n: np });
+    }
+    let nk = keep.len();
+    let mut m: Vec<f64> = Vec::with_capacity(nk * ns);
+    for &p in &keep {
+        m.extend_from_slice(&log[p * ns..(p + 1) * ns]);
+    }
+    drop(log);
+
+    let column = |m: &[f64], s: usize| -> Vec<f64> { (0..nk).map(|p| m[p * ns + s]).filter(|v| !v.is_nan()).collect() };
+    for (s, sample) in samples.iter().enumerate() {
+        if column(&m, s).is_empty() {
+            return Err(QcError::EmptySample { sample: sample.sample.clone() });
+        }
+    }
+
+    // group CV on linear scale, before normalization and imputation
+    for (g, _) in groups.iter().enumerate() {
+        let members: Vec<usize> = (0..ns).filter(|&s| gidx[s] == g).collect();
+        let mut cvs = Vec::new();
+        for p in 0..nk {
+            let lin: Vec<f64> = members.iter().map(|&s| m[p * ns + s]).filter(|v| !v.is_nan()).map(f64::exp2).collect();
+            if lin.len() >= 2 {
+                let (mean, sd) = mean_sd(&lin);
+                cvs.push(100.0 * sd / mean);
+            }
+        }
+        let cv = median(cvs);
+        for &s in &members {
+            samples[s].group_cv_pct = cv;
+        }
+    }
+
+    if params.normalize == Normalize::Median {
+        for (s, sample) in samples.iter_mut().enumerate() {
+            let med = median(column(&m, s));
+            sample.normalization_shift = med;
+            for p in 0..nk {
+                m[p * ns + s] -= med;
+            }
+        }
+    }
+
+    let mut imputed_per_protein = vec![0u32; nk];
+    let mut values_imputed = 0;
+    if params.impute == Impute::Perseus {
+        for (s, sample) in samples.iter_mut().enumerate() {
+            let valid = column(&m, s);
+            if valid.len() == nk {
+                continue;
+            }
+            if valid.len() < 2 {
+                return Err(QcError::TooFewForImputation { sample: sample.sample.clone() });
+            }
+            let (mean, sd) = mean_sd(&valid);
+            let normal = Normal::new(mean - PERSEUS_DOWNSHIFT * sd, PERSEUS_WIDTH * sd).expect("finite sd ≥ 0");
+            // One independent stream per sample: a sample's draws do not depend on the other samples.
+            let mut rng = ChaCha20Rng::seed_from_u64(params.seed);
+            rng.set_stream(s as u64);
+            for p in 0..nk {
+                let v = &mut m[p * ns + s];
+                if v.is_nan() {
+                    *v = normal.sample(&mut rng);
+                    imputed_per_protein[p] += 1;
+                    sample.imputed += 1;
+                    values_imputed += 1;
+                }
+            }
+        }
+    }
+    let missing_after_qc = m.iter().filter(|v| v.is_nan()).count();
+    let pca = pca(&m, nk, ns);
+
+    let pick = |v: &[String]| keep.iter().map(|&p| v.get(p).cloned().unwrap_or_default()).collect::<Vec<_>>();
+    let matrix = IntensityTable {
+        protein_ids: pick(&table.protein_ids),
+        majority_ids: pick(&table.majority_ids),
+        gene_names: pick(&table.gene_names),
+        samples: table.samples.clone(),
+        values: m,
+    };
+    Ok(QcResult {
+        matrix,
+        imputed_per_protein,
+        samples,
+        pca,
+        counts: QcCounts {
+            proteins_in: np,
+            removed_by_valid_filter: np - nk,
+            proteins_kept: nk,
+            values_imputed,
+            missing_after_qc,
+        },
+    })
+}
+
+/// PCA of the samples on complete proteins, centred per protein (R `prcomp(t(m), center = TRUE)`), via the
+/// eigen-decomposition of the samples × samples Gram matrix. Signs are fixed so the largest |score| is positive.
+pub fn pca(m: &[f64], n_proteins: usize, n_samples: usize) -> Pca {
+    let ns = n_samples;
+    let rows: Vec<&[f64]> =
+        (0..n_proteins).map(|p| &m[p * ns..(p + 1) * ns]).filter(|r| r.iter().all(|v| v.is_finite())).collect();
+    let mut scores = vec![f64::NAN; ns * PCA_COMPONENTS];
+    let mut variance_pct = vec![f64::NAN; PCA_COMPONENTS];
+    if rows.len() < 2 || ns < 2 {
+        return Pca { scores, variance_pct, proteins_used: rows.len() };
+    }
+    let mut gram = DMatrix::<f64>::zeros(ns, ns);
+    let mut centred = vec![0.0; ns];
+    for r in &rows {
+        let mean = r.iter().sum::<f64>() / ns as f64;
+        for (c, v) in centred.iter_mut().zip(r.iter()) {
+            *c = v - mean;
+        }
+        for i in 0..ns {
+            for j in 0..=i {
+                gram[(i, j)] += centred[i] * centred[j];
+            }
+        }
+    }
+    for i in 0..ns {
+        for j in 0..i {
+            gram[(j, i)] = gram[(i, j)];
+        }
+    }
+    let eig = SymmetricEigen::new(gram);
+    let mut order: Vec<usize> = (0..ns).collect();
+    order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
+    let total: f64 = eig.eigenvalues.iter().map(|v| v.max(0.0)).sum();
+    for (c, &k) in order.iter().take(PCA_COMPONENTS).enumerate() {
+        let lambda = eig.eigenvalues[k].max(0.0);
+        if total <= 0.0 || lambda <= total * 1e-12 {
+            continue;
+        }
+        let v = eig.eigenvectors.column(k);
+        let (mut best, mut sign) = (0.0, 1.0);
+        for i in 0..ns {
+            if v[i].abs() > best {
+                best = v[i].abs();
+                sign = v[i].signum();
+            }
+        }
+        for i in 0..ns {
+            scores[i * PCA_COMPONENTS + c] = sign * v[i] * lambda.sqrt();
+        }
+        variance_pct[c] = 100.0 * lambda / total;
+    }
+    Pca { scores, variance_pct, proteins_used: rows.len() }
+}
+
+/// Median of the values (R `median`); `NaN` for none.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Mean and sample standard deviation (n − 1).
+pub fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let ss: f64 = v.iter().map(|x| (x - mean) * (x - mean)).sum();
+    (mean, if v.len() > 1 { (ss / (n - 1.0)).sqrt() } else { f64::NAN })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SampleInfo;
+
+    fn design(groups: &[(&str, &str)]) -> Design {
+        Design {
+            samples: groups
+                .iter()
+                .map(|(s, g)| SampleInfo {
+                    sample: s.to_string(),
+                    group: g.to_string(),
+                    replicate: None,
+                    pair: None,
+                    batch: None,
+                    extra: Default::default(),
+                })
+                .collect(),
+        }
+    }
+
+    fn table(values: Vec<f64>, ns: usize) -> IntensityTable {
+        let np = values.len() / ns;
+        IntensityTable {
+            protein_ids: (0..np).map(|i| format!("P{i}")).collect(),
+            majority_ids: vec![String::new(); np],
+            gene_names: vec![String::new(); np],
+            samples: (0..ns).map(|i| format!("S{i}")).collect(),
+            values,
+        }
+    }
+
+    #[test]
+    fn filter_keeps_proteins_with_majority_valid_in_some_group() {
+        // 2 groups of 3: threshold 2 per group.
+        let d = design(&[("S0", "A"), ("S1", "A"), ("S2", "A"), ("S3", "B"), ("S4", "B"), ("S5", "B")]);
+        let t = table(
+            vec![
+                8.0, 8.0, 0.0, 0.0, 0.0, 0.0, // 2 valid in A → kept
+                8.0, 0.0, 0.0, 8.0, 0.0, 0.0, // 1 + 1 → dropped
+                0.0, 0.0, 0.0, 0.0, 0.0, 0.0, // all missing → dropped
+                2.0, 4.0, 8.0, 16.0, 32.0, 64.0,
+            ],
+            6,
+        );
+        let p = QcParams { normalize: Normalize::None, impute: Impute::None, ..Default::default() };
+        let r = run_qc(&t, &d, &p).unwrap();
+        assert_eq!(r.matrix.protein_ids, vec!["P0", "P3"]);
+        assert_eq!(r.counts.removed_by_valid_filter, 2);
+        assert_eq!(r.matrix.row(1), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(r.samples[0].identified, 3);
+        assert!((r.samples[2].missing_pct - 75.0).abs() < 1e-12);
+        let strict = QcParams { min_valid: Some(3), ..p };
+        assert_eq!(run_qc(&t, &d, &strict).unwrap().matrix.protein_ids, vec!["P3"]);
+    }
+
+    #[test]
+    fn median_normalization_centres_every_sample_at_zero() {
+        let d = design(&[("S0", "A"), ("S1", "A"), ("S2", "B"), ("S3", "B")]);
+        let t = table((1..=40).map(|i| (i * 37 % 101) as f64 * 1000.0).collect(), 4);
+        let r = run_qc(&t, &d, &QcParams { impute: Impute::None, ..Default::default() }).unwrap();
+        for s in 0..4 {
+            let col: Vec<f64> = (0..r.matrix.n_proteins()).map(|p| r.matrix.value(p, s)).collect();
+            assert!(median(col).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn imputation_is_downshifted_and_seeded() {
+        let d = design(&[("S0", "A"), ("S1", "A"), ("S2", "B"), ("S3", "B")]);
+        let mut v: Vec<f64> = (0..400).map(|i| 1000.0 + (i * 7919 % 1000) as f64 * 100.0).collect();
+        for p in (0..100).step_by(3) {
+            v[p * 4 + 1] = 0.0;
+        }
+        let t = table(v, 4);
+        let a = run_qc(&t, &d, &QcParams::default()).unwrap();
+        let b = run_qc(&t, &d, &QcParams::default()).unwrap();
+        assert_eq!(a.matrix.values, b.matrix.values);
+        assert_eq!(a.counts.values_imputed, 34);
+        assert_eq!(a.samples[1].imputed, 34);
+        assert_eq!(a.counts.missing_after_qc, 0);
+        let c = run_qc(&t, &d, &QcParams { seed: 7, ..Default::default() }).unwrap();
+        assert_ne!(a.matrix.values, c.matrix.values);
+        // imputed values sit well below the observed ones of that sample
+        let observed: Vec<f64> = (0..100).filter(|p| p % 3 != 0).map(|p| a.matrix.value(p, 1)).collect();
+        let imputed: Vec<f64> = (0..100).filter(|p| p % 3 == 0).map(|p| a.matrix.value(p, 1)).collect();
+        let (mo, so) = mean_sd(&observed);
+        let (mi, _) = mean_sd(&imputed);
+        assert!(mi < mo - 1.2 * so, "imputed mean {mi} vs observed {mo} ± {so}");
+        // the other samples' values were not touched by sample 1's draws
+        assert_eq!(a.matrix.value(0, 0), c.matrix.value(0, 0));
+    }
+
+    #[test]
+    fn pca_matches_known_structure() {
+        // Two groups separated along one direction: PC1 carries (almost) all variance and splits the groups.
+        let ns = 4;
+        let mut m = Vec::new();
+        for p in 0..50 {
+            let base = p as f64;
+            let eps = (p % 7) as f64 * 1e-3;
+            m.extend_from_slice(&[base - 1.0, base - 1.0 + eps, base + 1.0, base + 1.0 - eps]);
+        }
+        let pca = pca(&m, 50, ns);
+        assert!(pca.variance_pct[0] > 99.0);
+        assert!(pca.scores[0] * pca.scores[2 * PCA_COMPONENTS] < 0.0);
+        let total: f64 = pca.variance_pct.iter().filter(|v| v.is_finite()).sum();
+        assert!(total <= 100.0 + 1e-9);
+    }
+
+    #[test]
+    fn nothing_kept_is_an_error_not_an_empty_run() {
+        let d = design(&[("S0", "A"), ("S1", "A")]);
+        let t = table(vec![0.0, 5.0, 0.0, 0.0], 2);
+        let err = run_qc(&t, &d, &QcParams::default()).err().unwrap();
+        assert!(err.to_string().starts_with("no protein has enough valid values"));
+    }
+}

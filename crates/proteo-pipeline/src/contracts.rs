@@ -1,0 +1,112 @@
+//! What travels between stages: job spec, parameters and the S3-style keys of every output (never the data).
+
+use proteo_core::de::DeParams;
+use proteo_core::model::InputFormat;
+use proteo_core::qc::QcParams;
+use serde::{Deserialize, Serialize};
+
+/// Default significance cut-off on the BH-adjusted p-value (LFQ-Analyst / DEP default).
+pub const DEFAULT_ALPHA: f64 = 0.05;
+/// Default minimum |log2 fold change| for a protein to count as significant (LFQ-Analyst / DEP default).
+pub const DEFAULT_MIN_LOG2FC: f64 = 1.0;
+/// Gene-set size limits after intersecting with the background (clusterProfiler defaults 10 and 500).
+pub const DEFAULT_MIN_SET_SIZE: usize = 10;
+pub const DEFAULT_MAX_SET_SIZE: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathwayParams {
+    pub alpha: f64,
+    pub min_log2fc: f64,
+    /// Store key (or local path) of the GMT file, gzip or plain.
+    pub gene_sets: String,
+    pub min_set_size: usize,
+    pub max_set_size: usize,
+}
+
+impl PathwayParams {
+    pub fn with_gene_sets(gene_sets: impl Into<String>) -> Self {
+        PathwayParams {
+            alpha: DEFAULT_ALPHA,
+            min_log2fc: DEFAULT_MIN_LOG2FC,
+            gene_sets: gene_sets.into(),
+            min_set_size: DEFAULT_MIN_SET_SIZE,
+            max_set_size: DEFAULT_MAX_SET_SIZE,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobParams {
+    /// `None` = detect from the header.
+    pub format: Option<InputFormat>,
+    pub qc: QcParams,
+    pub de: DeParams,
+    pub pathway: PathwayParams,
+}
+
+/// Everything a stage needs to find its inputs and place its outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSpec {
+    pub job_id: String,
+    /// Prefix of every output key: `jobs/<job_id>/` in the cloud, empty for a local run into an output directory.
+    pub prefix: String,
+    pub input_key: String,
+    pub design_key: String,
+    pub params: JobParams,
+}
+
+impl JobSpec {
+    /// Output keys are a pure function of (job, stage, file), so a retried stage overwrites with identical bytes.
+    pub fn key(&self, stage: Stage, file: &str) -> String {
+        format!("{}{}/{}", self.prefix, stage.as_str(), file)
+    }
+    pub fn summary_key(&self) -> String {
+        format!("{}summary.json", self.prefix)
+    }
+    /// The file name users recognise in messages.
+    pub fn input_name(&self) -> &str {
+        file_name(&self.input_key)
+    }
+    pub fn design_name(&self) -> &str {
+        file_name(&self.design_key)
+    }
+}
+
+fn file_name(key: &str) -> &str {
+    key.rsplit(['/', '\\']).next().unwrap_or(key)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Qc,
+    De,
+    Pathway,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 3] = [Stage::Qc, Stage::De, Stage::Pathway];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Qc => "qc",
+            Stage::De => "de",
+            Stage::Pathway => "pathway",
+        }
+    }
+    pub fn title(self) -> &'static str {
+        match self {
+            Stage::Qc => "Quality control",
+            Stage::De => "Differential expression",
+            Stage::Pathway => "Pathway enrichment",
+        }
+    }
+}
+
+/// What a stage returns: the keys it wrote and a small summary (kept ≤ 1 KB so it fits a Step Functions state).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageResult {
+    pub stage: Stage,
+    pub keys: Vec<String>,
+    pub summary: serde_json::Value,
+}

@@ -1,0 +1,12 @@
+//! Job and stage contracts, the storage port, the stage runner shared by Lambda and local runs, and the filesystem adapter.
+
+pub mod contracts;
+pub mod fs_store;
+pub mod ports;
+pub mod stages;
+pub mod workflow;
+
+pub use contracts::{JobParams, JobSpec, PathwayParams, Stage, StageResult};
+pub use ports::{ObjectStore, StoreError};
+pub use stages::{run_stage, Progress, StageError};
+pub use workflow::{run_job, JobRun};

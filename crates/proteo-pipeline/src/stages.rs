@@ -1,0 +1,463 @@
+//! The stage runner: each stage reads the previous stage's Parquet from the store, computes, and writes its own.
+
+use bytes::Bytes;
+use serde_json::json;
+
+use proteo_core::de::{run_de, DeOutput};
+use proteo_core::input::{align_to_design, read_design, read_intensities};
+use proteo_core::model::{Design, IntensityTable, SampleInfo};
+use proteo_core::pathway::{Enricher, GeneSets};
+use proteo_core::qc::{run_qc, QcResult, PCA_COMPONENTS};
+use proteo_core::tables::{Table, TableBuilder, TableError};
+
+use crate::contracts::{JobSpec, Stage, StageResult};
+use crate::ports::{ObjectStore, StoreError};
+
+const PARQUET: &str = "application/vnd.apache.parquet";
+const JSON: &str = "application/json";
+
+/// How a stage failed, in the vocabulary Step Functions matches on (`errorType`).
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum StageError {
+    /// The user's data or parameters are wrong: retrying cannot help; the message is for the biologist.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Storage or network trouble: worth retrying.
+    #[error("{0}")]
+    Transient(String),
+    /// A previous stage's output is missing or unreadable: a bug or an out-of-order run.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl StageError {
+    /// The `errorType` a Lambda reports and the state machine's Retry/Catch match.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            StageError::InvalidInput(_) => "InvalidInput",
+            StageError::Transient(_) => "Transient",
+            StageError::Internal(_) => "Internal",
+        }
+    }
+}
+
+impl From<StoreError> for StageError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => StageError::Internal(e.to_string()),
+            StoreError::Transient { .. } => StageError::Transient(e.to_string()),
+        }
+    }
+}
+
+impl From<TableError> for StageError {
+    fn from(e: TableError) -> Self {
+        StageError::Internal(e.to_string())
+    }
+}
+
+/// Progress within a stage: 0–100 and a short message for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub stage: Stage,
+    pub percent: u8,
+    pub message: String,
+}
+
+/// Run one stage of a job.
+pub async fn run_stage(
+    store: &impl ObjectStore,
+    job: &JobSpec,
+    stage: Stage,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<StageResult, StageError> {
+    let report = |percent: u8, message: &str| progress(Progress { stage, percent, message: message.to_string() });
+    match stage {
+        Stage::Qc => qc_stage(store, job, &report).await,
+        Stage::De => de_stage(store, job, &report).await,
+        Stage::Pathway => pathway_stage(store, job, &report).await,
+    }
+}
+
+async fn get_input(store: &impl ObjectStore, key: &str, name: &str) -> Result<Bytes, StageError> {
+    store.get(key).await.map_err(|e| match e {
+        StoreError::NotFound { .. } => StageError::InvalidInput(format!("{name}: the file was not found ({key})")),
+        other => other.into(),
+    })
+}
+
+async fn qc_stage(
+    store: &impl ObjectStore,
+    job: &JobSpec,
+    report: &(dyn Fn(u8, &str) + Sync),
+) -> Result<StageResult, StageError> {
+    report(0, "reading input");
+    let input = get_input(store, &job.input_key, job.input_name()).await?;
+    let design_bytes = get_input(store, &job.design_key, job.design_name()).await?;
+    let invalid = |e: &dyn std::fmt::Display| StageError::InvalidInput(e.to_string());
+    let (table, input_report) =
+        read_intensities(&input, job.input_name(), job.params.format).map_err(|e| invalid(&e))?;
+    drop(input);
+    let design = read_design(&design_bytes, job.design_name()).map_err(|e| invalid(&e))?;
+    let table = align_to_design(table, &design, job.input_name(), job.design_name()).map_err(|e| invalid(&e))?;
+    report(30, "filtering, normalizing and imputing");
+    let qc = run_qc(&table, &design, &job.params.qc).map_err(|e| invalid(&e))?;
+    report(80, "writing QC tables");
+
+    let mut keys = Vec::new();
+    for (file, bytes) in [
+        ("matrix.parquet", matrix_table(&qc)?),
+        ("samples.parquet", samples_table(&qc)?),
+        ("pca.parquet", pca_table(&qc)?),
+        ("design.parquet", design_table(&design)?),
+    ] {
+        let key = job.key(Stage::Qc, file);
+        store.put(&key, bytes, PARQUET).await?;
+        keys.push(key);
+    }
+    let summary = json!({
+        "input": input_report,
+        "samples": design.samples.len(),
+        "groups": design.groups(),
+        "qc": qc.counts,
+        "pca_variance_pct": qc.pca.variance_pct.iter().map(|v| round(*v, 2)).collect::<Vec<_>>(),
+    });
+    let key = job.key(Stage::Qc, "summary.json");
+    store.put(&key, serde_json::to_vec_pretty(&summary).expect("json"), JSON).await?;
+    keys.push(key);
+    report(100, &format!("{} proteins kept", qc.counts.proteins_kept));
+    Ok(StageResult { stage: Stage::Qc, keys, summary })
+}
+
+fn matrix_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
+    let m = &qc.matrix;
+    let mut t = TableBuilder::new()
+        .text("protein_id", &m.protein_ids)
+        .text("majority_protein_ids", &m.majority_ids)
+        .text("gene_names", &m.gene_names)
+        .u32("n_imputed", qc.imputed_per_protein.clone());
+    let ns = m.n_samples();
+    for (s, name) in m.samples.iter().enumerate() {
+        let col: Vec<f64> = (0..m.n_proteins()).map(|p| m.values[p * ns + s]).collect();
+        t = t.f64_nullable(name, &col);
+    }
+    Ok(t.to_parquet("qc/matrix.parquet")?)
+}
+
+fn samples_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
+    let s = &qc.samples;
+    Ok(TableBuilder::new()
+        .text("sample", &s.iter().map(|x| x.sample.clone()).collect::<Vec<_>>())
+        .text_dict("group", s.iter().map(|x| x.group.as_str()))
+        .u32("identified", s.iter().map(|x| x.identified).collect())
+        .f64("missing_pct", s.iter().map(|x| x.missing_pct).collect())
+        .f64_nullable("median_log2", &s.iter().map(|x| x.median_log2).collect::<Vec<_>>())
+        .f64("normalization_shift", s.iter().map(|x| x.normalization_shift).collect())
+        .u32("imputed", s.iter().map(|x| x.imputed).collect())
+        .f64_nullable("group_cv_pct", &s.iter().map(|x| x.group_cv_pct).collect::<Vec<_>>())
+        .to_parquet("qc/samples.parquet")?)
+}
+
+fn pca_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
+    let n = qc.samples.len();
+    let mut t = TableBuilder::new()
+        .text("sample", &qc.samples.iter().map(|x| x.sample.clone()).collect::<Vec<_>>())
+        .text_dict("group", qc.samples.iter().map(|x| x.group.as_str()));
+    for c in 0..PCA_COMPONENTS {
+        let scores: Vec<f64> = (0..n).map(|i| qc.pca.scores[i * PCA_COMPONENTS + c]).collect();
+        t = t.f64_nullable(&format!("pc{}", c + 1), &scores);
+    }
+    for c in 0..PCA_COMPONENTS {
+        t = t.f64_nullable(&format!("pc{}_variance_pct", c + 1), &vec![qc.pca.variance_pct[c]; n]);
+    }
+    Ok(t.to_parquet("qc/pca.parquet")?)
+}
+
+const DESIGN_FIXED: [&str; 5] = ["sample", "group", "replicate", "pair", "batch"];
+
+fn design_table(design: &Design) -> Result<Vec<u8>, StageError> {
+    let col = |f: &dyn Fn(&SampleInfo) -> String| design.samples.iter().map(f).collect::<Vec<_>>();
+    let mut t = TableBuilder::new()
+        .text("sample", &col(&|s| s.sample.clone()))
+        .text("group", &col(&|s| s.group.clone()))
+        .text("replicate", &col(&|s| s.replicate.clone().unwrap_or_default()))
+        .text("pair", &col(&|s| s.pair.clone().unwrap_or_default()))
+        .text("batch", &col(&|s| s.batch.clone().unwrap_or_default()));
+    if let Some(first) = design.samples.first() {
+        for name in first.extra.keys() {
+            t = t.text(name, &col(&|s| s.extra.get(name).cloned().unwrap_or_default()));
+        }
+    }
+    Ok(t.to_parquet("qc/design.parquet")?)
+}
+
+fn read_design_table(bytes: Bytes) -> Result<Design, StageError> {
+    let t = Table::from_parquet(bytes, "qc/design.parquet")?;
+    let opt = |v: String| (!v.is_empty()).then_some(v);
+    let (sample, group) = (t.text("sample")?, t.text("group")?);
+    let (replicate, pair, batch) = (t.text("replicate")?, t.text("pair")?, t.text("batch")?);
+    let extra_names: Vec<String> = t.column_names().into_iter().filter(|c| !DESIGN_FIXED.contains(&c.as_str())).collect();
+    let extras = extra_names.iter().map(|c| t.text(c)).collect::<Result<Vec<_>, _>>()?;
+    let samples = (0..t.num_rows())
+        .map(|i| SampleInfo {
+            sample: sample[i].clone(),
+            group: group[i].clone(),
+            replicate: opt(replicate[i].clone()),
+            pair: opt(pair[i].clone()),
+            batch: opt(batch[i].clone()),
+            extra: extra_names.iter().zip(&extras).map(|(n, v)| (n.clone(), v[i].clone())).collect(),
+        })
+        .collect();
+    Ok(Design { samples })
+}
+
+fn read_matrix_table(bytes: Bytes, design: &Design) -> Result<IntensityTable, StageError> {
+    let t = Table::from_parquet(bytes, "qc/matrix.parquet")?;
+    let samples = design.sample_names();
+    let np = t.num_rows();
+    let ns = samples.len();
+    let mut values = vec![0.0; np * ns];
+    for (s, name) in samples.iter().enumerate() {
+        for (p, v) in t.f64(name)?.into_iter().enumerate() {
+            values[p * ns + s] = v;
+        }
+    }
+    Ok(IntensityTable {
+        protein_ids: t.text("protein_id")?,
+        majority_ids: t.text("majority_protein_ids")?,
+        gene_names: t.text("gene_names")?,
+        samples,
+        values,
+    })
+}
+
+async fn de_stage(
+    store: &impl ObjectStore,
+    job: &JobSpec,
+    report: &(dyn Fn(u8, &str) + Sync),
+) -> Result<StageResult, StageError> {
+    report(0, "reading the QC matrix");
+    let design = read_design_table(store.get(&job.key(Stage::Qc, "design.parquet")).await?)?;
+    let matrix = read_matrix_table(store.get(&job.key(Stage::Qc, "matrix.parquet")).await?, &design)?;
+    report(20, "fitting models");
+    let de = run_de(&matrix.values, &design, &job.params.de).map_err(|e| StageError::InvalidInput(e.to_string()))?;
+    report(80, "writing results");
+    let mut keys = Vec::new();
+    let key = job.key(Stage::De, "results.parquet");
+    store.put(&key, results_table(&de, &matrix, job)?, PARQUET).await?;
+    keys.push(key);
+    if let Some(f) = &de.ftest {
+        let bytes = TableBuilder::new()
+            .text("protein_id", &matrix.protein_ids)
+            .text("gene_names", &matrix.gene_names)
+            .f64_nullable("f", &f.f)
+            .f64_nullable("df1", &f.df1)
+            .f64_nullable("df2", &f.df2)
+            .f64_nullable("p_value", &f.p_value)
+            .f64_nullable("adj_p_value", &f.adj_p_value)
+            .to_parquet("de/ftest.parquet")?;
+        let key = job.key(Stage::De, "ftest.parquet");
+        store.put(&key, bytes, PARQUET).await?;
+        keys.push(key);
+    }
+    let alpha = job.params.pathway.alpha;
+    let lfc = job.params.pathway.min_log2fc;
+    let np = de.n_proteins;
+    let per_contrast: Vec<serde_json::Value> = de
+        .contrasts
+        .iter()
+        .enumerate()
+        .map(|(j, c)| {
+            let (mut up, mut down) = (0, 0);
+            for i in j * np..(j + 1) * np {
+                if is_significant(de.adj_p_value[i], de.log2fc[i], alpha, lfc) {
+                    if de.log2fc[i] > 0.0 {
+                        up += 1
+                    } else {
+                        down += 1
+                    }
+                }
+            }
+            json!({"contrast": c.name, "significant": up + down, "up": up, "down": down})
+        })
+        .collect();
+    let f_significant =
+        de.ftest.as_ref().map(|f| f.adj_p_value.iter().filter(|p| **p < alpha).count());
+    let summary = json!({
+        "model": de.model,
+        "proteins_tested": np,
+        "contrasts": per_contrast,
+        "f_test_significant": f_significant,
+        "s2_prior": de.prior.map(|p| p.0),
+        "df_prior": de.prior.map(|p| if p.1.is_finite() { json!(p.1) } else { json!("Inf") }),
+    });
+    let key = job.key(Stage::De, "summary.json");
+    store.put(&key, serde_json::to_vec_pretty(&summary).expect("json"), JSON).await?;
+    keys.push(key);
+    report(100, "done");
+    Ok(StageResult { stage: Stage::De, keys, summary })
+}
+
+/// Significant: BH-adjusted p below `alpha` and |log2FC| at least `min_log2fc`.
+pub fn is_significant(adj_p: f64, log2fc: f64, alpha: f64, min_log2fc: f64) -> bool {
+    adj_p < alpha && log2fc.abs() >= min_log2fc
+}
+
+fn results_table(de: &DeOutput, matrix: &IntensityTable, job: &JobSpec) -> Result<Vec<u8>, StageError> {
+    let np = de.n_proteins;
+    let n = np * de.contrasts.len();
+    let rows = || (0..de.contrasts.len()).flat_map(move |j| (0..np).map(move |i| (j, i)));
+    let alpha = job.params.pathway.alpha;
+    let lfc = job.params.pathway.min_log2fc;
+    let mut t = TableBuilder::new()
+        .text_dict("protein_id", rows().map(|(_, i)| matrix.protein_ids[i].as_str()))
+        .text_dict("gene_names", rows().map(|(_, i)| matrix.gene_names[i].as_str()))
+        .text_dict("contrast", rows().map(|(j, _)| de.contrasts[j].name.as_str()))
+        .f64_nullable("log2fc", &de.log2fc)
+        .f64_nullable("t", &de.t)
+        .f64_nullable("df", &de.df)
+        .f64_nullable("p_value", &de.p_value)
+        .f64_nullable("adj_p_value", &de.adj_p_value);
+    if let Some(tk) = &de.tukey_p_value {
+        t = t.f64_nullable("tukey_p_value", tk);
+    }
+    let avg: Vec<f64> = rows().map(|(_, i)| de.avg_expr[i]).collect();
+    let sig: Vec<bool> = (0..n).map(|r| is_significant(de.adj_p_value[r], de.log2fc[r], alpha, lfc)).collect();
+    Ok(t.f64_nullable("avg_expr", &avg).bool("significant", sig).to_parquet("de/results.parquet")?)
+}
+
+async fn pathway_stage(
+    store: &impl ObjectStore,
+    job: &JobSpec,
+    report: &(dyn Fn(u8, &str) + Sync),
+) -> Result<StageResult, StageError> {
+    let pp = &job.params.pathway;
+    report(0, "reading gene sets");
+    let gmt_name = pp.gene_sets.rsplit(['/', '\\']).next().unwrap_or(&pp.gene_sets).to_string();
+    let gmt = get_input(store, &pp.gene_sets, &gmt_name).await?;
+    let sets = GeneSets::from_gmt(&gmt, &gmt_name).map_err(|e| StageError::InvalidInput(e.to_string()))?;
+    drop(gmt);
+    let matrix = Table::from_parquet(store.get(&job.key(Stage::Qc, "matrix.parquet")).await?, "qc/matrix.parquet")?;
+    let background_ids = matrix.text("protein_id")?;
+    let background_genes = matrix.text("gene_names")?;
+    let results = Table::from_parquet(store.get(&job.key(Stage::De, "results.parquet")).await?, "de/results.parquet")?;
+    let (r_ids, r_contrast) = (results.text("protein_id")?, results.text("contrast")?);
+    let (r_lfc, r_adj) = (results.f64("log2fc")?, results.f64("adj_p_value")?);
+    report(20, "testing gene sets");
+    let enricher = Enricher::new(&sets, &background_ids, &background_genes, pp.min_set_size, pp.max_set_size);
+    let index: std::collections::HashMap<&str, usize> =
+        background_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+
+    let mut contrasts: Vec<String> = Vec::new();
+    for c in &r_contrast {
+        if contrasts.last() != Some(c) && !contrasts.contains(c) {
+            contrasts.push(c.clone());
+        }
+    }
+    let mut out = PathwayColumns::default();
+    let mut top = Vec::new();
+    for (ci, contrast) in contrasts.iter().enumerate() {
+        let (mut up, mut down) = (Vec::new(), Vec::new());
+        for r in 0..r_ids.len() {
+            if &r_contrast[r] == contrast && is_significant(r_adj[r], r_lfc[r], pp.alpha, pp.min_log2fc) {
+                let Some(&i) = index.get(r_ids[r].as_str()) else { continue };
+                if r_lfc[r] > 0.0 {
+                    up.push(i)
+                } else {
+                    down.push(i)
+                }
+            }
+        }
+        let mut both: Vec<usize> = up.iter().chain(&down).copied().collect();
+        both.sort_unstable();
+        for (direction, selected) in [("up", &up), ("down", &down), ("both", &both)] {
+            let rows = if selected.is_empty() { Vec::new() } else { enricher.run(selected) };
+            let significant = rows.iter().filter(|r| r.adj_p_value < pp.alpha).count();
+            top.push(json!({
+                "contrast": contrast, "direction": direction, "proteins": selected.len(),
+                "terms_significant": significant,
+                "top_term": rows.first().filter(|r| r.adj_p_value < pp.alpha).map(|r| r.term_name.clone()),
+            }));
+            for r in rows {
+                out.contrast.push(contrast.clone());
+                out.direction.push(direction);
+                out.term_id.push(r.term_id);
+                out.term_name.push(r.term_name);
+                out.set_size.push(r.set_size as u32);
+                out.overlap.push(r.overlap as u32);
+                out.expected.push(r.expected);
+                out.fold_enrichment.push(r.fold_enrichment);
+                out.p_value.push(r.p_value);
+                out.adj_p_value.push(r.adj_p_value);
+                out.proteins.push(r.proteins);
+            }
+        }
+        report((20 + 70 * (ci + 1) / contrasts.len().max(1)) as u8, &format!("tested {contrast}"));
+    }
+    let bytes = TableBuilder::new()
+        .text_dict("contrast", out.contrast.iter().map(String::as_str))
+        .text_dict("direction", out.direction.iter().copied())
+        .text("term_id", &out.term_id)
+        .text("term_name", &out.term_name)
+        .u32("set_size", out.set_size)
+        .u32("overlap", out.overlap)
+        .f64("expected", out.expected)
+        .f64("fold_enrichment", out.fold_enrichment)
+        .f64("p_value", out.p_value)
+        .f64("adj_p_value", out.adj_p_value)
+        .text("proteins", &out.proteins)
+        .to_parquet("pathway/enrichment.parquet")?;
+    let key = job.key(Stage::Pathway, "enrichment.parquet");
+    store.put(&key, bytes, PARQUET).await?;
+    let summary = json!({
+        "gene_sets": gmt_name,
+        "terms": sets.len(),
+        "id_key": enricher.key_used(),
+        "background_annotated": enricher.n_annotated(),
+        "background": background_ids.len(),
+        "selections": top,
+    });
+    let skey = job.key(Stage::Pathway, "summary.json");
+    store.put(&skey, serde_json::to_vec_pretty(&summary).expect("json"), JSON).await?;
+    report(100, "done");
+    Ok(StageResult { stage: Stage::Pathway, keys: vec![key, skey], summary })
+}
+
+#[derive(Default)]
+struct PathwayColumns {
+    contrast: Vec<String>,
+    direction: Vec<&'static str>,
+    term_id: Vec<String>,
+    term_name: Vec<String>,
+    set_size: Vec<u32>,
+    overlap: Vec<u32>,
+    expected: Vec<f64>,
+    fold_enrichment: Vec<f64>,
+    p_value: Vec<f64>,
+    adj_p_value: Vec<f64>,
+    proteins: Vec<String>,
+}
+
+/// Write `summary.json` for the job from the stage summaries: counts, parameters, versions.
+pub async fn write_job_summary(store: &impl ObjectStore, job: &JobSpec, results: &[StageResult]) -> Result<String, StageError> {
+    let mut stages = serde_json::Map::new();
+    for r in results {
+        stages.insert(r.stage.as_str().to_string(), r.summary.clone());
+    }
+    let summary = json!({
+        "job_id": job.job_id,
+        "input": job.input_name(),
+        "design": job.design_name(),
+        "parameters": job.params,
+        "versions": { "proteo": env!("CARGO_PKG_VERSION") },
+        "stages": stages,
+    });
+    let key = job.summary_key();
+    store.put(&key, serde_json::to_vec_pretty(&summary).expect("json"), JSON).await?;
+    Ok(key)
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
