@@ -5,6 +5,7 @@
 # group in design order) with moderated F, Welch t-tests and one-way ANOVA + TukeyHSD on the same matrix.
 # Run from the repository root: Rscript tests/reference/example_reference.R   (R 4.2.2, limma 3.54.1 from Debian)
 suppressPackageStartupMessages(library(limma))
+source("crates/proteo-stats/tests/reference/studentized_range_integral.R")
 out <- "tests/fixtures"
 pg <- read.delim("data/example/proteinGroups.txt", check.names = FALSE, quote = "", stringsAsFactors = FALSE,
                  na.strings = character(0), colClasses = "character")
@@ -71,7 +72,15 @@ aov_rows <- lapply(seq_len(nrow(m)), function(i) {
   fit_aov <- aov(y[ok] ~ g)
   tab <- summary(fit_aov)[[1]]   # oneway.test refuses groups of 1; the ANOVA table does not
   hsd <- TukeyHSD(fit_aov)$g
-  tk <- sapply(names(pairs), function(cn) if (cn %in% rownames(hsd)) hsd[cn, "p adj"] else NA)
+  df_res <- tab[2, "Df"]
+  # R's ptukey is off by up to 1e-3 at df <= 10: there use the integral (exact pf when only 2 groups are present).
+  tk <- sapply(names(pairs), function(cn) {
+    if (!(cn %in% rownames(hsd))) return(NA)
+    if (df_res > 10) return(hsd[cn, "p adj"])
+    if (nlevels(g) == 2) return(tab[1, "Pr(>F)"])
+    q <- abs(hsd[cn, "diff"]) / sqrt(tab[2, "Mean Sq"] / 2 * sum(1 / table(g)[strsplit(cn, "-")[[1]]]))
+    studentized_upper(q, nlevels(g), df_res)
+  })
   list(f = c(tab[1, "F value"], tab[1, "Df"], tab[2, "Df"], tab[1, "Pr(>F)"]), tukey = tk)
 })
 fa <- t(sapply(aov_rows, `[[`, "f"))

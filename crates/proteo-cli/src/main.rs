@@ -228,18 +228,18 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(100) };
     bar.set_style(ProgressStyle::with_template("{prefix:>26} [{bar:30}] {pos:>3}% {msg}").expect("template").progress_chars("=> "));
     let started = Instant::now();
-    let stage_start = std::sync::Mutex::new((Stage::Qc, Instant::now()));
+    let stage_start = std::sync::Mutex::new((Stage::Ingest, Instant::now()));
     let on_progress = |p: Progress| {
         let mut cur = stage_start.lock().expect("lock");
         if cur.0 != p.stage {
             *cur = (p.stage, Instant::now());
         }
         let n = Stage::ALL.iter().position(|s| *s == p.stage).unwrap_or(0) + 1;
-        bar.set_prefix(format!("[{n}/3] {}", p.stage.title()));
+        bar.set_prefix(format!("[{n}/4] {}", p.stage.title()));
         bar.set_position(p.percent as u64);
         bar.set_message(p.message.clone());
         if p.percent == 100 {
-            bar.println(format!("[{n}/3] {:<24} done in {:>6.2} s  {}", p.stage.title(), cur.1.elapsed().as_secs_f64(), p.message));
+            bar.println(format!("[{n}/4] {:<24} done in {:>6.2} s  {}", p.stage.title(), cur.1.elapsed().as_secs_f64(), p.message));
         }
     };
     let outcome = pollster::block_on(run_job(&store, &job, &on_progress));
@@ -252,12 +252,14 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
 fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: f64) {
     let get = |stage: Stage| results.iter().find(|r| r.stage == stage).map(|r| &r.summary);
     println!();
-    if let Some(qc) = get(Stage::Qc) {
-        let i = &qc["input"];
+    if let Some(ingest) = get(Stage::Ingest) {
+        let i = &ingest["input"];
         println!(
             "Input: {} rows ({} format); removed {} reverse, {} contaminants, {} only-by-site",
             i["rows_read"], i["format"].as_str().unwrap_or(""), i["removed_reverse"], i["removed_contaminant"], i["removed_only_by_site"]
         );
+    }
+    if let Some(qc) = get(Stage::Qc) {
         let c = &qc["qc"];
         println!(
             "QC: {} of {} proteins kept ({} removed by the valid-value filter), {} values imputed",

@@ -23,17 +23,20 @@ fn example() -> (PathBuf, PathBuf) {
     (root().join("data/example/proteinGroups.txt"), root().join("data/example/experimental_design.tsv"))
 }
 
-const OUTPUTS: [&str; 10] = [
+const OUTPUTS: [&str; 13] = [
+    "ingest/table.parquet",
+    "ingest/design.parquet",
+    "ingest/summary.json",
     "qc/matrix.parquet",
     "qc/samples.parquet",
     "qc/pca.parquet",
-    "qc/design.parquet",
     "de/results.parquet",
     "de/ftest.parquet",
     "pathway/enrichment.parquet",
     "summary.json",
     "qc/summary.json",
     "de/summary.json",
+    "pathway/summary.json",
 ];
 
 #[test]
@@ -56,7 +59,7 @@ fn bundled_example_runs_end_to_end_and_reruns_bit_identically() {
     }
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(a.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["parameters"]["qc"]["seed"], 42);
-    assert_eq!(summary["stages"]["qc"]["input"]["rows_read"], 1459);
+    assert_eq!(summary["stages"]["ingest"]["input"]["rows_read"], 1459);
     let other_seed = tempfile::tempdir().unwrap();
     assert!(run_files(&input, &design, other_seed.path(), &["--seed", "7"]).status.success());
     assert_ne!(

@@ -50,6 +50,7 @@ pub enum Posthoc {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DeParams {
     pub method: DeMethod,
     /// `all-pairs`, `vs:<group>`, or a comma-separated list such as `B-A,C-A,(B+C)/2-A`.

@@ -1,6 +1,6 @@
 //! Pure analysis for proteo: input formats, QC, differential expression, pathway enrichment, Parquet tables.
 
-// pub mod de; (re-enabled once proteo-stats APIs land)
+pub mod de;
 pub mod input;
 pub mod model;
 pub mod pathway;

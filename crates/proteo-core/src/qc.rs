@@ -37,6 +37,7 @@ pub enum Impute {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct QcParams {
     /// Values are already log2: skip the transform (zeros are then real values, not missing).
     pub log2_input: bool,

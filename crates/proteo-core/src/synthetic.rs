@@ -53,7 +53,8 @@ pub fn generate(spec: &SyntheticSpec) -> SyntheticData {
     let mut row = vec![0.0; ns];
     for p in 0..spec.proteins {
         let mu: f64 = abundance.sample(&mut rng);
-        let sd = 0.3 * (4.0 / chi.sample(&mut rng)).sqrt();
+        let chi2: f64 = chi.sample(&mut rng);
+        let sd = 0.3 * (4.0 / chi2).sqrt();
         let mut shifts = vec![0.0; spec.groups];
         if rng.random::<f64>() < spec.de_fraction {
             de_proteins.push(p);

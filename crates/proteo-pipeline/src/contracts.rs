@@ -14,13 +14,20 @@ pub const DEFAULT_MIN_SET_SIZE: usize = 10;
 pub const DEFAULT_MAX_SET_SIZE: usize = 500;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PathwayParams {
     pub alpha: f64,
     pub min_log2fc: f64,
-    /// Store key (or local path) of the GMT file, gzip or plain.
+    /// Store key (or local path) of the GMT file, gzip or plain; empty = the deployment's default gene sets.
     pub gene_sets: String,
     pub min_set_size: usize,
     pub max_set_size: usize,
+}
+
+impl Default for PathwayParams {
+    fn default() -> Self {
+        PathwayParams::with_gene_sets("")
+    }
 }
 
 impl PathwayParams {
@@ -35,7 +42,8 @@ impl PathwayParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
 pub struct JobParams {
     /// `None` = detect from the header.
     pub format: Option<InputFormat>,
@@ -59,7 +67,7 @@ pub struct JobSpec {
 impl JobSpec {
     /// Output keys are a pure function of (job, stage, file), so a retried stage overwrites with identical bytes.
     pub fn key(&self, stage: Stage, file: &str) -> String {
-        format!("{}{}/{}", self.prefix, stage.as_str(), file)
+        format!("{}{}/{}", self.prefix, stage.folder(), file)
     }
     pub fn summary_key(&self) -> String {
         format!("{}summary.json", self.prefix)
@@ -80,22 +88,40 @@ fn file_name(key: &str) -> &str {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
+    /// Validate the upload and convert it to Parquet (the ingest Lambda; locally the first step).
+    Ingest,
     Qc,
     De,
     Pathway,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 3] = [Stage::Qc, Stage::De, Stage::Pathway];
+    pub const ALL: [Stage; 4] = [Stage::Ingest, Stage::Qc, Stage::De, Stage::Pathway];
     pub fn as_str(self) -> &'static str {
         match self {
+            Stage::Ingest => "ingest",
             Stage::Qc => "qc",
             Stage::De => "de",
             Stage::Pathway => "pathway",
         }
     }
+    /// The folder of the job's keys this stage writes (`ingest/` is apart from `input/`, where users upload).
+    pub fn folder(self) -> &'static str {
+        self.as_str()
+    }
+    /// Map progress within this stage (0–100) onto the whole job's 0–100, so job progress only increases.
+    pub fn overall_progress(self, percent: u8) -> u8 {
+        let (start, span) = match self {
+            Stage::Ingest => (0u32, 10u32),
+            Stage::Qc => (10, 30),
+            Stage::De => (40, 40),
+            Stage::Pathway => (80, 19),
+        };
+        (start + span * percent.min(100) as u32 / 100) as u8
+    }
     pub fn title(self) -> &'static str {
         match self {
+            Stage::Ingest => "Reading input",
             Stage::Qc => "Quality control",
             Stage::De => "Differential expression",
             Stage::Pathway => "Pathway enrichment",

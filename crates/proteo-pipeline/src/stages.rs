@@ -15,6 +15,44 @@ use crate::ports::{ObjectStore, StoreError};
 
 const PARQUET: &str = "application/vnd.apache.parquet";
 const JSON: &str = "application/json";
+const JSON_LINES: &str = "application/x-ndjson";
+/// Rows per contrast in the ranked JSON-lines views the API pages through (the full tables are in Parquet).
+pub const RANKED_ROWS: usize = 1000;
+
+/// Write `<stage>/ranked/<i>.jsonl` (rows sorted by adjusted p, at most [`RANKED_ROWS`]) and `<stage>/ranked/index.json`.
+async fn write_ranked(
+    store: &impl ObjectStore,
+    job: &JobSpec,
+    stage: Stage,
+    groups: Vec<(String, Vec<serde_json::Value>)>,
+) -> Result<Vec<String>, StageError> {
+    let mut keys = Vec::new();
+    let mut index = Vec::new();
+    for (i, (name, rows)) in groups.into_iter().enumerate() {
+        let key = job.key(stage, &format!("ranked/{i}.jsonl"));
+        let mut body = Vec::new();
+        for r in &rows {
+            serde_json::to_writer(&mut body, r).expect("json");
+            body.push(b'\n');
+        }
+        store.put(&key, body, JSON_LINES).await?;
+        index.push(json!({"name": name, "key": key, "rows": rows.len()}));
+        keys.push(key);
+    }
+    let key = job.key(stage, "ranked/index.json");
+    store.put(&key, serde_json::to_vec(&json!({ "contrasts": index })).expect("json"), JSON).await?;
+    keys.push(key);
+    Ok(keys)
+}
+
+/// Indices of `0..n` ordered by (adjusted p, p), NaN last, keeping at most `limit`.
+fn top_by_p(adj: &[f64], p: &[f64], limit: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..adj.len()).collect();
+    let key = |v: f64| if v.is_nan() { f64::INFINITY } else { v };
+    order.sort_by(|&a, &b| key(adj[a]).total_cmp(&key(adj[b])).then(key(p[a]).total_cmp(&key(p[b]))).then(a.cmp(&b)));
+    order.truncate(limit);
+    order
+}
 
 /// How a stage failed, in the vocabulary Step Functions matches on (`errorType`).
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -72,11 +110,16 @@ pub async fn run_stage(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<StageResult, StageError> {
     let report = |percent: u8, message: &str| progress(Progress { stage, percent, message: message.to_string() });
-    match stage {
+    let mut result = match stage {
+        Stage::Ingest => ingest_stage(store, job, &report).await,
         Stage::Qc => qc_stage(store, job, &report).await,
         Stage::De => de_stage(store, job, &report).await,
         Stage::Pathway => pathway_stage(store, job, &report).await,
-    }
+    }?;
+    let key = job.key(stage, "summary.json");
+    store.put(&key, serde_json::to_vec_pretty(&result.summary).expect("json"), JSON).await?;
+    result.keys.push(key);
+    Ok(result)
 }
 
 async fn get_input(store: &impl ObjectStore, key: &str, name: &str) -> Result<Bytes, StageError> {
@@ -86,7 +129,7 @@ async fn get_input(store: &impl ObjectStore, key: &str, name: &str) -> Result<By
     })
 }
 
-async fn qc_stage(
+async fn ingest_stage(
     store: &impl ObjectStore,
     job: &JobSpec,
     report: &(dyn Fn(u8, &str) + Sync),
@@ -100,48 +143,81 @@ async fn qc_stage(
     drop(input);
     let design = read_design(&design_bytes, job.design_name()).map_err(|e| invalid(&e))?;
     let table = align_to_design(table, &design, job.input_name(), job.design_name()).map_err(|e| invalid(&e))?;
-    report(30, "filtering, normalizing and imputing");
-    let qc = run_qc(&table, &design, &job.params.qc).map_err(|e| invalid(&e))?;
-    report(80, "writing QC tables");
-
+    report(60, "converting to Parquet");
     let mut keys = Vec::new();
     for (file, bytes) in [
-        ("matrix.parquet", matrix_table(&qc)?),
+        ("table.parquet", intensity_table(&table, None, "ingest/table.parquet")?),
+        ("design.parquet", design_table(&design)?),
+    ] {
+        let key = job.key(Stage::Ingest, file);
+        store.put(&key, bytes, PARQUET).await?;
+        keys.push(key);
+    }
+    let summary = json!({
+        "input": input_report,
+        "proteins": table.n_proteins(),
+        "samples": design.samples.len(),
+        "groups": design.groups(),
+    });
+    report(100, &format!("{} proteins × {} samples", table.n_proteins(), design.samples.len()));
+    Ok(StageResult { stage: Stage::Ingest, keys, summary })
+}
+
+async fn read_design_and_table(
+    store: &impl ObjectStore,
+    job: &JobSpec,
+    stage: Stage,
+    file: &str,
+) -> Result<(Design, IntensityTable), StageError> {
+    let design = read_design_table(store.get(&job.key(Stage::Ingest, "design.parquet")).await?)?;
+    let name = format!("{}/{file}", stage.folder());
+    let table = read_intensity_table(store.get(&job.key(stage, file)).await?, &design, &name)?;
+    Ok((design, table))
+}
+
+async fn qc_stage(
+    store: &impl ObjectStore,
+    job: &JobSpec,
+    report: &(dyn Fn(u8, &str) + Sync),
+) -> Result<StageResult, StageError> {
+    report(0, "reading the input table");
+    let (design, table) = read_design_and_table(store, job, Stage::Ingest, "table.parquet").await?;
+    report(20, "filtering, normalizing and imputing");
+    let qc = run_qc(&table, &design, &job.params.qc).map_err(|e| StageError::InvalidInput(e.to_string()))?;
+    report(80, "writing QC tables");
+    let mut keys = Vec::new();
+    for (file, bytes) in [
+        ("matrix.parquet", intensity_table(&qc.matrix, Some(&qc.imputed_per_protein), "qc/matrix.parquet")?),
         ("samples.parquet", samples_table(&qc)?),
         ("pca.parquet", pca_table(&qc)?),
-        ("design.parquet", design_table(&design)?),
     ] {
         let key = job.key(Stage::Qc, file);
         store.put(&key, bytes, PARQUET).await?;
         keys.push(key);
     }
     let summary = json!({
-        "input": input_report,
-        "samples": design.samples.len(),
-        "groups": design.groups(),
         "qc": qc.counts,
         "pca_variance_pct": qc.pca.variance_pct.iter().map(|v| round(*v, 2)).collect::<Vec<_>>(),
     });
-    let key = job.key(Stage::Qc, "summary.json");
-    store.put(&key, serde_json::to_vec_pretty(&summary).expect("json"), JSON).await?;
-    keys.push(key);
     report(100, &format!("{} proteins kept", qc.counts.proteins_kept));
     Ok(StageResult { stage: Stage::Qc, keys, summary })
 }
 
-fn matrix_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
-    let m = &qc.matrix;
+/// A protein × sample table as Parquet: ids, annotations, [imputed counts], one float column per sample.
+fn intensity_table(m: &IntensityTable, imputed: Option<&[u32]>, name: &str) -> Result<Vec<u8>, StageError> {
     let mut t = TableBuilder::new()
         .text("protein_id", &m.protein_ids)
         .text("majority_protein_ids", &m.majority_ids)
-        .text("gene_names", &m.gene_names)
-        .u32("n_imputed", qc.imputed_per_protein.clone());
-    let ns = m.n_samples();
-    for (s, name) in m.samples.iter().enumerate() {
-        let col: Vec<f64> = (0..m.n_proteins()).map(|p| m.values[p * ns + s]).collect();
-        t = t.f64_nullable(name, &col);
+        .text("gene_names", &m.gene_names);
+    if let Some(n) = imputed {
+        t = t.u32("n_imputed", n.to_vec());
     }
-    Ok(t.to_parquet("qc/matrix.parquet")?)
+    let ns = m.n_samples();
+    for (s, sample) in m.samples.iter().enumerate() {
+        let col: Vec<f64> = (0..m.n_proteins()).map(|p| m.values[p * ns + s]).collect();
+        t = t.f64_nullable(sample, &col);
+    }
+    Ok(t.to_parquet(name)?)
 }
 
 fn samples_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
@@ -192,7 +268,7 @@ fn design_table(design: &Design) -> Result<Vec<u8>, StageError> {
 }
 
 fn read_design_table(bytes: Bytes) -> Result<Design, StageError> {
-    let t = Table::from_parquet(bytes, "qc/design.parquet")?;
+    let t = Table::from_parquet(bytes, "ingest/design.parquet")?;
     let opt = |v: String| (!v.is_empty()).then_some(v);
     let (sample, group) = (t.text("sample")?, t.text("group")?);
     let (replicate, pair, batch) = (t.text("replicate")?, t.text("pair")?, t.text("batch")?);
@@ -211,8 +287,8 @@ fn read_design_table(bytes: Bytes) -> Result<Design, StageError> {
     Ok(Design { samples })
 }
 
-fn read_matrix_table(bytes: Bytes, design: &Design) -> Result<IntensityTable, StageError> {
-    let t = Table::from_parquet(bytes, "qc/matrix.parquet")?;
+fn read_intensity_table(bytes: Bytes, design: &Design, name: &str) -> Result<IntensityTable, StageError> {
+    let t = Table::from_parquet(bytes, name)?;
     let samples = design.sample_names();
     let np = t.num_rows();
     let ns = samples.len();
@@ -237,8 +313,7 @@ async fn de_stage(
     report: &(dyn Fn(u8, &str) + Sync),
 ) -> Result<StageResult, StageError> {
     report(0, "reading the QC matrix");
-    let design = read_design_table(store.get(&job.key(Stage::Qc, "design.parquet")).await?)?;
-    let matrix = read_matrix_table(store.get(&job.key(Stage::Qc, "matrix.parquet")).await?, &design)?;
+    let (design, matrix) = read_design_and_table(store, job, Stage::Qc, "matrix.parquet").await?;
     report(20, "fitting models");
     let de = run_de(&matrix.values, &design, &job.params.de).map_err(|e| StageError::InvalidInput(e.to_string()))?;
     report(80, "writing results");
@@ -260,9 +335,30 @@ async fn de_stage(
         store.put(&key, bytes, PARQUET).await?;
         keys.push(key);
     }
+    let np = de.n_proteins;
+    let ranked: Vec<(String, Vec<serde_json::Value>)> = de
+        .contrasts
+        .iter()
+        .enumerate()
+        .map(|(j, c)| {
+            let r = j * np..(j + 1) * np;
+            let rows = top_by_p(&de.adj_p_value[r.clone()], &de.p_value[r], RANKED_ROWS)
+                .into_iter()
+                .map(|i| {
+                    let o = j * np + i;
+                    json!({
+                        "proteinId": matrix.protein_ids[i], "geneNames": matrix.gene_names[i], "contrast": c.name,
+                        "log2fc": de.log2fc[o], "t": de.t[o], "pValue": de.p_value[o], "adjPValue": de.adj_p_value[o],
+                        "tukeyPValue": de.tukey_p_value.as_ref().map(|t| t[o]), "avgExpr": de.avg_expr[i],
+                    })
+                })
+                .collect();
+            (c.name.clone(), rows)
+        })
+        .collect();
+    keys.extend(write_ranked(store, job, Stage::De, ranked).await?);
     let alpha = job.params.pathway.alpha;
     let lfc = job.params.pathway.min_log2fc;
-    let np = de.n_proteins;
     let per_contrast: Vec<serde_json::Value> = de
         .contrasts
         .iter()
@@ -291,9 +387,6 @@ async fn de_stage(
         "s2_prior": de.prior.map(|p| p.0),
         "df_prior": de.prior.map(|p| if p.1.is_finite() { json!(p.1) } else { json!("Inf") }),
     });
-    let key = job.key(Stage::De, "summary.json");
-    store.put(&key, serde_json::to_vec_pretty(&summary).expect("json"), JSON).await?;
-    keys.push(key);
     report(100, "done");
     Ok(StageResult { stage: Stage::De, keys, summary })
 }
@@ -356,6 +449,7 @@ async fn pathway_stage(
     }
     let mut out = PathwayColumns::default();
     let mut top = Vec::new();
+    let mut ranked: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
     for (ci, contrast) in contrasts.iter().enumerate() {
         let (mut up, mut down) = (Vec::new(), Vec::new());
         for r in 0..r_ids.len() {
@@ -372,6 +466,17 @@ async fn pathway_stage(
         both.sort_unstable();
         for (direction, selected) in [("up", &up), ("down", &down), ("both", &both)] {
             let rows = if selected.is_empty() { Vec::new() } else { enricher.run(selected) };
+            if direction == "up" {
+                ranked.push((contrast.clone(), Vec::new()));
+            }
+            let view = &mut ranked.last_mut().expect("pushed").1;
+            view.extend(rows.iter().map(|r| {
+                json!({
+                    "contrast": contrast, "direction": direction, "termId": r.term_id, "termName": r.term_name,
+                    "setSize": r.set_size, "overlap": r.overlap, "foldEnrichment": r.fold_enrichment,
+                    "pValue": r.p_value, "adjPValue": r.adj_p_value,
+                })
+            }));
             let significant = rows.iter().filter(|r| r.adj_p_value < pp.alpha).count();
             top.push(json!({
                 "contrast": contrast, "direction": direction, "proteins": selected.len(),
@@ -389,7 +494,7 @@ async fn pathway_stage(
                 out.fold_enrichment.push(r.fold_enrichment);
                 out.p_value.push(r.p_value);
                 out.adj_p_value.push(r.adj_p_value);
-                out.proteins.push(r.proteins);
+                out.proteins.push(r.overlap_ids);
             }
         }
         report((20 + 70 * (ci + 1) / contrasts.len().max(1)) as u8, &format!("tested {contrast}"));
@@ -409,18 +514,25 @@ async fn pathway_stage(
         .to_parquet("pathway/enrichment.parquet")?;
     let key = job.key(Stage::Pathway, "enrichment.parquet");
     store.put(&key, bytes, PARQUET).await?;
+    for (_, rows) in ranked.iter_mut() {
+        let adj: Vec<f64> = rows.iter().map(|r| r["adjPValue"].as_f64().unwrap_or(f64::NAN)).collect();
+        let p: Vec<f64> = rows.iter().map(|r| r["pValue"].as_f64().unwrap_or(f64::NAN)).collect();
+        let order = top_by_p(&adj, &p, RANKED_ROWS);
+        let sorted: Vec<serde_json::Value> = order.into_iter().map(|i| rows[i].take()).collect();
+        *rows = sorted;
+    }
+    let mut keys = vec![key];
+    keys.extend(write_ranked(store, job, Stage::Pathway, ranked).await?);
     let summary = json!({
         "gene_sets": gmt_name,
         "terms": sets.len(),
-        "id_key": enricher.key_used(),
+        "id_key": enricher.key_used().as_str(),
         "background_annotated": enricher.n_annotated(),
         "background": background_ids.len(),
         "selections": top,
     });
-    let skey = job.key(Stage::Pathway, "summary.json");
-    store.put(&skey, serde_json::to_vec_pretty(&summary).expect("json"), JSON).await?;
     report(100, "done");
-    Ok(StageResult { stage: Stage::Pathway, keys: vec![key, skey], summary })
+    Ok(StageResult { stage: Stage::Pathway, keys, summary })
 }
 
 #[derive(Default)]
@@ -438,11 +550,14 @@ struct PathwayColumns {
     proteins: Vec<String>,
 }
 
-/// Write `summary.json` for the job from the stage summaries: counts, parameters, versions.
-pub async fn write_job_summary(store: &impl ObjectStore, job: &JobSpec, results: &[StageResult]) -> Result<String, StageError> {
+/// Write the job's `summary.json` from the stage summaries in the store: counts, parameters, versions.
+pub async fn write_job_summary(store: &impl ObjectStore, job: &JobSpec) -> Result<String, StageError> {
     let mut stages = serde_json::Map::new();
-    for r in results {
-        stages.insert(r.stage.as_str().to_string(), r.summary.clone());
+    for stage in Stage::ALL {
+        let bytes = store.get(&job.key(stage, "summary.json")).await?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| StageError::Internal(format!("{} summary: {e}", stage.as_str())))?;
+        stages.insert(stage.as_str().to_string(), value);
     }
     let summary = json!({
         "job_id": job.job_id,

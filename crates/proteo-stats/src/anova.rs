@@ -52,15 +52,7 @@ impl OneWay {
         let k = g.counts.iter().filter(|&&c| c > 0).count();
         let df2 = n as f64 - k as f64;
         let mse = if df2 >= 1.0 { g.ss.iter().sum::<f64>() / df2 } else { f64::NAN };
-        Self {
-            f: f64::NAN,
-            df1: f64::NAN,
-            df2: f64::NAN,
-            p_value: f64::NAN,
-            means: g.means,
-            counts: g.counts,
-            mse,
-        }
+        Self { f: f64::NAN, df1: f64::NAN, df2: f64::NAN, p_value: f64::NAN, means: g.means, counts: g.counts, mse }
     }
 
     fn present(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
@@ -103,13 +95,12 @@ pub fn anova_oneway(values: &[f64], groups: &[usize], n_groups: usize) -> OneWay
 /// `NaN`. `mse` is the pooled within-group variance, as for [`anova_oneway`].
 pub fn welch_anova(values: &[f64], groups: &[usize], n_groups: usize) -> OneWay {
     let g = group_moments(values, groups, n_groups);
-    let variances: Vec<f64> = g
-        .ss
-        .iter()
-        .zip(&g.counts)
-        .filter(|(_, &c)| c > 0)
-        .map(|(&ss, &c)| if c > 1 { ss / (c - 1) as f64 } else { f64::NAN })
-        .collect();
+    let variances: Vec<f64> =
+        g.ss.iter()
+            .zip(&g.counts)
+            .filter(|(_, &c)| c > 0)
+            .map(|(&ss, &c)| if c > 1 { ss / (c - 1) as f64 } else { f64::NAN })
+            .collect();
     let mut out = OneWay::from_groups(g);
     let k = variances.len();
     if k < 2 || variances.iter().any(|v| v.is_nan() || *v <= 0.0) {
@@ -118,11 +109,7 @@ pub fn welch_anova(values: &[f64], groups: &[usize], n_groups: usize) -> OneWay 
     let kf = k as f64;
     let weights: Vec<f64> = out.present().zip(&variances).map(|((_, c), v)| c / v).collect();
     let sum_w: f64 = weights.iter().sum();
-    let tmp = out
-        .present()
-        .zip(&weights)
-        .map(|((_, c), w)| (1.0 - w / sum_w).powi(2) / (c - 1.0))
-        .sum::<f64>()
+    let tmp = out.present().zip(&weights).map(|((_, c), w)| (1.0 - w / sum_w).powi(2) / (c - 1.0)).sum::<f64>()
         / (kf * kf - 1.0);
     let centre = out.present().zip(&weights).map(|((m, _), w)| w * m).sum::<f64>() / sum_w;
     let between = out.present().zip(&weights).map(|((m, _), w)| w * (m - centre).powi(2)).sum::<f64>();

@@ -20,6 +20,10 @@ const CF_CONVERGENT_EPS: f64 = 1e-15;
 const BGRAT_MIN_A: f64 = 50.0;
 /// Terms of that expansion (TOMS 708 uses 30).
 const BGRAT_TERMS: usize = 30;
+/// See `pgamma_upper_core`.
+const GAMMA_SERIES_BELOW: f64 = 3.5;
+/// Terms of the beta continued fraction tabulated per t distribution.
+const CF_TABLE_LEN: usize = 48;
 /// Iteration cap of the continued fractions (convergence takes O(√max(a, b)) terms at worst).
 const CF_MAX_ITER: usize = 100_000;
 /// The beta continued fraction's convergents are rescaled when their denominator leaves this range.
@@ -47,8 +51,7 @@ fn lgammacor(x: f64) -> f64 {
     let r = 1.0 / (x * x);
     (1.0 / 12.0
         - r * (1.0 / 360.0
-            - r * (1.0 / 1260.0
-                - r * (1.0 / 1680.0 - r * (1.0 / 1188.0 - r * (691.0 / 360_360.0 - r / 156.0))))))
+            - r * (1.0 / 1260.0 - r * (1.0 / 1680.0 - r * (1.0 / 1188.0 - r * (691.0 / 360_360.0 - r / 156.0))))))
         / x
 }
 
@@ -66,37 +69,65 @@ fn lbeta(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Continued fraction for `I_x(a, b)` (the one of Numerical Recipes' `betacf`), evaluated by the
-/// forward recurrence after an equivalence transformation that clears the partial numerators'
-/// denominators: no division per term (Lentz's method needs six per term pair), which is most of
-/// the cost of 180 000 moderated t-tests. Converges fast for x < (a + 1) / (a + b + 2).
-/// `xc = 1 − x` keeps the first term free of cancellation when x is near 1.
-fn beta_cf(a: f64, b: f64, x: f64, xc: f64) -> f64 {
+/// Partial numerators of the beta continued fraction for fixed (a, b), without the factor x:
+/// `d_{2m} = x · even[m]`, `d_{2m+1} = x · odd[m]` (m ≥ 1). Tabulated once per t distribution, so
+/// that evaluating the fraction needs no division per term.
+#[derive(Debug, Clone, Copy)]
+struct CfCoefficients {
+    a: f64,
+    b: f64,
+    even: [f64; CF_TABLE_LEN],
+    odd: [f64; CF_TABLE_LEN],
+}
+
+impl CfCoefficients {
+    fn even(a: f64, b: f64, m: f64) -> f64 {
+        m * (b - m) / ((a + 2.0 * m - 1.0) * (a + 2.0 * m))
+    }
+
+    fn odd(a: f64, b: f64, m: f64) -> f64 {
+        -(a + m) * (a + b + m) / ((a + 2.0 * m) * (a + 2.0 * m + 1.0))
+    }
+
+    fn new(a: f64, b: f64) -> Self {
+        let mut even = [0.0; CF_TABLE_LEN];
+        let mut odd = [0.0; CF_TABLE_LEN];
+        for m in 1..CF_TABLE_LEN {
+            even[m] = Self::even(a, b, m as f64);
+            odd[m] = Self::odd(a, b, m as f64);
+        }
+        CfCoefficients { a, b, even, odd }
+    }
+}
+
+/// Continued fraction for `I_x(a, b)` (the one of Numerical Recipes' `betacf`) by the forward
+/// recurrence of its convergents A/B (rescaled by powers of two before they overflow): with the
+/// coefficients tabulated, no division per term, where Lentz's method needs six per term pair,
+/// which was most of the cost of 180 000 moderated t-tests. Converges fast for
+/// x < (a + 1) / (a + b + 2). `xc = 1 − x` keeps the first term free of cancellation near x = 1.
+fn beta_cf(a: f64, b: f64, x: f64, xc: f64, table: Option<&CfCoefficients>) -> f64 {
     let qab = a + b;
     let qap = a + 1.0;
-    let qam = a - 1.0;
+    let table = table.filter(|t| t.a == a && t.b == b);
     let first = if x > 0.5 { (1.0 - b + qab * xc) / qap } else { 1.0 - qab * x / qap };
-    // f = 1 / (1 + d1 / (1 + d2 / (1 + …))) with 1 + d1 = first and d_j = n_j / q_j. Scaling the
-    // j-th level by q_j gives convergents A_j = q_j A_{j-1} + q_{j-1} n_j A_{j-2} (same for B).
+    // f = 1 / (1 + d1 / (1 + d2 / (1 + …))) with 1 + d1 = first.
     let (mut a_prev, mut b_prev) = (1.0, 1.0);
     let (mut a_cur, mut b_cur) = (1.0, first);
-    let mut q_prev = 1.0;
     let mut h = 1.0 / first;
     for m in 1..=CF_MAX_ITER {
-        let m = m as f64;
-        let m2 = 2.0 * m;
-        let (n_even, q_even) = (m * (b - m) * x, (qam + m2) * (a + m2));
-        let a1 = q_even * a_cur + q_prev * n_even * a_prev;
-        let b1 = q_even * b_cur + q_prev * n_even * b_prev;
-        let (n_odd, q_odd) = (-(a + m) * (qab + m) * x, (a + m2) * (qap + m2));
-        let a2 = q_odd * a1 + q_even * n_odd * a_cur;
-        let b2 = q_odd * b1 + q_even * n_odd * b_cur;
-        q_prev = q_odd;
+        let (e, o) = match table {
+            Some(t) if m < CF_TABLE_LEN => (t.even[m], t.odd[m]),
+            _ => (CfCoefficients::even(a, b, m as f64), CfCoefficients::odd(a, b, m as f64)),
+        };
+        let (de, dodd) = (x * e, x * o);
+        let a1 = a_cur + de * a_prev;
+        let b1 = b_cur + de * b_prev;
+        let a2 = a1 + dodd * a_cur;
+        let b2 = b1 + dodd * b_cur;
         a_prev = a1;
         b_prev = b1;
         a_cur = a2;
         b_cur = b2;
-        // Rescale (by a power of two, exactly) before the convergents overflow.
         let big = b_cur.abs().max(a_cur.abs());
         if big > CF_RESCALE_ABOVE {
             let r = 1.0 / CF_RESCALE_ABOVE;
@@ -140,6 +171,8 @@ struct LargeA {
     ln_ratio: f64,
     /// Expansion coefficients d_1..d_n (they depend on b only).
     d: [f64; BGRAT_TERMS + 1],
+    /// `1 / (b + k)` for the incomplete gamma series.
+    inv: [f64; CF_TABLE_LEN],
 }
 
 impl LargeA {
@@ -162,7 +195,11 @@ impl LargeA {
             }
             d[n] = bm1 * cn + s / n as f64;
         }
-        LargeA { a, b, nu, ln_gamma_b: ln_gamma(b), ln_ratio: lgamma_ratio(a, b) - b * nu.ln(), d }
+        let mut inv = [0.0; CF_TABLE_LEN];
+        for (k, v) in inv.iter_mut().enumerate() {
+            *v = 1.0 / (b + k as f64);
+        }
+        LargeA { a, b, nu, ln_gamma_b: ln_gamma(b), ln_ratio: lgamma_ratio(a, b) - b * nu.ln(), d, inv }
     }
 
     /// `I_x(a, b)`, `y = 1 − x`; `None` if the expansion cannot be used (underflow, no convergence).
@@ -182,7 +219,7 @@ impl LargeA {
         }
         let v = 0.25 / (nu * nu);
         let t2 = 0.25 * lnx * lnx;
-        let mut j = pgamma_upper_lg(b, z, self.ln_gamma_b) / r;
+        let mut j = pgamma_upper_core(b, z, ln_r, Some(&self.inv)) / r;
         let mut sum = j;
         let mut t = 1.0;
         let mut n2 = 0.0;
@@ -208,7 +245,7 @@ impl LargeA {
 /// accuracy. Like R's `pbeta`, the complement is taken as `y = 0.5 − x + 0.5`: with a or b in the
 /// millions the answer is sensitive to the last bit of x, and R's value is that of this (x, y).
 fn pbeta_tails(x: f64, a: f64, b: f64) -> (f64, f64) {
-    pbeta_tails_lb(x, a, b, lbeta(a, b), None)
+    pbeta_tails_lb(x, a, b, lbeta(a, b), None, None)
 }
 
 /// The tails by [`LargeA`] when one parameter is ≥ `BGRAT_MIN_A` and the other ≤ 1.
@@ -229,7 +266,14 @@ fn large_a_tails(x: f64, y: f64, a: f64, b: f64, cached: Option<&LargeA>) -> Opt
 }
 
 /// [`pbeta_tails`] with `ln B(a, b)` supplied.
-fn pbeta_tails_lb(x: f64, a: f64, b: f64, lbeta_ab: f64, cached: Option<&LargeA>) -> (f64, f64) {
+fn pbeta_tails_lb(
+    x: f64,
+    a: f64,
+    b: f64,
+    lbeta_ab: f64,
+    cached: Option<&LargeA>,
+    tables: Option<&[CfCoefficients; 2]>,
+) -> (f64, f64) {
     let y = 0.5 - x + 0.5;
     if x <= 0.0 {
         return (0.0, 1.0);
@@ -238,16 +282,26 @@ fn pbeta_tails_lb(x: f64, a: f64, b: f64, lbeta_ab: f64, cached: Option<&LargeA>
         return (1.0, 0.0);
     }
     // The logarithm of the complement goes through log1p of the small one, which is exact input.
-    let (ln_x, ln_y) = if x <= 0.5 { (x.ln(), (-x).ln_1p()) } else { ((-y).ln_1p(), y.ln()) };
     if let Some(tails) = large_a_tails(x, y, a, b, cached) {
         return tails;
     }
-    let log_front = a * ln_x + b * ln_y - lbeta_ab;
+    let ln_x = || if x <= 0.5 { x.ln() } else { (-y).ln_1p() };
+    let ln_y = || if x <= 0.5 { (-x).ln_1p() } else { y.ln() };
+    // x^a y^b / B(a, b); the t distribution always has a parameter ½, whose power is a square root.
+    let front = if a == 0.5 {
+        x.sqrt() * (b * ln_y() - lbeta_ab).exp()
+    } else if b == 0.5 {
+        y.sqrt() * (a * ln_x() - lbeta_ab).exp()
+    } else {
+        (a * ln_x() + b * ln_y() - lbeta_ab).exp()
+    };
     if x < (a + 1.0) / (a + b + 2.0) {
-        let lower = (log_front.exp() * beta_cf(a, b, x, y) / a).min(1.0);
+        let table = tables.and_then(|t| t.iter().find(|c| c.a == a && c.b == b));
+        let lower = (front * beta_cf(a, b, x, y, table) / a).min(1.0);
         (lower, 1.0 - lower)
     } else {
-        let upper = (log_front.exp() * beta_cf(b, a, y, x) / b).min(1.0);
+        let table = tables.and_then(|t| t.iter().find(|c| c.a == b && c.b == a));
+        let upper = (front * beta_cf(b, a, y, x, table) / b).min(1.0);
         (1.0 - upper, upper)
     }
 }
@@ -262,14 +316,24 @@ fn pgamma_upper_lg(a: f64, x: f64, ln_gamma_a: f64) -> f64 {
     if x <= 0.0 {
         return 1.0;
     }
-    let log_front = a * x.ln() - x - ln_gamma_a;
-    if x < a + 1.0 {
+    pgamma_upper_core(a, x, a * x.ln() - x - ln_gamma_a, None)
+}
+
+/// `Q(a, x)` given `log_front = a ln x − x − ln Γ(a)` (x > 0) and optionally `inv[k] = 1/(a + k)`.
+fn pgamma_upper_core(a: f64, x: f64, log_front: f64, inv: Option<&[f64; CF_TABLE_LEN]>) -> f64 {
+    // With a tabulated series (the t distribution's a = ½) the series is also cheaper than the
+    // continued fraction up to x ≈ 3.5, where Q is still ≥ 0.008 so 1 − P stays accurate.
+    let series_below = if inv.is_some() { (a + 1.0).max(GAMMA_SERIES_BELOW) } else { a + 1.0 };
+    if x < series_below {
         let mut term = 1.0 / a;
         let mut sum = term;
         let mut ap = a;
-        for _ in 0..CF_MAX_ITER {
+        for k in 1..CF_MAX_ITER {
             ap += 1.0;
-            term *= x / ap;
+            term *= match inv {
+                Some(inv) if k < CF_TABLE_LEN => x * inv[k],
+                _ => x / ap,
+            };
             sum += term;
             if term.abs() < sum.abs() * CF_EPS {
                 break;
@@ -319,6 +383,7 @@ pub struct StudentT {
     df: f64,
     lbeta: f64,
     large: Option<LargeA>,
+    tables: Option<[CfCoefficients; 2]>,
 }
 
 impl StudentT {
@@ -326,7 +391,9 @@ impl StudentT {
         let finite = df > 0.0 && df.is_finite();
         let lbeta = if finite { lbeta(0.5 * df, 0.5) } else { f64::NAN };
         let large = (finite && 0.5 * df >= BGRAT_MIN_A).then(|| LargeA::new(0.5 * df, 0.5));
-        StudentT { df, lbeta, large }
+        let tables = (finite && large.is_none())
+            .then(|| [CfCoefficients::new(0.5, 0.5 * df), CfCoefficients::new(0.5 * df, 0.5)]);
+        StudentT { df, lbeta, large, tables }
     }
 
     /// `2 * pt(-|t|, df)`.
@@ -347,9 +414,9 @@ impl StudentT {
             return lval.exp();
         }
         if df > t * t {
-            pbeta_tails_lb(t * t / (df + t * t), 0.5, df / 2.0, self.lbeta, self.large.as_ref()).1
+            pbeta_tails_lb(t * t / (df + t * t), 0.5, df / 2.0, self.lbeta, self.large.as_ref(), self.tables.as_ref()).1
         } else {
-            pbeta_tails_lb(1.0 / nx, df / 2.0, 0.5, self.lbeta, self.large.as_ref()).0
+            pbeta_tails_lb(1.0 / nx, df / 2.0, 0.5, self.lbeta, self.large.as_ref(), self.tables.as_ref()).0
         }
     }
 
@@ -401,7 +468,13 @@ pub fn pf_upper(f: f64, df1: f64, df2: f64) -> f64 {
     }
     if df2.is_infinite() {
         if df1.is_infinite() {
-            return if f < 1.0 { 1.0 } else if f > 1.0 { 0.0 } else { 0.5 };
+            return if f < 1.0 {
+                1.0
+            } else if f > 1.0 {
+                0.0
+            } else {
+                0.5
+            };
         }
         return pchisq_upper(df1 * f, df1);
     }

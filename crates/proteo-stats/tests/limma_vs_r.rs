@@ -112,6 +112,22 @@ fn nine_groups_with_intensity_trend() {
 }
 
 #[test]
+fn trend_predicts_prior_for_proteins_without_residual_df() {
+    let (_, fit, eb) = check_all("three_groups_trend", EbayesOptions { trend: true, robust: false }, TREND_TOL);
+    let g = fit.df_residual.iter().position(|&d| d == 0.0).expect("a protein with df 0");
+    assert!(fit.amean[g].is_finite() && eb.s2_prior[g].is_finite());
+}
+
+#[test]
+fn trend_refuses_a_protein_without_values() {
+    let case = Case::load("three_groups");
+    let fit =
+        contrasts_fit(&lm_fit(&case.values, case.n_samples, &case.design).unwrap(), case.contrasts.as_ref().unwrap());
+    let err = ebayes(&fit, &EbayesOptions { trend: true, robust: false }).unwrap_err();
+    assert!(matches!(err, LimmaError::TrendCovariateMissing { protein: 2 }), "{err}");
+}
+
+#[test]
 fn batch_and_covariate_non_orthogonal_contrasts() {
     let case = Case::load("batch_covariate");
     let cor = {

@@ -81,11 +81,7 @@ impl NaturalSpline {
 }
 
 /// limma 3.54 `fitFDist(x, df1, covariate)`; `x` are the residual variances.
-pub(crate) fn fit_f_dist(
-    x: &[f64],
-    df1: &[f64],
-    covariate: Option<&[f64]>,
-) -> Result<FDistFit, LimmaError> {
+pub(crate) fn fit_f_dist(x: &[f64], df1: &[f64], covariate: Option<&[f64]>) -> Result<FDistFit, LimmaError> {
     let n = x.len();
     if n == 1 {
         return Ok(FDistFit { scale: x.to_vec(), df2: 0.0 });
@@ -116,9 +112,8 @@ pub(crate) fn fit_f_dist(
             Some(c)
         }
     };
-    let ok: Vec<bool> = (0..n)
-        .map(|i| df1[i].is_finite() && df1[i] > MIN_DF && x[i].is_finite() && x[i] > MIN_VAR)
-        .collect();
+    let ok: Vec<bool> =
+        (0..n).map(|i| df1[i].is_finite() && df1[i] > MIN_DF && x[i].is_finite() && x[i] > MIN_VAR).collect();
     let nok = ok.iter().filter(|&&o| o).count();
     if nok == 0 {
         return Err(LimmaError::PriorNotEstimable);
@@ -134,8 +129,7 @@ pub(crate) fn fit_f_dist(
         let mut uniq = cok.clone();
         uniq.sort_by(f64::total_cmp);
         uniq.dedup();
-        let splinedf = (1 + usize::from(nok >= 3) + usize::from(nok >= 6) + usize::from(nok >= 30))
-            .min(uniq.len());
+        let splinedf = (1 + usize::from(nok >= 3) + usize::from(nok >= 6) + usize::from(nok >= 30)).min(uniq.len());
         if splinedf < 2 {
             let fit = fit_f_dist(&xs, &d1, None)?;
             return Ok(FDistFit { scale: vec![fit.scale[0]; n], df2: fit.df2 });
@@ -147,11 +141,7 @@ pub(crate) fn fit_f_dist(
         m = 1.0;
     }
     xs.iter_mut().for_each(|v| *v = v.max(ZERO_VAR_OFFSET * m));
-    let e: Vec<f64> = xs
-        .iter()
-        .zip(&d1)
-        .map(|(&v, &d)| v.ln() - digamma(d / 2.0) + (d / 2.0).ln())
-        .collect();
+    let e: Vec<f64> = xs.iter().zip(&d1).map(|(&v, &d)| v.ln() - digamma(d / 2.0) + (d / 2.0).ln()).collect();
     let mean_trigamma = d1.iter().map(|&d| trigamma(d / 2.0)).sum::<f64>() / nok as f64;
 
     // emean per gene (all n genes), evar.
@@ -170,8 +160,7 @@ pub(crate) fn fit_f_dist(
                 u.dedup();
                 u.len()
             };
-            let splinedf = (1 + usize::from(nok >= 3) + usize::from(nok >= 6) + usize::from(nok >= 30))
-                .min(ndistinct);
+            let splinedf = (1 + usize::from(nok >= 3) + usize::from(nok >= 6) + usize::from(nok >= 30)).min(ndistinct);
             let mut knots = Vec::with_capacity(splinedf);
             knots.push(uniq[0]);
             for j in 1..splinedf - 1 {
@@ -245,6 +234,7 @@ pub(crate) fn squeeze_var(
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision)] // reference values exactly as R prints them with %.17g
 mod tests {
     use super::*;
 
@@ -263,8 +253,8 @@ mod tests {
         for (k, x) in [5.0, 6.0, 7.0].iter().enumerate() {
             b.eval(*x, &mut v[k]);
         }
-        for j in 0..4 {
-            let second_difference = v[0][j] - 2.0 * v[1][j] + v[2][j];
+        for (j, ((a, b), c)) in v[0].iter().zip(&v[1]).zip(&v[2]).enumerate() {
+            let second_difference = a - 2.0 * b + c;
             assert!(second_difference.abs() < 1e-12, "basis {j}");
         }
     }

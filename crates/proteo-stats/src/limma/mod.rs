@@ -28,23 +28,33 @@ pub enum LimmaError {
     NoGenes,
     #[error("the expression matrix has {len} values, which is not a whole number of rows of {n_samples} samples")]
     RaggedValues { len: usize, n_samples: usize },
-    #[error("the design matrix has {design_rows} rows but the expression matrix has {n_samples} samples; they must match")]
+    #[error(
+        "the design matrix has {design_rows} rows but the expression matrix has {n_samples} samples; they must match"
+    )]
     DesignRows { design_rows: usize, n_samples: usize },
     #[error("the design matrix has no columns")]
     EmptyDesign,
     #[error("the design matrix contains missing or infinite values")]
     NonFiniteDesign,
-    #[error("the design matrix has rank {rank} but {n_coef} columns, so some coefficients cannot be estimated (is a covariate confounded with the groups?)")]
+    #[error(
+        "the design matrix has rank {rank} but {n_coef} columns, so some coefficients cannot be estimated (is a covariate confounded with the groups?)"
+    )]
     DesignNotFullRank { rank: usize, n_coef: usize },
-    #[error("the design matrix is numerically singular (its columns are almost linearly dependent), so the coefficients cannot be estimated reliably")]
+    #[error(
+        "the design matrix is numerically singular (its columns are almost linearly dependent), so the coefficients cannot be estimated reliably"
+    )]
     DesignIllConditioned,
-    #[error("no residual degrees of freedom in any protein: every protein has no more observed values than the model has coefficients, so no variance can be estimated")]
+    #[error(
+        "no residual degrees of freedom in any protein: every protein has no more observed values than the model has coefficients, so no variance can be estimated"
+    )]
     NoResidualDf,
     #[error("no protein has a finite residual standard deviation")]
     NoFiniteSigma,
     #[error("the prior degrees of freedom could not be estimated from the residual variances")]
     PriorNotEstimable,
-    #[error("the intensity trend needs a mean intensity for every protein, but protein {protein} (0-based) has no observed values; remove empty proteins first")]
+    #[error(
+        "the intensity trend needs a mean intensity for every protein, but protein {protein} (0-based) has no observed values; remove empty proteins first"
+    )]
     TrendCovariateMissing { protein: usize },
     #[error("robust empirical Bayes (eBayes robust=TRUE) is not available yet; use robust = false")]
     RobustNotAvailable,
@@ -126,15 +136,11 @@ fn is_fullrank(design: &DMatrix<f64>) -> bool {
 /// Unlike limma, a design that is not of full rank is an error rather than a fit with `NA`
 /// columns: limma then also skips the F statistic, and for a proteomics design it always means a
 /// confounded covariate.
-pub fn lm_fit(
-    values: &[f64],
-    n_samples: usize,
-    design: &DMatrix<f64>,
-) -> Result<LinearModelFit, LimmaError> {
+pub fn lm_fit(values: &[f64], n_samples: usize, design: &DMatrix<f64>) -> Result<LinearModelFit, LimmaError> {
     if n_samples == 0 || values.is_empty() {
         return Err(LimmaError::NoGenes);
     }
-    if values.len() % n_samples != 0 {
+    if !values.len().is_multiple_of(n_samples) {
         return Err(LimmaError::RaggedValues { len: values.len(), n_samples });
     }
     if design.nrows() != n_samples {
@@ -246,16 +252,11 @@ fn cov2cor(cov: &DMatrix<f64>) -> DMatrix<f64> {
 /// # Panics
 /// If `contrasts` does not have one row per coefficient or contains non-finite values (limma stops too).
 pub fn contrasts_fit(fit: &LinearModelFit, contrasts: &DMatrix<f64>) -> LinearModelFit {
-    assert_eq!(
-        contrasts.nrows(),
-        fit.n_coef,
-        "the contrast matrix must have one row per coefficient of the fit"
-    );
+    assert_eq!(contrasts.nrows(), fit.n_coef, "the contrast matrix must have one row per coefficient of the fit");
     assert!(contrasts.iter().all(|v| v.is_finite()), "contrasts must be finite");
     let ng = fit.n_genes;
     let m = contrasts.ncols();
-    let keep: Vec<usize> =
-        (0..fit.n_coef).filter(|&k| (0..m).any(|j| contrasts[(k, j)] != 0.0)).collect();
+    let keep: Vec<usize> = (0..fit.n_coef).filter(|&k| (0..m).any(|j| contrasts[(k, j)] != 0.0)).collect();
     let q = keep.len();
     let c = DMatrix::from_fn(q, m, |i, j| contrasts[(keep[i], j)]);
     let cov = DMatrix::from_fn(q, q, |i, j| fit.cov_coefficients[(keep[i], keep[j])]);
@@ -299,9 +300,8 @@ pub fn contrasts_fit(fit: &LinearModelFit, contrasts: &DMatrix<f64>) -> LinearMo
         r
     };
     // Contrast matrices are sparse (a pairwise contrast has two non-zeros): keep the non-zeros.
-    let nonzero: Vec<Vec<(usize, f64)>> = (0..m)
-        .map(|j| (0..q).filter(|&i| c[(i, j)] != 0.0).map(|i| (i, c[(i, j)])).collect())
-        .collect();
+    let nonzero: Vec<Vec<(usize, f64)>> =
+        (0..m).map(|j| (0..q).filter(|&i| c[(i, j)] != 0.0).map(|i| (i, c[(i, j)])).collect()).collect();
     let mut ruc = vec![0.0; q];
     for g in 0..ng {
         let b = &coef_in[g * q..(g + 1) * q];
@@ -346,6 +346,33 @@ pub fn contrasts_fit(fit: &LinearModelFit, contrasts: &DMatrix<f64>) -> LinearMo
     }
 }
 
+/// t distributions by df: proteins share a handful of total df (residual df + prior df), and a
+/// [`StudentT`] carries tables worth reusing.
+#[derive(Default)]
+struct StudentTCache {
+    entries: Vec<(u64, StudentT)>,
+}
+
+impl StudentTCache {
+    /// Beyond this many distinct df the last entry is recycled.
+    const MAX_ENTRIES: usize = 64;
+
+    fn get(&mut self, df: f64) -> &StudentT {
+        let key = df.to_bits();
+        let i = match self.entries.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                if self.entries.len() == Self::MAX_ENTRIES {
+                    self.entries.pop();
+                }
+                self.entries.push((key, StudentT::new(df)));
+                self.entries.len() - 1
+            }
+        };
+        &self.entries[i].1
+    }
+}
+
 /// Shared by [`ebayes`] and [`treat`]: `squeezeVar` on the fit's residual variances.
 struct Squeezed {
     s2_prior: Vec<f64>,
@@ -380,14 +407,10 @@ pub fn ebayes(fit: &LinearModelFit, opts: &EbayesOptions) -> Result<EbayesResult
     let (ng, m) = (fit.n_genes, fit.n_coef);
     let mut t = vec![f64::NAN; ng * m];
     let mut p_value = vec![f64::NAN; ng * m];
-    let mut dist = StudentT::new(f64::NAN);
-    let mut dist_df = f64::NAN;
+    let mut dists = StudentTCache::default();
     for g in 0..ng {
         let s = sq.s2_post[g].sqrt();
-        if sq.df_total[g] != dist_df {
-            dist_df = sq.df_total[g];
-            dist = StudentT::new(dist_df);
-        }
+        let dist = dists.get(sq.df_total[g]);
         for j in 0..m {
             let k = g * m + j;
             t[k] = fit.coefficients[k] / fit.stdev_unscaled[k] / s;
@@ -461,9 +484,10 @@ pub fn treat(fit: &LinearModelFit, eb: &EbayesResult, lfc: f64) -> (Vec<f64>, Ve
     let (ng, m) = (fit.n_genes, fit.n_coef);
     let mut t = vec![0.0; ng * m];
     let mut p = vec![f64::NAN; ng * m];
+    let mut dists = StudentTCache::default();
     for g in 0..ng {
         let s = eb.s2_post[g].sqrt();
-        let dist = StudentT::new(eb.df_total[g]);
+        let dist = dists.get(eb.df_total[g]);
         for j in 0..m {
             let k = g * m + j;
             let b = fit.coefficients[k];

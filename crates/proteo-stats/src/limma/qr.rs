@@ -202,11 +202,8 @@ impl Qr {
         self.apply_qt(y);
         let (p, r) = (self.p, self.rank);
         for i in 0..r {
-            let mut s = 0.0;
-            for j in i..r {
-                s += self.rinv[i * p + j] * y[j];
-            }
-            self.tmp[i] = s;
+            let row = &self.rinv[i * p + i..i * p + r];
+            self.tmp[i] = row.iter().zip(&y[i..r]).map(|(a, b)| a * b).sum();
         }
         coef.iter_mut().for_each(|c| *c = f64::NAN);
         for i in 0..r {

@@ -51,10 +51,10 @@ impl Case {
             .unwrap_or_else(|| panic!("missing fixture for {case}; run tests/reference/limma_reference.R"));
         let (dr, dc, d) = read_matrix(&format!("limma_{case}_design.tsv")).expect("design fixture");
         let design = DMatrix::from_row_slice(dr, dc, &d);
-        let contrasts = read_matrix(&format!("limma_{case}_contrasts.tsv"))
-            .map(|(r, c, v)| DMatrix::from_row_slice(r, c, &v));
-        let text = std::fs::read_to_string(fixture_path(&format!("limma_{case}_results.tsv")))
-            .expect("results fixture");
+        let contrasts =
+            read_matrix(&format!("limma_{case}_contrasts.tsv")).map(|(r, c, v)| DMatrix::from_row_slice(r, c, &v));
+        let text =
+            std::fs::read_to_string(fixture_path(&format!("limma_{case}_results.tsv"))).expect("results fixture");
         let mut results: HashMap<String, Vec<(usize, usize, f64)>> = HashMap::new();
         for line in text.lines().skip(1).filter(|l| !l.is_empty()) {
             let f: Vec<&str> = line.split('\t').collect();

@@ -84,18 +84,7 @@ write_tsv(do.call(rbind, anova_rows), "classic_anova.tsv")
 # ---- ptukey grid -------------------------------------------------------------------------------------------
 # An independent reference: the defining double integral by integrate() with pnorm/dnorm, to tell our error from
 # R ptukey's own (R's fixed Gauss-Legendre scheme is off by up to 1e-3 in the upper tail for df <= 5).
-range_upper <- function(w, k) {
-  f <- function(z) {
-    a <- pnorm(z, lower.tail = FALSE)
-    r <- pnorm(z + w, lower.tail = FALSE) / a
-    ifelse(a > 0, k * dnorm(z) * a^(k - 1) * -expm1((k - 1) * log1p(-r)), 0)
-  }
-  integrate(f, -w / 2 - 12, 12, rel.tol = 1e-13, abs.tol = 0, subdivisions = 2000)$value
-}
-studentized_upper <- function(q, k, df) {
-  f <- function(s) sapply(s, function(si) 2 * df * si * dchisq(df * si^2, df) * range_upper(q * si, k))
-  integrate(f, 0, Inf, rel.tol = 1e-12, abs.tol = 0, subdivisions = 2000)$value
-}
+source(file.path(dirname(sub("--file=", "", grep("--file=", commandArgs(FALSE), value = TRUE))), "studentized_range_integral.R"))
 # q at fixed upper-tail probabilities plus a few fixed q, for k = 2..20 and df from 2 to 1000 and Inf.
 grid <- list()
 for (k in 2:20) {

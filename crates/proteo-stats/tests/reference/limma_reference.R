@@ -135,6 +135,9 @@ y[6, ] <- NA; y[6, c(1, 5, 9)] <- c(20, 21, 22)              # one value per gro
 y[7, ] <- NA; y[7, c(5, 6)] <- c(24, 24.5)                   # only group B, two values
 design <- model.matrix(~ 0 + group)
 write_case("three_groups", y, design, all_pairs(levels(group)), treat_lfc = 1)
+# trend = TRUE needs an Amean for every protein (limma stops on NA covariates): drop the empty row;
+# the df = 0 rows then take their prior from the spline's prediction (fitFDist's predict branch).
+write_case("three_groups_trend", y[-3, ], design, all_pairs(levels(group)), trend = TRUE)
 
 # (2) 2 groups x 3 replicates, complete, intercept design, no contrasts.
 set.seed(20260102)

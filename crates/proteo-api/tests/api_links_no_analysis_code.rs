@@ -1,0 +1,41 @@
+//! The API function and this crate link no analysis code and (this crate) no AWS: checked with `cargo tree`.
+
+use std::path::Path;
+use std::process::Command;
+
+/// The normal (non-dev) dependencies of `package`, as `name` per line.
+fn dependencies(package: &str) -> Vec<String> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(env!("CARGO"))
+        .current_dir(&workspace)
+        .args(["tree", "-p", package, "--edges", "normal", "--prefix", "none", "--format", "{p}"])
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "cargo tree -p {package}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(String::from)
+        .collect()
+}
+
+fn is_analysis(name: &str) -> bool {
+    name == "arrow" || name.starts_with("arrow-") || name == "parquet" || name.starts_with("proteo-core")
+        || name == "proteo-pipeline" || name == "proteo-stats"
+}
+
+#[test]
+fn the_api_function_links_no_analysis_code() {
+    let control = dependencies("proteo-pipeline");
+    assert!(control.iter().any(|n| n == "parquet"), "the check must see Parquet where it is linked: {control:?}");
+
+    let api = dependencies("api");
+    assert!(api.iter().any(|n| n == "proteo-api") && api.iter().any(|n| n == "lambda_http"), "{api:?}");
+    let analysis: Vec<&String> = api.iter().filter(|n| is_analysis(n)).collect();
+    assert!(analysis.is_empty(), "the api function links analysis code: {analysis:?}");
+
+    let router = dependencies("proteo-api");
+    let foreign: Vec<&String> =
+        router.iter().filter(|n| is_analysis(n) || n.starts_with("aws") || n.starts_with("lambda_")).collect();
+    assert!(foreign.is_empty(), "proteo-api links analysis or AWS code: {foreign:?}");
+}

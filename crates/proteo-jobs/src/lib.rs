@@ -1,0 +1,9 @@
+//! Job records, status transitions, S3 key layout and the ports (object store, job store, workflow) shared by every shell.
+
+pub mod keys;
+pub mod memory;
+pub mod ports;
+pub mod record;
+
+pub use ports::{JobStore, JobStoreError, ObjectStore, Presigner, StoreError, Workflow, WorkflowError};
+pub use record::{Finish, JobListing, JobRecord, JobStatus};

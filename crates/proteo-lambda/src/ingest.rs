@@ -1,0 +1,280 @@
+//! The handler of the `ingest` function: an S3 upload → validated Parquet → the job's state machine execution.
+
+use aws_lambda_events::s3::{S3Event, S3EventRecord};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use proteo_jobs::{keys, Finish, JobRecord, JobStatus, JobStore, JobStoreError, ObjectStore, Workflow};
+use proteo_pipeline::{JobParams, JobSpec, Stage, StageError};
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+
+use crate::progress::run_with_progress;
+use crate::{diagnostic, now_ms, ObjectLister};
+
+/// Design files a drop-in folder may hold next to its data file (compared case-insensitively).
+pub const DROP_IN_DESIGN_NAMES: [&str; 2] = ["design.tsv", "design.csv"];
+
+/// What the ingest function holds from cold start on.
+pub struct IngestCtx<S, J, W> {
+    pub store: S,
+    pub jobs: J,
+    pub workflow: W,
+}
+
+/// What an uploaded key is to the ingest function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadKey {
+    /// `jobs/<id>/input/<file>` (not the design the API stored): the data file of an API job.
+    ApiInput { job_id: String },
+    /// `uploads/<folder>/<file>`: one half of a drop-in; `folder` ends with `/`.
+    DropIn { folder: String, is_design: bool },
+    /// Anything else (the API's design, our own outputs, nested or hidden files).
+    Ignored,
+}
+
+impl UploadKey {
+    pub fn classify(key: &str) -> UploadKey {
+        let (Some((dir, file)), false) = (key.rsplit_once('/'), key.ends_with('/')) else { return UploadKey::Ignored };
+        if file.starts_with('.') {
+            return UploadKey::Ignored;
+        }
+        if let Some(job_id) = keys::job_id_of(key) {
+            let api_input = dir == format!("jobs/{job_id}/input") && key != keys::design_key(job_id);
+            return if api_input && keys::valid_job_id(job_id) {
+                UploadKey::ApiInput { job_id: job_id.to_string() }
+            } else {
+                UploadKey::Ignored
+            };
+        }
+        match dir.strip_prefix("uploads/") {
+            Some(folder) if !folder.is_empty() && !folder.contains('/') => UploadKey::DropIn {
+                folder: format!("{dir}/"),
+                is_design: DROP_IN_DESIGN_NAMES.iter().any(|d| d.eq_ignore_ascii_case(file)),
+            },
+            _ => UploadKey::Ignored,
+        }
+    }
+}
+
+/// The object key of an S3 event record: URL-decoded, `+` meaning a space.
+pub fn s3_event_key(raw: &str) -> String {
+    percent_encoding::percent_decode_str(&raw.replace('+', " ")).decode_utf8_lossy().into_owned()
+}
+
+/// The id of a drop-in job: `u-` + the first 32 hex digits of SHA-256(key + "\n" + etag), the ETag without quotes.
+/// A duplicate event for the same object therefore names the same job.
+pub fn derived_job_id(key: &str, etag: &str) -> String {
+    let digest = Sha256::digest(format!("{key}\n{}", etag.trim_matches('"')).as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("u-{hex}")
+}
+
+/// Handle every record of the event. Refused input marks its job FAILED and is not an error (no retry can help);
+/// a transient failure is returned after the other records were handled, so S3's async invoke retries the event
+/// (every step is idempotent).
+pub async fn ingest_handler<S, J, W>(ctx: &IngestCtx<S, J, W>, event: LambdaEvent<S3Event>) -> Result<(), Diagnostic>
+where
+    S: ObjectStore + ObjectLister,
+    J: JobStore,
+    W: Workflow,
+{
+    let mut first_error = None;
+    for record in &event.payload.records {
+        let Some(raw) = record.s3.object.key.as_deref() else { continue };
+        let key = s3_event_key(raw);
+        let span = tracing::info_span!("upload", key = %key);
+        if let Err(e) = handle_record(ctx, record, &key).instrument(span).await {
+            tracing::error!(key = %key, error_type = e.error_type(), error = %e, "upload not ingested; the event will be retried");
+            first_error.get_or_insert(e);
+        }
+    }
+    match first_error {
+        Some(e) => Err(diagnostic(&e)),
+        None => Ok(()),
+    }
+}
+
+async fn handle_record<S, J, W>(ctx: &IngestCtx<S, J, W>, record: &S3EventRecord, key: &str) -> Result<(), StageError>
+where
+    S: ObjectStore + ObjectLister,
+    J: JobStore,
+    W: Workflow,
+{
+    if record.event_name.as_deref().is_some_and(|n| !n.starts_with("ObjectCreated")) {
+        tracing::info!(event = record.event_name.as_deref(), "not an upload; ignored");
+        return Ok(());
+    }
+    match UploadKey::classify(key) {
+        UploadKey::Ignored => {
+            tracing::info!("not an input key; ignored");
+            Ok(())
+        }
+        UploadKey::ApiInput { job_id } => {
+            let Some(item) = ctx.jobs.get(&job_id).await.map_err(job_store)? else {
+                tracing::warn!(job_id, "upload for a job that does not exist; ignored");
+                return Ok(());
+            };
+            if item.input_key != key {
+                tracing::warn!(job_id, expected = item.input_key, "upload is not the job's input file; ignored");
+                return Ok(());
+            }
+            ingest_job(ctx, item).await
+        }
+        UploadKey::DropIn { folder, is_design } => {
+            let listing = ctx.store.list(&folder).await?;
+            let direct = |o: &&proteo_aws::ObjectMeta| {
+                o.key.strip_prefix(folder.as_str()).is_some_and(|f| !f.is_empty() && !f.contains('/') && !f.starts_with('.'))
+            };
+            let design = listing
+                .iter()
+                .filter(direct)
+                .find(|o| matches!(UploadKey::classify(&o.key), UploadKey::DropIn { is_design: true, .. }));
+            let Some(design) = design else {
+                tracing::info!(folder, "waiting for the design file (design.tsv or design.csv)");
+                return Ok(());
+            };
+            // The data file of this event, or, when the design came second, every data file already there.
+            let data: Vec<(String, String)> = if is_design {
+                listing
+                    .iter()
+                    .filter(direct)
+                    .filter(|o| !matches!(UploadKey::classify(&o.key), UploadKey::DropIn { is_design: true, .. }))
+                    .map(|o| (o.key.clone(), o.etag.clone()))
+                    .collect()
+            } else {
+                let etag = record
+                    .s3
+                    .object
+                    .e_tag
+                    .clone()
+                    .filter(|e| !e.is_empty())
+                    .or_else(|| listing.iter().find(|o| o.key == key).map(|o| o.etag.clone()))
+                    .unwrap_or_default();
+                vec![(key.to_string(), etag)]
+            };
+            if data.is_empty() {
+                tracing::info!(folder, "waiting for the data file");
+            }
+            for (data_key, etag) in data {
+                let job_id = derived_job_id(&data_key, &etag);
+                let queued = JobRecord::queued(&job_id, "upload", &data_key, &design.key, serde_json::json!({}), now_ms());
+                let item = if ctx.jobs.create(&queued).await.map_err(job_store)? {
+                    tracing::info!(job_id, input = data_key, "drop-in job created");
+                    queued
+                } else {
+                    match ctx.jobs.get(&job_id).await.map_err(job_store)? {
+                        Some(existing) => existing,
+                        None => return Err(StageError::Transient(format!("job `{job_id}` vanished after creation"))),
+                    }
+                };
+                ingest_job(ctx, item).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Validate and convert the upload (`Stage::Ingest`), then start the execution named by the job id. A job already
+/// past ingest (a duplicate event) is left alone; a job whose ingest was interrupted is ingested again.
+async fn ingest_job<S, J, W>(ctx: &IngestCtx<S, J, W>, item: JobRecord) -> Result<(), StageError>
+where
+    S: ObjectStore + ObjectLister,
+    J: JobStore,
+    W: Workflow,
+{
+    let job_id = item.job_id.clone();
+    let past_ingest = item.status.is_finished() || (item.status == JobStatus::Running && item.stage != Stage::Ingest.as_str());
+    if past_ingest {
+        tracing::info!(job_id, status = item.status.as_str(), stage = item.stage, "job already past ingest; duplicate event ignored");
+        return Ok(());
+    }
+    let params: JobParams = if item.params.is_null() {
+        JobParams::default()
+    } else {
+        match serde_json::from_value(item.params.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                let refused = StageError::InvalidInput(format!("The analysis parameters are not valid: {e}."));
+                return mark_failed(&ctx.jobs, &job_id, &refused).await;
+            }
+        }
+    };
+    let spec = JobSpec {
+        job_id: job_id.clone(),
+        prefix: keys::job_prefix(&job_id),
+        input_key: item.input_key.clone(),
+        design_key: item.design_key.clone(),
+        params,
+    };
+    match run_with_progress(&ctx.store, &ctx.jobs, &spec, Stage::Ingest).await {
+        Ok(result) => tracing::info!(job_id, summary = %result.summary, "input ingested"),
+        Err(e @ StageError::Transient(_)) => return Err(e),
+        // Refused input, or output we cannot read back: retrying the event cannot help.
+        Err(e) => return mark_failed(&ctx.jobs, &job_id, &e).await,
+    }
+    let input = serde_json::to_value(&spec).map_err(|e| StageError::Internal(format!("job spec: {e}")))?;
+    match ctx.workflow.start(&job_id, &input).await {
+        Ok(true) => tracing::info!(job_id, "state machine started"),
+        Ok(false) => tracing::info!(job_id, "state machine execution already exists; duplicate event"),
+        Err(e) => return Err(StageError::Transient(e.to_string())),
+    }
+    Ok(())
+}
+
+async fn mark_failed(jobs: &impl JobStore, job_id: &str, e: &StageError) -> Result<(), StageError> {
+    tracing::warn!(job_id, error_type = e.error_type(), error = %e, "job failed at ingest");
+    let finish = Finish::Failed { error_type: e.error_type().to_string(), message: e.to_string() };
+    match jobs.finish(job_id, &finish, now_ms()).await {
+        Ok(()) => Ok(()),
+        Err(c @ (JobStoreError::Conflict { .. } | JobStoreError::NotFound(_))) => {
+            tracing::warn!(job_id, error = %c, "could not mark the job failed");
+            Ok(())
+        }
+        Err(t @ JobStoreError::Transient(_)) => Err(StageError::Transient(t.to_string())),
+    }
+}
+
+fn job_store(e: JobStoreError) -> StageError {
+    StageError::Transient(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_classified_as_docs_cloud_md_says() {
+        assert_eq!(UploadKey::classify("jobs/abc/input/proteinGroups.txt"), UploadKey::ApiInput { job_id: "abc".into() });
+        assert_eq!(UploadKey::classify("jobs/abc/input/design.tsv"), UploadKey::Ignored);
+        assert_eq!(UploadKey::classify("jobs/abc/qc/matrix.parquet"), UploadKey::Ignored);
+        assert_eq!(UploadKey::classify("jobs/abc/input/nested/x.txt"), UploadKey::Ignored);
+        assert_eq!(UploadKey::classify("jobs/a.b/input/x.txt"), UploadKey::Ignored);
+        assert_eq!(
+            UploadKey::classify("uploads/exp 1/proteinGroups.txt"),
+            UploadKey::DropIn { folder: "uploads/exp 1/".into(), is_design: false }
+        );
+        assert_eq!(
+            UploadKey::classify("uploads/exp1/Design.CSV"),
+            UploadKey::DropIn { folder: "uploads/exp1/".into(), is_design: true }
+        );
+        assert_eq!(UploadKey::classify("uploads/x.txt"), UploadKey::Ignored);
+        assert_eq!(UploadKey::classify("uploads/a/b/x.txt"), UploadKey::Ignored);
+        assert_eq!(UploadKey::classify("uploads/a/"), UploadKey::Ignored);
+        assert_eq!(UploadKey::classify("uploads/a/.DS_Store"), UploadKey::Ignored);
+    }
+
+    #[test]
+    fn event_keys_are_url_decoded() {
+        assert_eq!(s3_event_key("uploads/my+experiment/protein%2BGroups+%28v2%29.txt"), "uploads/my experiment/protein+Groups (v2).txt");
+        assert_eq!(s3_event_key("uploads/caf%C3%A9/x.txt"), "uploads/café/x.txt");
+    }
+
+    #[test]
+    fn derived_ids_follow_the_documented_recipe() {
+        // printf 'uploads/exp1/proteinGroups.txt\nd41d8cd98f00b204e9800998ecf8427e' | sha256sum | cut -c1-32
+        let id = derived_job_id("uploads/exp1/proteinGroups.txt", "\"d41d8cd98f00b204e9800998ecf8427e\"");
+        assert_eq!(id, derived_job_id("uploads/exp1/proteinGroups.txt", "d41d8cd98f00b204e9800998ecf8427e"));
+        assert_eq!(id, "u-691f475386dcb85129160d31f433ebf2");
+        assert!(keys::valid_job_id(&id));
+        assert_ne!(id, derived_job_id("uploads/exp1/proteinGroups.txt", "00000000000000000000000000000000"));
+    }
+}
