@@ -459,6 +459,9 @@ impl AnnotationKey {
     }
 }
 
+/// Separates protein groups in [`EnrichmentRow::overlap_ids`]; `;` already separates proteins within a group.
+pub const OVERLAP_SEPARATOR: &str = " | ";
+
 /// One tested gene set with at least one selected protein group in it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EnrichmentRow {
@@ -476,7 +479,7 @@ pub struct EnrichmentRow {
     pub p_value: f64,
     /// Benjamini–Hochberg over every size-passing set of this selection.
     pub adj_p_value: f64,
-    /// Protein group ids of the overlap, in background order, joined by `;`.
+    /// Protein group ids of the overlap, in background order, joined by [`OVERLAP_SEPARATOR`] (group ids contain `;`).
     pub overlap_ids: String,
 }
 
@@ -685,7 +688,7 @@ impl<'a> Enricher<'a> {
                 .filter(|&&g| mask[g as usize])
                 .map(|&g| self.background_ids[g as usize].as_str())
                 .collect::<Vec<_>>()
-                .join(";");
+                .join(OVERLAP_SEPARATOR);
             rows.push(EnrichmentRow {
                 term_id: set.id.clone(),
                 term_name: set.name.clone(),
@@ -828,7 +831,7 @@ mod tests {
         assert_eq!(e.n_selected_annotated(&[0, 0, 2, 3]), 2);
         let s = rows.iter().find(|r| r.term_id == "S").unwrap();
         assert_eq!((s.set_size, s.overlap), (2, 1));
-        assert_eq!(s.overlap_ids, "A;B");
+        assert_eq!(s.overlap_ids, "A;B", "one group, listed once");
         // N = 3, K = 2, n = 2, k = 1: P(X ≥ 1) = 1 - C(1,2)/C(3,2) = 1.
         assert_eq!(s.p_value, 1.0);
         let u = rows.iter().find(|r| r.term_id == "U").unwrap();

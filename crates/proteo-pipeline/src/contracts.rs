@@ -9,9 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_ALPHA: f64 = 0.05;
 /// Default minimum |log2 fold change| for a protein to count as significant (LFQ-Analyst / DEP default).
 pub const DEFAULT_MIN_LOG2FC: f64 = 1.0;
-/// Gene-set size limits after intersecting with the background (clusterProfiler defaults 10 and 500).
-pub const DEFAULT_MIN_SET_SIZE: usize = 10;
-pub const DEFAULT_MAX_SET_SIZE: usize = 500;
+pub use proteo_core::pathway::{DEFAULT_MAX_SET_SIZE, DEFAULT_MIN_SET_SIZE};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -42,9 +42,7 @@ fn roles(header: &[String]) -> Vec<Role> {
         } else {
             table
                 .iter()
-                .find(|(role, aliases)| {
-                    !out.contains(role) && aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
-                })
+                .find(|(role, aliases)| !out.contains(role) && aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
                 .map_or(Role::Extra, |(role, _)| *role)
         };
         out.push(role);
@@ -59,19 +57,16 @@ pub fn read_design(bytes: &[u8], file_name: &str) -> Result<Design, InputError> 
     let header = std::mem::take(&mut rows.header);
     let roles = roles(&header);
     let column_of = |role: Role| roles.iter().position(|&r| r == role);
-    let missing =
-        |role: &'static str, aliases: &'static [&'static str]| InputError::MissingDesignColumn {
-            file: file_name.to_string(),
-            role,
-            aliases,
-            found: header.clone(),
-        };
+    let missing = |role: &'static str, aliases: &'static [&'static str]| InputError::MissingDesignColumn {
+        file: file_name.to_string(),
+        role,
+        aliases,
+        found: header.clone(),
+    };
     let sample_col = column_of(Role::Sample).ok_or_else(|| missing("sample", SAMPLE_ALIASES))?;
     let group_col = column_of(Role::Group).ok_or_else(|| missing("group", GROUP_ALIASES))?;
     let optional = |record: &ByteRecord, role: Role| {
-        column_of(role)
-            .map(|c| cell_text(&record[c]).trim().to_string())
-            .filter(|v| !v.is_empty())
+        column_of(role).map(|c| cell_text(&record[c]).trim().to_string()).filter(|v| !v.is_empty())
     };
 
     let mut samples = Vec::new();
@@ -81,11 +76,7 @@ pub fn read_design(bytes: &[u8], file_name: &str) -> Result<Design, InputError> 
         let required = |col: usize| {
             let value = cell_text(&record[col]).trim().to_string();
             if value.is_empty() {
-                Err(InputError::EmptyDesignCell {
-                    file: file_name.to_string(),
-                    line,
-                    column: header[col].clone(),
-                })
+                Err(InputError::EmptyDesignCell { file: file_name.to_string(), line, column: header[col].clone() })
             } else {
                 Ok(value)
             }
@@ -93,12 +84,7 @@ pub fn read_design(bytes: &[u8], file_name: &str) -> Result<Design, InputError> 
         let sample = required(sample_col)?;
         let group = required(group_col)?;
         if let Some(first_line) = seen.insert(sample.clone(), line) {
-            return Err(InputError::DuplicateDesignSample {
-                file: file_name.to_string(),
-                sample,
-                first_line,
-                line,
-            });
+            return Err(InputError::DuplicateDesignSample { file: file_name.to_string(), sample, first_line, line });
         }
         let extra: BTreeMap<String, String> = roles
             .iter()
@@ -116,9 +102,7 @@ pub fn read_design(bytes: &[u8], file_name: &str) -> Result<Design, InputError> 
         });
     }
     if samples.is_empty() {
-        return Err(InputError::NoDataRows {
-            file: file_name.to_string(),
-        });
+        return Err(InputError::NoDataRows { file: file_name.to_string() });
     }
     Ok(Design { samples })
 }
@@ -131,12 +115,7 @@ pub fn align_to_design(
     table_file: &str,
     design_file: &str,
 ) -> Result<IntensityTable, InputError> {
-    let position: HashMap<&str, usize> = table
-        .samples
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
+    let position: HashMap<&str, usize> = table.samples.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
     let mut order = Vec::with_capacity(design.samples.len());
     let mut missing_columns = Vec::new();
     for info in &design.samples {
@@ -151,13 +130,8 @@ pub fn align_to_design(
             None => missing_columns.push(info.sample.clone()),
         }
     }
-    let extra_columns: Vec<String> = table
-        .samples
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !order.contains(i))
-        .map(|(_, s)| s.clone())
-        .collect();
+    let extra_columns: Vec<String> =
+        table.samples.iter().enumerate().filter(|(i, _)| !order.contains(i)).map(|(_, s)| s.clone()).collect();
     if !missing_columns.is_empty() || !extra_columns.is_empty() {
         return Err(InputError::SampleMismatch {
             table_file: table_file.to_string(),
@@ -175,11 +149,7 @@ pub fn align_to_design(
         values.extend(order.iter().map(|&i| row[i]));
     }
     let samples = order.iter().map(|&i| table.samples[i].clone()).collect();
-    Ok(IntensityTable {
-        samples,
-        values,
-        ..table
-    })
+    Ok(IntensityTable { samples, values, ..table })
 }
 
 #[cfg(test)]
@@ -205,11 +175,7 @@ mod tests {
     #[test]
     fn reads_the_real_design_and_aligns_the_real_table() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/example/");
-        let d = read_design(
-            &std::fs::read(format!("{root}experimental_design.tsv")).unwrap(),
-            "design.tsv",
-        )
-        .unwrap();
+        let d = read_design(&std::fs::read(format!("{root}experimental_design.tsv")).unwrap(), "design.tsv").unwrap();
         assert_eq!(d.samples.len(), 15);
         assert_eq!(d.groups(), ["CD34High", "CD34Low", "CD34Neg"]);
         assert_eq!(d.samples[5].sample, "L1");
@@ -223,18 +189,12 @@ mod tests {
         assert_eq!(aligned, t);
 
         // Reversed design order: columns follow.
-        let reversed = Design {
-            samples: d.samples.iter().rev().cloned().collect(),
-        };
-        let aligned =
-            align_to_design(t.clone(), &reversed, "proteinGroups.txt", "design.tsv").unwrap();
+        let reversed = Design { samples: d.samples.iter().rev().cloned().collect() };
+        let aligned = align_to_design(t.clone(), &reversed, "proteinGroups.txt", "design.tsv").unwrap();
         assert_eq!(aligned.samples[0], "N5");
         assert_eq!(aligned.protein_ids, t.protein_ids);
         for p in [0, 100, 1374] {
-            let (a, b): (Vec<f64>, Vec<f64>) = (
-                aligned.row(p).to_vec(),
-                t.row(p).iter().rev().copied().collect(),
-            );
+            let (a, b): (Vec<f64>, Vec<f64>) = (aligned.row(p).to_vec(), t.row(p).iter().rev().copied().collect());
             assert_eq!(
                 a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
                 b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
@@ -257,18 +217,14 @@ mod tests {
 
     #[test]
     fn aliases_optional_columns_and_extras() {
-        let d =
-            design("Sample_Name,Group,Batch,Pair,age,\nA,ctrl,b1,,54,\nB,treat,,p1,61,\n").unwrap();
+        let d = design("Sample_Name,Group,Batch,Pair,age,\nA,ctrl,b1,,54,\nB,treat,,p1,61,\n").unwrap();
         assert_eq!(d.sample_names(), ["A", "B"]);
         assert_eq!(d.groups(), ["ctrl", "treat"]);
         assert_eq!(d.samples[0].batch.as_deref(), Some("b1"));
         assert_eq!(d.samples[0].pair, None);
         assert_eq!(d.samples[1].pair.as_deref(), Some("p1"));
         assert_eq!(d.samples[1].replicate, None);
-        assert_eq!(
-            d.samples[1].extra.get("age").map(String::as_str),
-            Some("61")
-        );
+        assert_eq!(d.samples[1].extra.get("age").map(String::as_str), Some("61"));
         assert_eq!(d.samples[1].extra.len(), 1);
     }
 
@@ -276,10 +232,7 @@ mod tests {
     fn both_sample_and_label_take_the_first_and_keep_the_other_as_extra() {
         let d = design("label;sample;condition\r\nH1;x1;a\r\n").unwrap();
         assert_eq!(d.samples[0].sample, "H1");
-        assert_eq!(
-            d.samples[0].extra.get("sample").map(String::as_str),
-            Some("x1")
-        );
+        assert_eq!(d.samples[0].extra.get("sample").map(String::as_str), Some("x1"));
     }
 
     #[test]
@@ -309,48 +262,22 @@ mod tests {
             design("label\tcondition\nA\tx\nB\tx\nA\ty\n").unwrap_err().to_string(),
             "design.tsv: sample `A` is listed twice, on lines 2 and 4; each sample must appear once"
         );
-        assert_eq!(
-            design("label\tcondition\n\n").unwrap_err(),
-            InputError::NoDataRows {
-                file: "design.tsv".into()
-            }
-        );
-        assert_eq!(
-            design("").unwrap_err(),
-            InputError::Empty {
-                file: "design.tsv".into()
-            }
-        );
-        let msg = design("label\tcondition\nA\tx\textra\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            msg.starts_with("design.tsv, line 2: expected 2 fields like the header, found 3"),
-            "{msg}"
-        );
+        assert_eq!(design("label\tcondition\n\n").unwrap_err(), InputError::NoDataRows { file: "design.tsv".into() });
+        assert_eq!(design("").unwrap_err(), InputError::Empty { file: "design.tsv".into() });
+        let msg = design("label\tcondition\nA\tx\textra\n").unwrap_err().to_string();
+        assert!(msg.starts_with("design.tsv, line 2: expected 2 fields like the header, found 3"), "{msg}");
     }
 
     #[test]
     fn mismatch_lists_every_name() {
         let d = design("label\tcondition\nH1\ta\nH6\tb\nH7\tb\n").unwrap();
-        let err = align_to_design(
-            table(&["X1", "H1", "X2"], &[1.0, 2.0, 3.0]),
-            &d,
-            "proteinGroups.txt",
-            "design.tsv",
-        )
-        .unwrap_err();
+        let err = align_to_design(table(&["X1", "H1", "X2"], &[1.0, 2.0, 3.0]), &d, "proteinGroups.txt", "design.tsv")
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "design samples `H6`, `H7` have no column in proteinGroups.txt; columns `X1`, `X2` are not in design.tsv"
         );
-        let err = align_to_design(
-            table(&["H1", "H6", "H7", "X"], &[1.0; 4]),
-            &d,
-            "t.tsv",
-            "d.tsv",
-        )
-        .unwrap_err();
+        let err = align_to_design(table(&["H1", "H6", "H7", "X"], &[1.0; 4]), &d, "t.tsv", "d.tsv").unwrap_err();
         assert_eq!(err.to_string(), "column `X` is not in d.tsv");
     }
 
@@ -367,18 +294,8 @@ mod tests {
     #[test]
     fn a_hand_built_design_repeating_a_sample_is_refused() {
         let d = design("sample,group\nA,g\nB,h\n").unwrap();
-        let twice = Design {
-            samples: vec![
-                d.samples[0].clone(),
-                d.samples[0].clone(),
-                d.samples[1].clone(),
-            ],
-        };
-        let err =
-            align_to_design(table(&["A", "B"], &[1.0, 2.0]), &twice, "t.csv", "d.csv").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "d.csv: sample `A` is listed more than once; each sample must appear once"
-        );
+        let twice = Design { samples: vec![d.samples[0].clone(), d.samples[0].clone(), d.samples[1].clone()] };
+        let err = align_to_design(table(&["A", "B"], &[1.0, 2.0]), &twice, "t.csv", "d.csv").unwrap_err();
+        assert_eq!(err.to_string(), "d.csv: sample `A` is listed more than once; each sample must appear once");
     }
 }

@@ -9,9 +9,7 @@ pub enum InputError {
     #[error("{file} is empty (0 bytes); please upload the file again")]
     Empty { file: String },
 
-    #[error(
-        "{file} contains only blank lines; expected a header line followed by one line per protein"
-    )]
+    #[error("{file} contains only blank lines; expected a header line followed by one line per protein")]
     Blank { file: String },
 
     #[error("{file} has a header line but no data rows below it")]
@@ -21,21 +19,13 @@ pub enum InputError {
         "{file} is saved as UTF-16 text ({byte_order}, what Excel calls \"Unicode Text\"); proteo reads UTF-8: save it \
          again as \"Text (Tab delimited)\" or \"CSV UTF-8\" in Excel, or with UTF-8 encoding in your text editor"
     )]
-    Utf16 {
-        file: String,
-        byte_order: &'static str,
-    },
+    Utf16 { file: String, byte_order: &'static str },
 
     #[error(
         "{file}, line {line}: byte 0x{byte:02X} at byte offset {offset} is not valid UTF-8 (the file was probably \
          saved as Latin-1/Windows-1252); save it again with UTF-8 encoding (in Excel: \"CSV UTF-8\")"
     )]
-    InvalidUtf8 {
-        file: String,
-        line: u64,
-        offset: u64,
-        byte: u8,
-    },
+    InvalidUtf8 { file: String, line: u64, offset: u64, byte: u8 },
 
     #[error("{file} looks gzip-compressed but could not be decompressed: {message}")]
     Gzip { file: String, message: String },
@@ -44,85 +34,42 @@ pub enum InputError {
     TooLarge { file: String, limit_mib: u64 },
 
     #[error("{file}, line {line}: the file could not be read as delimited text: {message}")]
-    Csv {
-        file: String,
-        line: u64,
-        message: String,
-    },
+    Csv { file: String, line: u64, message: String },
 
     #[error(
         "{file}, line {line}: expected {expected} fields like the header, found {found}; check that line for a \
          missing or extra {delimiter}"
     )]
-    Ragged {
-        file: String,
-        line: u64,
-        expected: usize,
-        found: usize,
-        delimiter: &'static str,
-    },
+    Ragged { file: String, line: u64, expected: usize, found: usize, delimiter: &'static str },
 
     #[error("{file}, line {line}, column `{column}`: expected a number, found `{found}`{hint}")]
-    NotNumber {
-        file: String,
-        line: u64,
-        column: String,
-        found: String,
-        hint: String,
-    },
+    NotNumber { file: String, line: u64, column: String, found: String, hint: String },
 
     #[error(
         "{file}, line {line}, column `{column}`: `{found}` contains a comma; proteo expects `.` as the decimal \
          separator and no thousands separators (e.g. 1234.5)"
     )]
-    DecimalComma {
-        file: String,
-        line: u64,
-        column: String,
-        found: String,
-    },
+    DecimalComma { file: String, line: u64, column: String, found: String },
 
     #[error("{file}, line {line}, column `{column}`: expected a finite number, found `{found}`")]
-    NotFinite {
-        file: String,
-        line: u64,
-        column: String,
-        found: String,
-    },
+    NotFinite { file: String, line: u64, column: String, found: String },
 
     #[error("{file}, line {line}, column `{column}`: the protein id is empty")]
-    EmptyProteinId {
-        file: String,
-        line: u64,
-        column: String,
-    },
+    EmptyProteinId { file: String, line: u64, column: String },
 
     #[error("{file}: protein id `{id}` appears twice, on lines {first_line} and {line}; protein ids must be unique")]
-    DuplicateProteinId {
-        file: String,
-        id: String,
-        first_line: u64,
-        line: u64,
-    },
+    DuplicateProteinId { file: String, id: String, first_line: u64, line: u64 },
 
     #[error(
         "{file}: the header has two columns named `{name}` (columns {first_column} and {column}); sample names must be \
          unique"
     )]
-    DuplicateColumn {
-        file: String,
-        name: String,
-        first_column: usize,
-        column: usize,
-    },
+    DuplicateColumn { file: String, name: String, first_column: usize, column: usize },
 
-    #[error("{file}, line {line}: column {column} has no header but contains `{found}`; give it a sample name or delete it")]
-    UnnamedColumn {
-        file: String,
-        line: u64,
-        column: usize,
-        found: String,
-    },
+    #[error(
+        "{file}, line {line}: column {column} has no header but contains `{found}`; give it a sample name or delete it"
+    )]
+    UnnamedColumn { file: String, line: u64, column: usize, found: String },
 
     #[error(
         "{file}: no sample columns found; expected the protein id in the first column and one numeric column per \
@@ -131,11 +78,7 @@ pub enum InputError {
     NoSampleColumns { file: String, found: Vec<String> },
 
     #[error("{file}: column `{column}` not found{hint}")]
-    MissingColumn {
-        file: String,
-        column: String,
-        hint: String,
-    },
+    MissingColumn { file: String, column: String, hint: String },
 
     #[error(
         "{file}: no `LFQ intensity <sample>` or `Intensity <sample>` columns found; a MaxQuant proteinGroups.txt has \
@@ -144,33 +87,17 @@ pub enum InputError {
     NoIntensityColumns { file: String },
 
     #[error("{file}: no {role} column; expected a column named {}, found {}", alternatives(.aliases), list(.found))]
-    MissingDesignColumn {
-        file: String,
-        role: &'static str,
-        aliases: &'static [&'static str],
-        found: Vec<String>,
-    },
+    MissingDesignColumn { file: String, role: &'static str, aliases: &'static [&'static str], found: Vec<String> },
+
+    #[error("{file}, line {line}: the `{column}` cell is empty; every sample needs a name and a group")]
+    EmptyDesignCell { file: String, line: u64, column: String },
 
     #[error(
-        "{file}, line {line}: the `{column}` cell is empty; every sample needs a name and a group"
+        "{file}: sample `{sample}` is listed twice, on lines {first_line} and {line}; each sample must appear once"
     )]
-    EmptyDesignCell {
-        file: String,
-        line: u64,
-        column: String,
-    },
+    DuplicateDesignSample { file: String, sample: String, first_line: u64, line: u64 },
 
-    #[error("{file}: sample `{sample}` is listed twice, on lines {first_line} and {line}; each sample must appear once")]
-    DuplicateDesignSample {
-        file: String,
-        sample: String,
-        first_line: u64,
-        line: u64,
-    },
-
-    #[error(
-        "{design_file}: sample `{sample}` is listed more than once; each sample must appear once"
-    )]
+    #[error("{design_file}: sample `{sample}` is listed more than once; each sample must appear once")]
     RepeatedDesignSample { design_file: String, sample: String },
 
     #[error("{}", mismatch(.table_file, .design_file, .missing_columns, .extra_columns))]
@@ -213,14 +140,8 @@ fn mismatch(table_file: &str, design_file: &str, missing: &[String], extra: &[St
     let mut parts = Vec::new();
     match missing.len() {
         0 => {}
-        1 => parts.push(format!(
-            "design sample {} has no column in {table_file}",
-            list(missing)
-        )),
-        _ => parts.push(format!(
-            "design samples {} have no column in {table_file}",
-            list(missing)
-        )),
+        1 => parts.push(format!("design sample {} has no column in {table_file}", list(missing))),
+        _ => parts.push(format!("design samples {} have no column in {table_file}", list(missing))),
     }
     match extra.len() {
         0 => {}

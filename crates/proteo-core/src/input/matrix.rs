@@ -9,15 +9,7 @@ use super::text::{cell_error, cell_text, parse_cell, Rows};
 use crate::model::{InputReport, IntensityTable};
 
 /// Headers (compared lower-case, `_` and `.` read as spaces) of gene-symbol columns: the first becomes `gene_names`.
-const GENE_HEADERS: &[&str] = &[
-    "gene",
-    "genes",
-    "gene name",
-    "gene names",
-    "gene symbol",
-    "gene symbols",
-    "symbol",
-];
+const GENE_HEADERS: &[&str] = &["gene", "genes", "gene name", "gene names", "gene symbol", "gene symbols", "symbol"];
 /// Headers of other annotation columns a matrix may carry: skipped, not samples.
 const OTHER_ANNOTATION_HEADERS: &[&str] = &["description", "protein name", "protein names"];
 
@@ -35,10 +27,7 @@ enum Column {
 }
 
 /// Reads a plain matrix; `rows` has its header read.
-pub(crate) fn read(
-    mut rows: Rows<'_>,
-    file: &str,
-) -> Result<(IntensityTable, InputReport), InputError> {
+pub(crate) fn read(mut rows: Rows<'_>, file: &str) -> Result<(IntensityTable, InputReport), InputError> {
     let header = std::mem::take(&mut rows.header);
     let id_column = header[0].clone();
     let mut kinds = Vec::with_capacity(header.len());
@@ -52,9 +41,7 @@ pub(crate) fn read(
         } else if GENE_HEADERS.contains(&norm.as_str()) && gene_column.is_none() {
             gene_column = Some(i);
             Column::Gene
-        } else if GENE_HEADERS.contains(&norm.as_str())
-            || OTHER_ANNOTATION_HEADERS.contains(&norm.as_str())
-        {
+        } else if GENE_HEADERS.contains(&norm.as_str()) || OTHER_ANNOTATION_HEADERS.contains(&norm.as_str()) {
             Column::Skipped { unnamed: false }
         } else {
             if let Some(first) = sample_columns.iter().position(|&c| header[c] == *name) {
@@ -72,10 +59,7 @@ pub(crate) fn read(
         kinds.push((i, kind));
     }
     if samples.is_empty() {
-        return Err(InputError::NoSampleColumns {
-            file: file.to_string(),
-            found: header,
-        });
+        return Err(InputError::NoSampleColumns { file: file.to_string(), found: header });
     }
     let looks_like_maxquant = header.iter().any(|h| h == super::maxquant::PROTEIN_IDS);
     let not_number_hint = if looks_like_maxquant {
@@ -99,11 +83,7 @@ pub(crate) fn read(
         rows_read += 1;
         let id = cell_text(&record[0]).trim().to_string();
         if id.is_empty() {
-            return Err(InputError::EmptyProteinId {
-                file: file.to_string(),
-                line,
-                column: id_column.clone(),
-            });
+            return Err(InputError::EmptyProteinId { file: file.to_string(), line, column: id_column.clone() });
         }
         for (i, kind) in &kinds {
             let field = &record[*i];
@@ -128,30 +108,19 @@ pub(crate) fn read(
             }
         }
         if let Some(first_line) = seen.insert(id.clone(), line) {
-            return Err(InputError::DuplicateProteinId {
-                file: file.to_string(),
-                id,
-                first_line,
-                line,
-            });
+            return Err(InputError::DuplicateProteinId { file: file.to_string(), id, first_line, line });
         }
         table.protein_ids.push(id);
     }
     if rows_read == 0 {
-        return Err(InputError::NoDataRows {
-            file: file.to_string(),
-        });
+        return Err(InputError::NoDataRows { file: file.to_string() });
     }
     let n = table.protein_ids.len();
     table.majority_ids = vec![String::new(); n];
     if gene_column.is_none() {
         table.gene_names = vec![String::new(); n];
     }
-    let report = InputReport {
-        format: "matrix".to_string(),
-        rows_read,
-        ..InputReport::default()
-    };
+    let report = InputReport { format: "matrix".to_string(), rows_read, ..InputReport::default() };
     Ok((table, report))
 }
 
@@ -186,10 +155,7 @@ mod tests {
         assert_eq!(report.format, "matrix");
         assert_eq!(report.intensity_columns, "");
         assert_eq!(report.rows_read, 3);
-        assert_eq!(
-            report.removed_reverse + report.removed_contaminant + report.removed_only_by_site,
-            0
-        );
+        assert_eq!(report.removed_reverse + report.removed_contaminant + report.removed_only_by_site, 0);
     }
 
     #[test]
@@ -221,9 +187,7 @@ mod tests {
     fn text_cell_on_first_row_explains_the_matrix_layout() {
         let msg = message("id\tOrganism\tH1\nP1\tHuman\t2\n");
         assert!(
-            msg.starts_with(
-                "m.tsv, line 2, column `Organism`: expected a number, found `Human`; a matrix has"
-            ),
+            msg.starts_with("m.tsv, line 2, column `Organism`: expected a number, found `Human`; a matrix has"),
             "{msg}"
         );
     }
@@ -231,19 +195,10 @@ mod tests {
     #[test]
     fn decimal_comma_is_explained() {
         let msg = message("id;S1\nP1;1234,5\n");
-        assert!(
-            msg.starts_with("m.tsv, line 2, column `S1`: `1234,5` contains a comma"),
-            "{msg}"
-        );
-        assert!(
-            msg.contains("`.` as the decimal separator and no thousands separators"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("m.tsv, line 2, column `S1`: `1234,5` contains a comma"), "{msg}");
+        assert!(msg.contains("`.` as the decimal separator and no thousands separators"), "{msg}");
         let msg = message("id\tS1\nP1\t1,234.5\n");
-        assert!(
-            msg.starts_with("m.tsv, line 2, column `S1`: `1,234.5` contains a comma"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("m.tsv, line 2, column `S1`: `1,234.5` contains a comma"), "{msg}");
     }
 
     #[test]
@@ -280,10 +235,7 @@ mod tests {
 
     #[test]
     fn empty_protein_id_names_line_and_column() {
-        assert_eq!(
-            message("Protein\tS1\nP1\t1\n  \t2\n"),
-            "m.tsv, line 3, column `Protein`: the protein id is empty"
-        );
+        assert_eq!(message("Protein\tS1\nP1\t1\n  \t2\n"), "m.tsv, line 3, column `Protein`: the protein id is empty");
     }
 
     #[test]
@@ -298,42 +250,12 @@ mod tests {
     #[test]
     fn empty_blank_and_header_only_files() {
         let err = |b: &[u8]| read_intensities(b, "m.tsv", None).unwrap_err();
-        assert_eq!(
-            err(b""),
-            InputError::Empty {
-                file: "m.tsv".into()
-            }
-        );
-        assert_eq!(
-            err(b"\n\r\n  \n"),
-            InputError::Blank {
-                file: "m.tsv".into()
-            }
-        );
-        assert_eq!(
-            err(b"\t\t\n\t\t\n"),
-            InputError::Blank {
-                file: "m.tsv".into()
-            }
-        );
-        assert_eq!(
-            err(b"id\tS1\n"),
-            InputError::NoDataRows {
-                file: "m.tsv".into()
-            }
-        );
-        assert_eq!(
-            err(b"id\tS1\n\t\n\n"),
-            InputError::NoDataRows {
-                file: "m.tsv".into()
-            }
-        );
-        assert_eq!(
-            err(b"id\tS1"),
-            InputError::NoDataRows {
-                file: "m.tsv".into()
-            }
-        );
+        assert_eq!(err(b""), InputError::Empty { file: "m.tsv".into() });
+        assert_eq!(err(b"\n\r\n  \n"), InputError::Blank { file: "m.tsv".into() });
+        assert_eq!(err(b"\t\t\n\t\t\n"), InputError::Blank { file: "m.tsv".into() });
+        assert_eq!(err(b"id\tS1\n"), InputError::NoDataRows { file: "m.tsv".into() });
+        assert_eq!(err(b"id\tS1\n\t\n\n"), InputError::NoDataRows { file: "m.tsv".into() });
+        assert_eq!(err(b"id\tS1"), InputError::NoDataRows { file: "m.tsv".into() });
     }
 
     #[test]
@@ -349,15 +271,9 @@ mod tests {
 
     #[test]
     fn maxquant_forced_as_matrix_fails_on_first_text_column() {
-        let text =
-            "Protein IDs\tMajority protein IDs\tGene names\tLFQ intensity A\nP1;P2\tP1\tG\t5\n";
-        let msg = read_intensities(
-            text.as_bytes(),
-            "proteinGroups.txt",
-            Some(InputFormat::Matrix),
-        )
-        .unwrap_err()
-        .to_string();
+        let text = "Protein IDs\tMajority protein IDs\tGene names\tLFQ intensity A\nP1;P2\tP1\tG\t5\n";
+        let msg =
+            read_intensities(text.as_bytes(), "proteinGroups.txt", Some(InputFormat::Matrix)).unwrap_err().to_string();
         assert!(
             msg.starts_with("proteinGroups.txt, line 2, column `Majority protein IDs`: expected a number, found `P1`"),
             "{msg}"

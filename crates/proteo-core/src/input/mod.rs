@@ -21,11 +21,8 @@ pub fn read_intensities(
 ) -> Result<(IntensityTable, InputReport), InputError> {
     let text = text::decode(bytes, file_name)?;
     let rows = text::Rows::open(&text, file_name)?;
-    let format = format.unwrap_or(if maxquant::is_maxquant(&rows.header) {
-        InputFormat::Maxquant
-    } else {
-        InputFormat::Matrix
-    });
+    let format =
+        format.unwrap_or(if maxquant::is_maxquant(&rows.header) { InputFormat::Maxquant } else { InputFormat::Matrix });
     match format {
         InputFormat::Matrix => matrix::read(rows, file_name),
         InputFormat::Maxquant => maxquant::read(rows, file_name),
@@ -39,20 +36,11 @@ mod tests {
     #[test]
     fn detection_picks_maxquant_only_with_protein_ids_and_sample_intensities() {
         let fmt = |text: &str| read_intensities(text.as_bytes(), "x", None).map(|(_, r)| r.format);
-        assert_eq!(
-            fmt("Protein IDs\tLFQ intensity A\nP1\t1\n").unwrap(),
-            "maxquant"
-        );
-        assert_eq!(
-            fmt("Protein IDs\tIntensity A\nP1\t1\n").unwrap(),
-            "maxquant"
-        );
+        assert_eq!(fmt("Protein IDs\tLFQ intensity A\nP1\t1\n").unwrap(), "maxquant");
+        assert_eq!(fmt("Protein IDs\tIntensity A\nP1\t1\n").unwrap(), "maxquant");
         // Only the total `Intensity` column: not MaxQuant per-sample data, read as a matrix with sample `Intensity`.
         let (t, r) = read_intensities(b"Protein IDs\tIntensity\nP1\t1\n", "x", None).unwrap();
-        assert_eq!(
-            (r.format.as_str(), t.samples[0].as_str()),
-            ("matrix", "Intensity")
-        );
+        assert_eq!((r.format.as_str(), t.samples[0].as_str()), ("matrix", "Intensity"));
         assert_eq!(fmt("id,LFQ intensity A\nP1,1\n").unwrap(), "matrix");
     }
 
@@ -60,18 +48,10 @@ mod tests {
     fn crlf_and_utf16_through_the_public_api() {
         let (t, _) = read_intensities(b"id\tS1\r\nP1\t2\r\n", "x", None).unwrap();
         assert_eq!((t.protein_ids[0].as_str(), t.values[0]), ("P1", 2.0));
-        let utf16: Vec<u8> = [0xFF, 0xFE]
-            .into_iter()
-            .chain("id\tS1\n".encode_utf16().flat_map(u16::to_le_bytes))
-            .collect();
-        assert!(matches!(
-            read_intensities(&utf16, "x", None),
-            Err(InputError::Utf16 { .. })
-        ));
-        assert!(matches!(
-            read_design(&utf16, "x"),
-            Err(InputError::Utf16 { .. })
-        ));
+        let utf16: Vec<u8> =
+            [0xFF, 0xFE].into_iter().chain("id\tS1\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        assert!(matches!(read_intensities(&utf16, "x", None), Err(InputError::Utf16 { .. })));
+        assert!(matches!(read_design(&utf16, "x"), Err(InputError::Utf16 { .. })));
         assert!(matches!(
             read_design(b"label\tcondition\nH\xE91\tA\n", "x"),
             Err(InputError::InvalidUtf8 { line: 2, .. })
@@ -102,10 +82,7 @@ mod tests {
         ];
         for bytes in inputs {
             for format in [None, Some(InputFormat::Matrix), Some(InputFormat::Maxquant)] {
-                assert!(
-                    read_intensities(bytes, "x", format).is_err(),
-                    "{bytes:?} {format:?}"
-                );
+                assert!(read_intensities(bytes, "x", format).is_err(), "{bytes:?} {format:?}");
             }
             assert!(read_design(bytes, "x").is_err(), "{bytes:?}");
         }

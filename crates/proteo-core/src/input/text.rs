@@ -22,15 +22,9 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], file: &str) -> Result<Cow<'a, [u8]>, I
         let mut decoder = flate2::read::MultiGzDecoder::new(bytes).take(MAX_DECOMPRESSED_BYTES + 1);
         decoder
             .read_to_end(&mut out)
-            .map_err(|e| InputError::Gzip {
-                file: file.to_string(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| InputError::Gzip { file: file.to_string(), message: e.to_string() })?;
         if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
-            return Err(InputError::TooLarge {
-                file: file.to_string(),
-                limit_mib: MAX_DECOMPRESSED_BYTES >> 20,
-            });
+            return Err(InputError::TooLarge { file: file.to_string(), limit_mib: MAX_DECOMPRESSED_BYTES >> 20 });
         }
         check_text(&out, file)?;
         let start = bom_len(&out);
@@ -51,15 +45,10 @@ fn bom_len(bytes: &[u8]) -> usize {
 
 fn check_text(bytes: &[u8], file: &str) -> Result<(), InputError> {
     if bytes.is_empty() {
-        return Err(InputError::Empty {
-            file: file.to_string(),
-        });
+        return Err(InputError::Empty { file: file.to_string() });
     }
     if let Some(byte_order) = utf16_byte_order(bytes) {
-        return Err(InputError::Utf16 {
-            file: file.to_string(),
-            byte_order,
-        });
+        return Err(InputError::Utf16 { file: file.to_string(), byte_order });
     }
     if let Err(e) = std::str::from_utf8(bytes) {
         let offset = e.valid_up_to();
@@ -88,14 +77,8 @@ fn utf16_byte_order(bytes: &[u8]) -> Option<&'static str> {
     if pairs == 0 {
         return None;
     }
-    let nul_even = head
-        .chunks_exact(2)
-        .filter(|p| p[0] == 0 && p[1] != 0)
-        .count();
-    let nul_odd = head
-        .chunks_exact(2)
-        .filter(|p| p[1] == 0 && p[0] != 0)
-        .count();
+    let nul_even = head.chunks_exact(2).filter(|p| p[0] == 0 && p[1] != 0).count();
+    let nul_odd = head.chunks_exact(2).filter(|p| p[1] == 0 && p[0] != 0).count();
     // Plain UTF-8 text has no NUL bytes at all; demand that most pairs look like UTF-16 ASCII.
     if nul_odd * 4 >= pairs * 3 {
         Some("little-endian")
@@ -108,10 +91,7 @@ fn utf16_byte_order(bytes: &[u8]) -> Option<&'static str> {
 
 /// Tab if the header line has a tab, else `;` if it has `;` and no `,`, else `,`.
 fn detect_delimiter(text: &[u8]) -> u8 {
-    let header = text
-        .split(|&b| b == b'\n')
-        .find(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
-        .unwrap_or(&[]);
+    let header = text.split(|&b| b == b'\n').find(|line| line.iter().any(|b| !b.is_ascii_whitespace())).unwrap_or(&[]);
     if header.contains(&b'\t') {
         b'\t'
     } else if header.contains(&b';') && !header.contains(&b',') {
@@ -148,31 +128,14 @@ impl<'a> Rows<'a> {
     /// Opens decoded text (see [`decode`]); errors when there is no header line.
     pub fn open(text: &'a [u8], file: &'a str) -> Result<Self, InputError> {
         let delimiter = detect_delimiter(text);
-        let reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(delimiter)
-            .from_reader(text);
-        let mut rows = Rows {
-            file,
-            text,
-            reader,
-            delimiter,
-            n_fields: 0,
-            cursor: 0,
-            cursor_line: 1,
-            header: Vec::new(),
-        };
+        let reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text);
+        let mut rows =
+            Rows { file, text, reader, delimiter, n_fields: 0, cursor: 0, cursor_line: 1, header: Vec::new() };
         let mut record = ByteRecord::new();
         if !rows.next_nonblank(&mut record)? {
-            return Err(InputError::Blank {
-                file: file.to_string(),
-            });
+            return Err(InputError::Blank { file: file.to_string() });
         }
-        rows.header = record
-            .iter()
-            .map(|f| cell_text(f).trim().to_string())
-            .collect();
+        rows.header = record.iter().map(|f| cell_text(f).trim().to_string()).collect();
         rows.n_fields = record.len();
         Ok(rows)
     }
@@ -197,21 +160,15 @@ impl<'a> Rows<'a> {
 
     fn next_nonblank(&mut self, record: &mut ByteRecord) -> Result<bool, InputError> {
         loop {
-            let more = self
-                .reader
-                .read_byte_record(record)
-                .map_err(|e| InputError::Csv {
-                    file: self.file.to_string(),
-                    line: e.position().map_or(0, |p| p.line()),
-                    message: e.to_string(),
-                })?;
+            let more = self.reader.read_byte_record(record).map_err(|e| InputError::Csv {
+                file: self.file.to_string(),
+                line: e.position().map_or(0, |p| p.line()),
+                message: e.to_string(),
+            })?;
             if !more {
                 return Ok(false);
             }
-            if record
-                .iter()
-                .any(|f| f.iter().any(|b| !b.is_ascii_whitespace()))
-            {
+            if record.iter().any(|f| f.iter().any(|b| !b.is_ascii_whitespace())) {
                 return Ok(true);
             }
         }
@@ -219,9 +176,7 @@ impl<'a> Rows<'a> {
 
     /// The line a record starts on. Records come in file order, so counting resumes where the last one stopped.
     fn line_of(&mut self, record: &ByteRecord) -> u64 {
-        let start = record.position().map_or(self.cursor, |p| {
-            usize::try_from(p.byte()).unwrap_or(usize::MAX)
-        });
+        let start = record.position().map_or(self.cursor, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
         let mut start = start.clamp(self.cursor, self.text.len());
         while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
             start += 1;
@@ -263,11 +218,7 @@ pub(crate) fn parse_cell(field: &[u8]) -> Result<f64, CellProblem> {
         return Err(CellProblem::NotNumber);
     };
     let t = text.trim();
-    if t.is_empty()
-        || t.eq_ignore_ascii_case("na")
-        || t.eq_ignore_ascii_case("nan")
-        || t.eq_ignore_ascii_case("#n/a")
-    {
+    if t.is_empty() || t.eq_ignore_ascii_case("na") || t.eq_ignore_ascii_case("nan") || t.eq_ignore_ascii_case("#n/a") {
         return Ok(f64::NAN);
     }
     match t.parse::<f64>() {
@@ -299,25 +250,9 @@ pub(crate) fn cell_error(
     let (file, column) = (file.to_string(), column.to_string());
     let found = excerpt(cell_text(field).trim());
     match problem {
-        CellProblem::NotNumber => InputError::NotNumber {
-            file,
-            line,
-            column,
-            found,
-            hint: hint.to_string(),
-        },
-        CellProblem::DecimalComma => InputError::DecimalComma {
-            file,
-            line,
-            column,
-            found,
-        },
-        CellProblem::NotFinite => InputError::NotFinite {
-            file,
-            line,
-            column,
-            found,
-        },
+        CellProblem::NotNumber => InputError::NotNumber { file, line, column, found, hint: hint.to_string() },
+        CellProblem::DecimalComma => InputError::DecimalComma { file, line, column, found },
+        CellProblem::NotFinite => InputError::NotFinite { file, line, column, found },
     }
 }
 
@@ -347,18 +282,9 @@ mod tests {
             (utf16be(text, false), "big-endian"),
         ] {
             let err = decode(&bytes, "t.txt").unwrap_err();
-            assert_eq!(
-                err,
-                InputError::Utf16 {
-                    file: "t.txt".into(),
-                    byte_order: order
-                }
-            );
+            assert_eq!(err, InputError::Utf16 { file: "t.txt".into(), byte_order: order });
             let msg = err.to_string();
-            assert!(
-                msg.contains("t.txt") && msg.contains("UTF-16") && msg.contains("UTF-8"),
-                "{msg}"
-            );
+            assert!(msg.contains("t.txt") && msg.contains("UTF-16") && msg.contains("UTF-8"), "{msg}");
             assert!(msg.contains("Tab delimited"), "{msg}");
         }
     }
@@ -368,38 +294,17 @@ mod tests {
         // "é" in Latin-1 is the single byte 0xE9, invalid in UTF-8.
         let bytes = b"id\tS1\nP1\t1\nCAF\xE9\t2\n";
         let err = decode(bytes, "m.tsv").unwrap_err();
-        assert_eq!(
-            err,
-            InputError::InvalidUtf8 {
-                file: "m.tsv".into(),
-                line: 3,
-                offset: 14,
-                byte: 0xE9
-            }
-        );
+        assert_eq!(err, InputError::InvalidUtf8 { file: "m.tsv".into(), line: 3, offset: 14, byte: 0xE9 });
         let msg = err.to_string();
-        assert!(
-            msg.starts_with("m.tsv, line 3: byte 0xE9 at byte offset 14"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("m.tsv, line 3: byte 0xE9 at byte offset 14"), "{msg}");
     }
 
     #[test]
     fn bom_is_stripped_and_empty_is_refused() {
         assert_eq!(&*decode(b"\xEF\xBB\xBFid,S1\n", "x").unwrap(), b"id,S1\n");
-        assert_eq!(
-            decode(b"", "x.csv").unwrap_err(),
-            InputError::Empty {
-                file: "x.csv".into()
-            }
-        );
+        assert_eq!(decode(b"", "x.csv").unwrap_err(), InputError::Empty { file: "x.csv".into() });
         let only_bom = decode(b"\xEF\xBB\xBF", "x.csv").unwrap();
-        assert_eq!(
-            Rows::open(&only_bom, "x.csv").err(),
-            Some(InputError::Blank {
-                file: "x.csv".into()
-            })
-        );
+        assert_eq!(Rows::open(&only_bom, "x.csv").err(), Some(InputError::Blank { file: "x.csv".into() }));
     }
 
     #[test]
@@ -430,29 +335,14 @@ mod tests {
         let mut rec = ByteRecord::new();
         assert_eq!(rows.next_row(&mut rec).unwrap(), Some(3));
         let err = rows.next_row(&mut rec).unwrap_err();
-        assert_eq!(
-            err,
-            InputError::Ragged {
-                file: "r.tsv".into(),
-                line: 6,
-                expected: 3,
-                found: 2,
-                delimiter: "tab"
-            }
-        );
-        assert!(err
-            .to_string()
-            .starts_with("r.tsv, line 6: expected 3 fields like the header, found 2"));
+        assert_eq!(err, InputError::Ragged { file: "r.tsv".into(), line: 6, expected: 3, found: 2, delimiter: "tab" });
+        assert!(err.to_string().starts_with("r.tsv, line 6: expected 3 fields like the header, found 2"));
     }
 
     #[test]
     fn line_numbers_for_cr_only_crlf_and_quoted_line_breaks() {
         let mut rec = ByteRecord::new();
-        for text in [
-            &b"id,S\rP1,1\r\rP2,x\r"[..],
-            b"id,S\r\nP1,1\r\n\r\nP2,x\r\n",
-            b"id,S\nP1,1\n\nP2,x",
-        ] {
+        for text in [&b"id,S\rP1,1\r\rP2,x\r"[..], b"id,S\r\nP1,1\r\n\r\nP2,x\r\n", b"id,S\nP1,1\n\nP2,x"] {
             let mut rows = Rows::open(text, "r.csv").unwrap();
             assert_eq!(rows.next_row(&mut rec).unwrap(), Some(2));
             assert_eq!(rows.next_row(&mut rec).unwrap(), Some(4));
@@ -467,10 +357,7 @@ mod tests {
     #[test]
     fn cells_parse_numbers_and_missing_markers() {
         for missing in ["", " ", "NA", "na", "NaN", "nan", "#N/A", "-nan"] {
-            assert!(
-                parse_cell(missing.as_bytes()).unwrap().is_nan(),
-                "{missing}"
-            );
+            assert!(parse_cell(missing.as_bytes()).unwrap().is_nan(), "{missing}");
         }
         assert_eq!(parse_cell(b"0"), Ok(0.0));
         assert_eq!(parse_cell(b" 3331300 "), Ok(3331300.0));

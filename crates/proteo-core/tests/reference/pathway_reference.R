@@ -98,7 +98,7 @@ ora <- function(group_keys, set_keys) {
   adj <- rep(NA_real_, n_sets); adj[tested] <- p.adjust(p[tested], method = "BH")
   keep <- which(tested & k >= 1)
   keep <- keep[order(p[keep], term_id[keep], method = "radix")]
-  overlap_ids <- vapply(keep, function(s) paste(ids[in_set[, s] & annotated & selected], collapse = ";"), "")
+  overlap_ids <- vapply(keep, function(s) paste(ids[in_set[, s] & annotated & selected], collapse = " | "), "")
   rows <- data.frame(term_id = term_id[keep], term_name = term_name[keep], set_size = K[keep], overlap = k[keep],
                      expected = fmt(n * K[keep] / N), fold_enrichment = fmt(k[keep] / (n * K[keep] / N)),
                      p_value = fmt(p[keep]), adj_p_value = fmt(adj[keep]), overlap_ids = overlap_ids)
