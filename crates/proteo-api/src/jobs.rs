@@ -93,7 +93,8 @@ fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
 }
 
 fn view_of(r: &JobRecord) -> JobView {
-    let results = if r.status == JobStatus::Succeeded { result_links(&r.job_id, &r.result_keys) } else { BTreeMap::new() };
+    let results =
+        if r.status == JobStatus::Succeeded { result_links(&r.job_id, &r.result_keys) } else { BTreeMap::new() };
     JobView {
         job_id: r.job_id.clone(),
         status: r.status,
@@ -200,7 +201,8 @@ mod tests {
 
     #[test]
     fn the_error_message_of_a_lambda_cause_is_shown() {
-        let cause = r#"{"errorType":"InvalidInput","errorMessage":"column `LFQ intensity H3` is not numeric at row 118"}"#;
+        let cause =
+            r#"{"errorType":"InvalidInput","errorMessage":"column `LFQ intensity H3` is not numeric at row 118"}"#;
         assert_eq!(error_text(cause), "column `LFQ intensity H3` is not numeric at row 118");
         assert_eq!(error_text("plain words"), "plain words");
         assert_eq!(error_text(r#"{"errorType":"X"}"#), r#"{"errorType":"X"}"#, "no errorMessage: shown as stored");

@@ -70,10 +70,7 @@ impl<S, J> Clone for ApiState<S, J> {
 
 /// Milliseconds since the Unix epoch, from the system clock.
 pub fn system_clock_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// The API: `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`, `GET /jobs/{id}/results`, `GET /jobs/{id}/files/{*path}`.

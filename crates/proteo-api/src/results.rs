@@ -51,7 +51,8 @@ pub(crate) async fn results<S: ObjectStore + Presigner, J: JobStore>(
     query: Result<Query<ResultsQuery>, QueryRejection>,
 ) -> Result<Json<ResultsPage>, ApiError> {
     let id = job_id_from(path)?;
-    let Query(q) = query.map_err(|e| ApiError::BadRequest(format!("the query string is not valid: {}", e.body_text())))?;
+    let Query(q) =
+        query.map_err(|e| ApiError::BadRequest(format!("the query string is not valid: {}", e.body_text())))?;
     let limit = parse_limit(q.limit.as_deref())?;
     let cursor = parse_cursor(q.cursor.as_deref())?;
     let record = find_job(state.jobs.as_ref(), &id).await?;
@@ -60,7 +61,9 @@ pub(crate) async fn results<S: ObjectStore + Presigner, J: JobStore>(
     }
     let table = q.table.as_deref().unwrap_or("de");
     if !TABLES.contains(&table) {
-        return Err(ApiError::NotFound(format!("job `{id}` has no table `{table}`; the tables are `de` and `pathway`")));
+        return Err(ApiError::NotFound(format!(
+            "job `{id}` has no table `{table}`; the tables are `de` and `pathway`"
+        )));
     }
 
     let prefix = keys::job_prefix(&id);
@@ -75,9 +78,10 @@ pub(crate) async fn results<S: ObjectStore + Presigner, J: JobStore>(
     };
     let names: Vec<String> = index.contrasts.iter().map(|c| c.name.clone()).collect();
     let entry = match q.contrast.as_deref() {
-        None => index.contrasts.first().ok_or_else(|| {
-            ApiError::NotFound(format!("job `{id}` has no contrasts in its `{table}` table"))
-        })?,
+        None => index
+            .contrasts
+            .first()
+            .ok_or_else(|| ApiError::NotFound(format!("job `{id}` has no contrasts in its `{table}` table")))?,
         Some(name) => index.contrasts.iter().find(|c| c.name == name).ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "job `{id}` has no contrast `{name}` in its `{table}` table; its contrasts are {}",

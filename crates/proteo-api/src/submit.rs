@@ -109,10 +109,7 @@ fn check_design(design: &str) -> Result<(), String> {
         return Err("`design` is empty; send the sample design table (CSV or TSV text, one row per sample)".into());
     }
     if design.len() > MAX_DESIGN_BYTES {
-        return Err(format!(
-            "`design` is {} bytes; at most {MAX_DESIGN_BYTES} (1 MiB) are accepted",
-            design.len()
-        ));
+        return Err(format!("`design` is {} bytes; at most {MAX_DESIGN_BYTES} (1 MiB) are accepted", design.len()));
     }
     Ok(())
 }

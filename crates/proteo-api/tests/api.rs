@@ -9,7 +9,9 @@ use axum::http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use proteo_api::{router, ApiState, POLL_MAX_BYTES};
 use proteo_jobs::memory::MemoryJobStore;
-use proteo_jobs::{keys, Finish, JobListing, JobRecord, JobStatus, JobStore, JobStoreError, ObjectStore, Presigner, StoreError};
+use proteo_jobs::{
+    keys, Finish, JobListing, JobRecord, JobStatus, JobStore, JobStoreError, ObjectStore, Presigner, StoreError,
+};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -323,7 +325,10 @@ async fn poll_shows_queued_running_succeeded_and_failed_jobs_within_2_kb() {
 
     api.jobs.inner.progress(&id, "de", 55, "fitting 36 contrasts", NOW + 5).await.unwrap();
     let v = api.get(&format!("/jobs/{id}")).await.json();
-    assert_eq!((v["status"].as_str(), v["stage"].as_str(), v["progress"].as_u64()), (Some("RUNNING"), Some("de"), Some(55)));
+    assert_eq!(
+        (v["status"].as_str(), v["stage"].as_str(), v["progress"].as_u64()),
+        (Some("RUNNING"), Some("de"), Some(55))
+    );
     assert_eq!(v["results"], json!({}), "no links before the job has succeeded");
 
     let summary = nine_group_summary();
@@ -439,7 +444,9 @@ fn write_ranked(store: &FakeStore, id: &str, table: &str, contrasts: &[(&str, us
     for (i, (name, n)) in contrasts.iter().enumerate() {
         let key = format!("jobs/{id}/{table}/ranked/{i}.jsonl");
         let rows: Vec<String> = (0..*n)
-            .map(|r| json!({"proteinId": format!("P{r:05}"), "contrast": name, "adjPValue": r as f64 * 1e-4}).to_string())
+            .map(|r| {
+                json!({"proteinId": format!("P{r:05}"), "contrast": name, "adjPValue": r as f64 * 1e-4}).to_string()
+            })
             .collect();
         let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
         store.insert(&key, text);
@@ -470,7 +477,10 @@ async fn results_page_through_a_contrast_with_cursors() {
         pages.push((n, v["nextCursor"].clone()));
         // The rows are the stored lines byte for byte (floats keep their exact digits), in order.
         let expected = format!("\"rows\":[{}]", written[0][offset..offset + n].join(","));
-        assert!(String::from_utf8_lossy(&r.bytes).contains(&expected), "page at {offset} differs from the stored lines");
+        assert!(
+            String::from_utf8_lossy(&r.bytes).contains(&expected),
+            "page at {offset} differs from the stored lines"
+        );
         offset += n;
         match v["nextCursor"].as_str() {
             Some(c) => uri = format!("/jobs/{id}/results?table=de&contrast=B-A&limit=100&cursor={c}"),
@@ -481,12 +491,20 @@ async fn results_page_through_a_contrast_with_cursors() {
     assert_eq!(offset, 250, "three pages give back every row once");
 
     let v = api.get(&format!("/jobs/{id}/results")).await.json();
-    assert_eq!((v["contrast"].as_str(), v["rows"].as_array().unwrap().len()), (Some("B-A"), 100), "defaults: de, first contrast, 100 rows");
+    assert_eq!(
+        (v["contrast"].as_str(), v["rows"].as_array().unwrap().len()),
+        (Some("B-A"), 100),
+        "defaults: de, first contrast, 100 rows"
+    );
     let r = api.get(&format!("/jobs/{id}/results?contrast=C-A&limit=1000")).await;
     assert!(String::from_utf8_lossy(&r.bytes).contains(&format!("\"rows\":[{}]", written[1].join(","))));
     assert_eq!(r.json()["nextCursor"], Value::Null);
     let v = api.get(&format!("/jobs/{id}/results?contrast=B-A&cursor=250")).await.json();
-    assert_eq!((v["rows"].as_array().unwrap().len(), v["nextCursor"].clone()), (0, Value::Null), "the end is an empty page");
+    assert_eq!(
+        (v["rows"].as_array().unwrap().len(), v["nextCursor"].clone()),
+        (0, Value::Null),
+        "the end is an empty page"
+    );
 }
 
 #[tokio::test]
@@ -548,8 +566,14 @@ async fn list_counts_jobs_by_status_and_shows_the_20_most_recent() {
     assert_eq!(v["counts"], json!({"QUEUED": 10, "RUNNING": 5, "SUCCEEDED": 5, "FAILED": 5}));
     let recent = v["recent"].as_array().unwrap();
     assert_eq!(recent.len(), 20);
-    assert_eq!(recent[0], json!({"jobId": "job-24", "status": "QUEUED", "stage": "ingest", "progress": 0, "createdAt": NOW + 24}));
-    assert_eq!(recent[2], json!({"jobId": "job-22", "status": "SUCCEEDED", "stage": "ingest", "progress": 100, "createdAt": NOW + 22}));
+    assert_eq!(
+        recent[0],
+        json!({"jobId": "job-24", "status": "QUEUED", "stage": "ingest", "progress": 0, "createdAt": NOW + 24})
+    );
+    assert_eq!(
+        recent[2],
+        json!({"jobId": "job-22", "status": "SUCCEEDED", "stage": "ingest", "progress": 100, "createdAt": NOW + 22})
+    );
     assert_eq!(recent[3]["status"], "RUNNING");
     assert_eq!(recent[19]["jobId"], "job-05");
 }
@@ -564,7 +588,10 @@ async fn files_redirect_to_a_presigned_get_only_for_result_keys_of_a_succeeded_j
     for rel in ["qc/matrix.parquet", "summary.json", "de/ranked/3.jsonl"] {
         let r = api.get(&format!("/jobs/{id}/files/{rel}")).await;
         assert_eq!(r.status, StatusCode::TEMPORARY_REDIRECT, "{rel}");
-        assert_eq!(r.headers[header::LOCATION], format!("https://bucket.example/jobs/{id}/{rel}?op=get&expires=900").as_str());
+        assert_eq!(
+            r.headers[header::LOCATION],
+            format!("https://bucket.example/jobs/{id}/{rel}?op=get&expires=900").as_str()
+        );
         assert_eq!(r.headers[header::CACHE_CONTROL], "no-store");
     }
     for rel in ["input/design.tsv", "input/proteinGroups.txt", "qc/../input/design.tsv", "qc", "nothing.parquet"] {

@@ -20,8 +20,12 @@ fn dependencies(package: &str) -> Vec<String> {
 }
 
 fn is_analysis(name: &str) -> bool {
-    name == "arrow" || name.starts_with("arrow-") || name == "parquet" || name.starts_with("proteo-core")
-        || name == "proteo-pipeline" || name == "proteo-stats"
+    name == "arrow"
+        || name.starts_with("arrow-")
+        || name == "parquet"
+        || name.starts_with("proteo-core")
+        || name == "proteo-pipeline"
+        || name == "proteo-stats"
 }
 
 #[test]

@@ -8,6 +8,12 @@ use serde_json::json;
 
 const ENDPOINT_VAR: &str = "PROTEO_TEST_AWS_ENDPOINT";
 
+/// Resource names differ per run, so a long-lived moto server can be reused.
+fn unique(base: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{base}-{nanos}")
+}
+
 async fn clients(bucket: &str, table: &str) -> (Clients, Config) {
     let endpoint = std::env::var(ENDPOINT_VAR).unwrap_or_else(|_| panic!("set {ENDPOINT_VAR} to a moto server's URL"));
     // The SDK reads these through its standard chain, as in a Lambda pointed at moto (set once, before any read).
@@ -33,7 +39,7 @@ async fn clients(bucket: &str, table: &str) -> (Clients, Config) {
 #[tokio::test]
 #[ignore = "needs a moto server at PROTEO_TEST_AWS_ENDPOINT"]
 async fn s3_store_maps_missing_keys_and_lists_etags() {
-    let (c, config) = clients("proteo-test-s3", "unused").await;
+    let (c, config) = clients(&unique("proteo-test-s3"), "unused").await;
     c.s3.create_bucket().bucket(&config.bucket).send().await.unwrap();
     let store = c.object_store(&config);
     let missing = store.get("jobs/j1/qc/matrix.parquet").await.unwrap_err();
@@ -46,7 +52,7 @@ async fn s3_store_maps_missing_keys_and_lists_etags() {
     // MD5 of "abc", without S3's quotes.
     assert_eq!(listed[0].etag, "900150983cd24fb0d6963f7d28e17f72");
     let url = store.presign_put("jobs/j1/input/data.txt", 900).await.unwrap();
-    assert!(url.contains("proteo-test-s3/jobs/j1/input/data.txt") && url.contains("X-Amz-Signature="), "{url}");
+    assert!(url.contains(&format!("{}/jobs/j1/input/data.txt", config.bucket)) && url.contains("X-Amz-Signature="), "{url}");
     let other = c.s3.clone();
     let no_bucket = proteo_aws::S3Store::new(other, "no-such-bucket").get("k").await.unwrap_err();
     assert!(matches!(no_bucket, StoreError::Transient { .. } | StoreError::NotFound { .. }));
@@ -56,7 +62,7 @@ async fn s3_store_maps_missing_keys_and_lists_etags() {
 #[ignore = "needs a moto server at PROTEO_TEST_AWS_ENDPOINT"]
 async fn dynamo_job_store_enforces_forward_only_transitions() {
     use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-    let (c, config) = clients("unused", "proteo-test-jobs").await;
+    let (c, config) = clients("unused", &unique("proteo-test-jobs")).await;
     c.dynamodb
         .create_table()
         .table_name(&config.table)
@@ -114,7 +120,7 @@ async fn sfn_workflow_starts_one_execution_per_job() {
     let created = c
         .sfn
         .create_state_machine()
-        .name("proteo-test")
+        .name(unique("proteo-test"))
         .definition(definition)
         .role_arn("arn:aws:iam::123456789012:role/proteo-test")
         .send()
@@ -124,7 +130,10 @@ async fn sfn_workflow_starts_one_execution_per_job() {
     let workflow = c.workflow(&config).unwrap();
     let input = json!({"jobId": "j1", "prefix": "jobs/j1/"});
     assert!(workflow.start("j1", &input).await.unwrap());
-    assert!(!workflow.start("j1", &input).await.unwrap(), "the execution name is taken");
+    // Same name and input while running: the service answers with the existing execution (idempotent start).
+    workflow.start("j1", &input).await.unwrap();
+    let other = json!({"jobId": "j1", "prefix": "jobs/j1/", "retry": 2});
+    assert!(!workflow.start("j1", &other).await.unwrap(), "the execution name is taken: ExecutionAlreadyExists");
     let list = c.sfn.list_executions().state_machine_arn(config.state_machine_arn().unwrap()).send().await.unwrap();
     assert_eq!(list.executions().len(), 1);
     assert_eq!(list.executions()[0].name(), "j1");

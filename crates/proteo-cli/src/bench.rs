@@ -35,6 +35,31 @@ pub struct BenchArgs {
     /// Skip the bundled example.
     #[arg(long)]
     no_example: bool,
+    /// Also run the large case: 20 000 proteins × 10 groups × 10 replicates (DE time and peak memory).
+    #[arg(long)]
+    large: bool,
+}
+
+/// Peak resident memory since the last [`reset_peak_memory`], in bytes (Linux `VmHWM`); `None` elsewhere.
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+fn current_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// Reset the kernel's peak-RSS counter of this process (writing 5 to clear_refs, Linux ≥ 4.0).
+fn reset_peak_memory() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -66,7 +91,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let dir = tempdir()?;
     std::fs::write(dir.join("matrix.tsv"), &data.matrix_tsv)?;
     std::fs::write(dir.join("design.tsv"), &data.design_tsv)?;
-    stage_rows(&label, &dir, "matrix.tsv", "design.tsv", args.reps)?;
+    stage_rows(&label, &dir, "matrix.tsv", "design.tsv", args.reps, DeParams { posthoc: Posthoc::Tukey, ..Default::default() })?;
 
     // The DE engine alone, on the QC'd matrix, split into its parts.
     let (table, _) = read_intensities(&data.matrix_tsv, "matrix.tsv", None)?;
@@ -85,7 +110,17 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
 
     if !args.no_example {
         let ex = PathBuf::from(EXAMPLE_DIR);
-        stage_rows("bundled example (MaxQuant, 1459×15)", &ex, "proteinGroups.txt", "experimental_design.tsv", args.reps)?;
+        stage_rows(
+            "bundled example (MaxQuant, 1459×15)",
+            &ex,
+            "proteinGroups.txt",
+            "experimental_design.tsv",
+            args.reps,
+            DeParams::default(),
+        )?;
+    }
+    if args.large {
+        large_case(args.reps.min(3))?;
     }
     std::fs::remove_dir_all(&dir).ok();
     Ok(())
@@ -97,8 +132,44 @@ fn tempdir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Time each stage through the real stage runner (Parquet in, Parquet out, on local disk).
-fn stage_rows(label: &str, dir: &std::path::Path, input: &str, design: &str, reps: usize) -> anyhow::Result<()> {
+/// 20 000 proteins × 100 samples × 10 groups: DE (limma + F + Tukey + BH) time and its peak memory over the matrix.
+fn large_case(reps: usize) -> anyhow::Result<()> {
+    let data = generate(&SyntheticSpec::new(20_000, 10, 10));
+    let (table, _) = read_intensities(&data.matrix_tsv, "matrix.tsv", None)?;
+    let design = read_design(&data.design_tsv, "design.tsv")?;
+    let table = align_to_design(table, &design, "matrix.tsv", "design.tsv")?;
+    drop(data);
+    let qc = run_qc(&table, &design, &QcParams::default())?;
+    drop(table);
+    let params = DeParams { posthoc: Posthoc::Tukey, ..Default::default() };
+    println!("synthetic 20000×(10×10), 10% missing");
+    let (d, _) = time(reps, || run_de(&qc.matrix.values, &design, &params).expect("de"));
+    println!("{:<44} {}", "  DE limma (45) + F + Tukey HSD + BH", ms(d));
+    let matrix_bytes = (qc.matrix.values.len() * 8) as u64;
+    if reset_peak_memory() {
+        let before = current_memory().unwrap_or(0);
+        let out = run_de(&qc.matrix.values, &design, &params).expect("de");
+        let extra = peak_memory().unwrap_or(0).saturating_sub(before);
+        println!(
+            "  DE peak memory above the input: {} = {:.2}× the {} matrix ({} result rows)",
+            mb(extra),
+            extra as f64 / matrix_bytes as f64,
+            mb(matrix_bytes),
+            out.p_value.len()
+        );
+    }
+    Ok(())
+}
+
+/// Time each stage through the real stage runner (Parquet in, Parquet out, on local disk), then list output sizes.
+fn stage_rows(
+    label: &str,
+    dir: &std::path::Path,
+    input: &str,
+    design: &str,
+    reps: usize,
+    de: DeParams,
+) -> anyhow::Result<()> {
     let out = tempdir()?.join("out");
     let job = JobSpec {
         job_id: "bench".into(),
@@ -108,7 +179,7 @@ fn stage_rows(label: &str, dir: &std::path::Path, input: &str, design: &str, rep
         params: JobParams {
             format: None,
             qc: QcParams::default(),
-            de: DeParams::default(),
+            de,
             pathway: PathwayParams::with_gene_sets(crate::SHIPPED_GENE_SETS),
         },
     };
@@ -122,6 +193,10 @@ fn stage_rows(label: &str, dir: &std::path::Path, input: &str, design: &str, rep
         println!("{:<44} {}", format!("  {}", stage.title()), ms(d));
     }
     println!("{:<44} {}", "  whole run", ms(total));
+    for file in ["qc/matrix.parquet", "de/results.parquet", "pathway/enrichment.parquet"] {
+        let size = std::fs::metadata(out.join(file)).map(|m| m.len()).unwrap_or(0);
+        println!("  {file:<42} {:>10}", mb(size));
+    }
     std::fs::remove_dir_all(&out).ok();
     Ok(())
 }

@@ -82,7 +82,8 @@ where
         let Some(raw) = record.s3.object.key.as_deref() else { continue };
         let key = s3_event_key(raw);
         let span = tracing::info_span!("upload", key = %key);
-        if let Err(e) = handle_record(ctx, record, &key).instrument(span).await {
+        // Boxed for the same reason as the stage handler's future: layout depth inside the runtime's layers.
+        if let Err(e) = Box::pin(handle_record(ctx, record, &key)).instrument(span).await {
             tracing::error!(key = %key, error_type = e.error_type(), error = %e, "upload not ingested; the event will be retried");
             first_error.get_or_insert(e);
         }

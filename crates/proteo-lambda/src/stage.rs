@@ -34,7 +34,9 @@ where
         job.params.pathway.gene_sets = BUILTIN_GO_BP_KEY.to_string();
     }
     let span = tracing::info_span!("stage", job_id = %job.job_id, stage = stage.as_str());
-    match run(ctx, stage, &job).instrument(span).await {
+    // Boxed: the stage's future is deep, and nested in the runtime's service layers it overflows rustc's query
+    // depth limit when computing the layout.
+    match Box::pin(run(ctx, stage, &job)).instrument(span).await {
         Ok(keys) => {
             tracing::info!(keys = keys.len(), "stage finished");
             Ok(json!({ "stage": stage.as_str(), "keys": keys }))

@@ -13,6 +13,10 @@ use proteo_stats::padjust::p_adjust_bh;
 const PLAIN_TOL: f64 = 1e-8;
 /// trend = TRUE (spline fit in a different basis from R's B-splines) agrees to this.
 const TREND_TOL: f64 = 1e-6;
+/// robust = TRUE agrees to this (the tolerance). limma's `uniroot(tol = 1e-8)` fixes the
+/// prior df only to ~1e-8 on the df/(1+df) scale; we repeat its steps, and the hyperparameters
+/// agree to ~1e-13 on these cases.
+const ROBUST_TOL: f64 = 1e-6;
 /// Values smaller than this (coefficients and t of a zero-variance protein, which are rounding
 /// noise in both implementations) are compared absolutely at `tol × NEAR_ZERO`.
 const NEAR_ZERO: f64 = 1e-6;
@@ -151,13 +155,107 @@ fn evar_not_positive_gives_infinite_prior_df() {
     assert!(eb.df_prior.iter().all(|d| d.is_infinite()));
 }
 
+const ROBUST: EbayesOptions = EbayesOptions { trend: false, robust: true };
+const ROBUST_TREND: EbayesOptions = EbayesOptions { trend: true, robust: true };
+
+/// Robust fits give per-protein prior df: some proteins (the outliers) get less than the rest.
+fn assert_df_prior_varies(eb: &proteo_stats::limma::EbayesResult) {
+    let max = eb.df_prior.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let min = eb.df_prior.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(min < 0.9 * max, "df_prior from {min} to {max}");
+}
+
 #[test]
-fn robust_is_refused_with_a_sentence() {
+fn nine_groups_robust() {
+    // Unequal residual df (missing values) are mapped to the largest; a few proteins are mildly
+    // outlying (R: df.prior from 4.003 to 4.178, four distinct values).
+    let (_, _, eb) = check_all("nine_groups_robust", ROBUST, ROBUST_TOL);
+    let max = eb.df_prior.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    assert!(eb.df_prior.iter().any(|&d| d < max - 0.1), "df_prior constant");
+}
+
+#[test]
+fn nine_groups_robust_with_intensity_trend() {
+    // The winsorized variance around the lowess trend is below that of F(df1, ∞): R takes
+    // df.prior = Inf (the non-robust trend fit gives 406.7) and no protein is an outlier.
+    let (_, _, eb) = check_all("nine_groups_robust_trend", ROBUST_TREND, ROBUST_TOL);
+    assert!(eb.df_prior.iter().all(|d| d.is_infinite()));
+    let first = eb.s2_prior[0];
+    assert!(eb.s2_prior.iter().any(|&s| (s - first).abs() > 1e-3 * first), "trend varies");
+}
+
+#[test]
+fn outlier_variances_get_a_smaller_prior_df() {
+    let (case, fit, eb) = check_all("outliers_robust", ROBUST, ROBUST_TOL);
+    // Proteins 1–12 were given a 5–40x larger residual sd in R.
+    let typical = eb.df_prior[100];
+    assert!(eb.df_prior[..12].iter().filter(|&&d| d < 0.5 * typical).count() >= 6, "{:?}", &eb.df_prior[..12]);
+    let (t, p) = treat(&fit, &eb, 1.0);
+    compare("outliers_robust/treat_t", &t, &case.quantity("treat_t", 3), ROBUST_TOL, NEAR_ZERO, 0.0);
+    compare("outliers_robust/treat_p_value", &p, &case.quantity("treat_p_value", 3), ROBUST_TOL, 0.0, SMALLEST_P);
+}
+
+#[test]
+fn outlier_variances_robust_with_intensity_trend() {
+    let (_, _, eb) = check_all("outliers_robust_trend", ROBUST_TREND, ROBUST_TOL);
+    assert_df_prior_varies(&eb);
+}
+
+#[test]
+fn robust_with_missing_values_and_awkward_rows() {
+    let (case, fit, eb) = check_all("three_groups_robust", ROBUST, ROBUST_TOL);
+    assert!(fit.df_residual[5] == 0.0 && eb.df_prior[5].is_finite(), "df 0 row gets the pooled prior df");
+    let (t, p) = treat(&fit, &eb, 1.0);
+    compare("three_groups_robust/treat_t", &t, &case.quantity("treat_t", 3), ROBUST_TOL, NEAR_ZERO, 0.0);
+    compare("three_groups_robust/treat_p_value", &p, &case.quantity("treat_p_value", 3), ROBUST_TOL, 0.0, SMALLEST_P);
+}
+
+#[test]
+fn robust_trend_interpolates_prior_for_proteins_without_residual_df() {
+    let (_, fit, eb) = check_all("three_groups_robust_trend", ROBUST_TREND, ROBUST_TOL);
+    let g = fit.df_residual.iter().position(|&d| d == 0.0).expect("a protein with df 0");
+    assert!(eb.s2_prior[g].is_finite());
+}
+
+#[test]
+fn robust_with_infinite_prior_df_shrinks_only_outliers() {
+    let (_, _, eb) = check_all("infinite_prior_df_robust", ROBUST, ROBUST_TOL);
+    assert!(eb.df_prior.iter().any(|d| d.is_infinite()));
+    assert!(eb.df_prior[..4].iter().any(|d| d.is_finite()), "{:?}", &eb.df_prior[..4]);
+}
+
+#[test]
+fn robust_with_fewer_than_ten_proteins_is_the_plain_fit() {
+    // limma: when both winsor.tail.p are below 1/n nothing is winsorized and the non-robust fit is kept.
     let case = Case::load("two_groups");
-    let fit = lm_fit(&case.values, case.n_samples, &case.design).unwrap();
-    let err = ebayes(&fit, &EbayesOptions { trend: false, robust: true }).unwrap_err();
-    assert!(matches!(err, LimmaError::RobustNotAvailable));
-    assert!(err.to_string().contains("not available"));
+    let fit = lm_fit(&case.values[..9 * case.n_samples], case.n_samples, &case.design).unwrap();
+    let robust = ebayes(&fit, &ROBUST).unwrap();
+    let plain = ebayes(&fit, &EbayesOptions::default()).unwrap();
+    assert_eq!(robust.df_prior, plain.df_prior);
+    assert_eq!(robust.s2_post, plain.s2_post);
+    let fit = lm_fit(&case.values[..10 * case.n_samples], case.n_samples, &case.design).unwrap();
+    let robust = ebayes(&fit, &ROBUST).unwrap();
+    let plain = ebayes(&fit, &EbayesOptions::default()).unwrap();
+    assert_ne!(robust.df_prior, plain.df_prior, "from 10 proteins on the tails are winsorized");
+}
+
+#[test]
+fn robust_trend_refuses_a_protein_without_values() {
+    let case = Case::load("three_groups");
+    let fit =
+        contrasts_fit(&lm_fit(&case.values, case.n_samples, &case.design).unwrap(), case.contrasts.as_ref().unwrap());
+    let err = ebayes(&fit, &ROBUST_TREND).unwrap_err();
+    assert!(matches!(err, LimmaError::TrendCovariateMissing { protein: 2 }), "{err}");
+}
+
+#[test]
+fn robust_needs_three_proteins() {
+    // limma 3.54.1 returns no df.prior for two proteins and eBayes then fails.
+    let design = DMatrix::from_row_slice(4, 2, &[1., 0., 1., 0., 0., 1., 0., 1.]);
+    let fit = lm_fit(&[1.0, 2.0, 3.0, 5.0, 2.0, 2.5, 7.0, 6.0], 4, &design).unwrap();
+    let err = ebayes(&fit, &ROBUST).unwrap_err();
+    assert!(matches!(err, LimmaError::RobustTooFewProteins { n: 2 }), "{err}");
+    assert!(err.to_string().contains("use robust = false"));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! limma's `fitFDist` and `squeezeVar` (3.54 legacy behaviour), with the natural-spline trend.
+//! limma's `fitFDist` and `squeezeVar` (3.54 legacy behaviour), with the natural-spline trend and the robust fit.
 
 use super::qr::{Qr, LM_FIT_TOL};
 use super::LimmaError;
@@ -18,7 +18,7 @@ pub(crate) struct FDistFit {
 }
 
 /// R's `median` of a non-empty slice (mean of the two middle values for even length).
-fn median(v: &[f64]) -> f64 {
+pub(super) fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     let n = s.len();
@@ -30,7 +30,7 @@ fn median(v: &[f64]) -> f64 {
 }
 
 /// R `quantile(x, prob, type = 7)` of a sorted slice.
-fn quantile7(sorted: &[f64], prob: f64) -> f64 {
+pub(super) fn quantile7(sorted: &[f64], prob: f64) -> f64 {
     let index = (sorted.len() - 1) as f64 * prob;
     let lo = index.floor() as usize;
     let hi = index.ceil() as usize;
@@ -209,28 +209,55 @@ pub(crate) fn fit_f_dist(x: &[f64], df1: &[f64], covariate: Option<&[f64]>) -> R
     }
 }
 
-/// limma 3.54 `squeezeVar`: (prior variance per gene, prior df, posterior variance per gene).
+/// What `squeezeVar` returns, per gene.
+pub(crate) struct Squeezed {
+    pub var_prior: Vec<f64>,
+    /// `df.prior`: one value for all genes unless `robust`; may be `+∞`.
+    pub df_prior: Vec<f64>,
+    pub var_post: Vec<f64>,
+}
+
+/// limma 3.54 `squeezeVar(var, df, covariate, robust)`.
 pub(crate) fn squeeze_var(
     var: &[f64],
     df: &[f64],
     covariate: Option<&[f64]>,
-) -> Result<(Vec<f64>, f64, Vec<f64>), LimmaError> {
+    robust: bool,
+) -> Result<Squeezed, LimmaError> {
     let n = var.len();
     if n == 1 {
-        return Ok((var.to_vec(), 0.0, var.to_vec()));
+        return Ok(Squeezed { var_prior: var.to_vec(), df_prior: vec![0.0], var_post: var.to_vec() });
     }
     let var: Vec<f64> = var.iter().zip(df).map(|(&v, &d)| if d == 0.0 { 0.0 } else { v }).collect();
-    let fit = fit_f_dist(&var, df, covariate)?;
-    let d0 = fit.df2;
-    if d0.is_nan() {
+    let (var_prior, df_prior) = if robust {
+        if let Some(c) = covariate {
+            if let Some(i) = c.iter().position(|v| v.is_nan()) {
+                return Err(LimmaError::TrendCovariateMissing { protein: i });
+            }
+            if let Some(i) = c.iter().position(|v| v.is_infinite()) {
+                return Err(LimmaError::TrendCovariateInfinite { protein: i });
+            }
+        }
+        let fit = super::robust::fit_f_dist_robustly(&var, df, covariate)?;
+        (fit.scale, fit.df2_shrunk)
+    } else {
+        let fit = fit_f_dist(&var, df, covariate)?;
+        (fit.scale, vec![fit.df2; n])
+    };
+    if df_prior.iter().any(|d| d.is_nan()) {
         return Err(LimmaError::PriorNotEstimable);
     }
-    let post = if d0.is_finite() {
-        (0..n).map(|i| (df[i] * var[i] + d0 * fit.scale[i]) / (df[i] + d0)).collect()
-    } else {
-        fit.scale.clone()
-    };
-    Ok((fit.scale, d0, post))
+    // `.squeezeVar`: an infinite prior df gives the prior variance itself.
+    let var_post = (0..n)
+        .map(|i| {
+            if df_prior[i].is_finite() {
+                (df[i] * var[i] + df_prior[i] * var_prior[i]) / (df[i] + df_prior[i])
+            } else {
+                var_prior[i]
+            }
+        })
+        .collect();
+    Ok(Squeezed { var_prior, df_prior, var_post })
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 
 mod fdist;
 mod qr;
+mod rmath;
+mod robust;
 
 use nalgebra::DMatrix;
 
@@ -56,8 +58,18 @@ pub enum LimmaError {
         "the intensity trend needs a mean intensity for every protein, but protein {protein} (0-based) has no observed values; remove empty proteins first"
     )]
     TrendCovariateMissing { protein: usize },
-    #[error("robust empirical Bayes (eBayes robust=TRUE) is not available yet; use robust = false")]
-    RobustNotAvailable,
+    #[error(
+        "the intensity trend needs a finite mean intensity for every protein, but protein {protein} (0-based) has an infinite one; remove infinite intensities first"
+    )]
+    TrendCovariateInfinite { protein: usize },
+    #[error(
+        "robust empirical Bayes needs at least 3 proteins with residual degrees of freedom, but there are only {n}; use robust = false"
+    )]
+    RobustTooFewProteins { n: usize },
+    #[error(
+        "robust empirical Bayes cannot be used: at least half of the residual variances are zero; use robust = false"
+    )]
+    RobustVariancesMostlyZero,
 }
 
 /// What `lmFit` (and `contrasts.fit`) return, in limma's terms.
@@ -83,7 +95,7 @@ pub struct LinearModelFit {
 pub struct EbayesOptions {
     /// Intensity-dependent prior variance (`trend = TRUE`: natural spline in `Amean`).
     pub trend: bool,
-    /// Robust hyperparameters (`robust = TRUE`): not available yet, returns [`LimmaError::RobustNotAvailable`].
+    /// Robust hyperparameters (`robust = TRUE`, `fitFDistRobustly`): outlier variances get a smaller prior df.
     pub robust: bool,
 }
 
@@ -376,15 +388,12 @@ impl StudentTCache {
 /// Shared by [`ebayes`] and [`treat`]: `squeezeVar` on the fit's residual variances.
 struct Squeezed {
     s2_prior: Vec<f64>,
-    df_prior: f64,
+    df_prior: Vec<f64>,
     s2_post: Vec<f64>,
     df_total: Vec<f64>,
 }
 
 fn squeeze(fit: &LinearModelFit, opts: &EbayesOptions) -> Result<Squeezed, LimmaError> {
-    if opts.robust {
-        return Err(LimmaError::RobustNotAvailable);
-    }
     let max_df = fit.df_residual.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if max_df == 0.0 {
         return Err(LimmaError::NoResidualDf);
@@ -394,10 +403,11 @@ fn squeeze(fit: &LinearModelFit, opts: &EbayesOptions) -> Result<Squeezed, Limma
     }
     let var: Vec<f64> = fit.sigma.iter().map(|s| s * s).collect();
     let covariate = if opts.trend { Some(fit.amean.as_slice()) } else { None };
-    let (s2_prior, df_prior, s2_post) = squeeze_var(&var, &fit.df_residual, covariate)?;
+    let sq = squeeze_var(&var, &fit.df_residual, covariate, opts.robust)?;
     let df_pooled: f64 = fit.df_residual.iter().filter(|d| !d.is_nan()).sum();
-    let df_total = fit.df_residual.iter().map(|d| (d + df_prior).min(df_pooled)).collect();
-    Ok(Squeezed { s2_prior, df_prior, s2_post, df_total })
+    let df_prior = if sq.df_prior.len() == fit.n_genes { sq.df_prior } else { vec![sq.df_prior[0]; fit.n_genes] };
+    let df_total = fit.df_residual.iter().zip(&df_prior).map(|(d, p)| (d + p).min(df_pooled)).collect();
+    Ok(Squeezed { s2_prior: sq.var_prior, df_prior, s2_post: sq.var_post, df_total })
 }
 
 /// limma `eBayes(fit, trend, robust)`: moderated t, p-values and the moderated F over all
@@ -419,7 +429,7 @@ pub fn ebayes(fit: &LinearModelFit, opts: &EbayesOptions) -> Result<EbayesResult
     }
 
     // classifyTestsF(fstat.only = TRUE)
-    let f_df2: Vec<f64> = fit.df_residual.iter().map(|d| d + sq.df_prior).collect();
+    let f_df2: Vec<f64> = fit.df_residual.iter().zip(&sq.df_prior).map(|(d, p)| d + p).collect();
     let mut f = vec![f64::NAN; ng];
     let f_df1;
     if m == 1 {
@@ -464,7 +474,7 @@ pub fn ebayes(fit: &LinearModelFit, opts: &EbayesOptions) -> Result<EbayesResult
     let f_p_value = f.iter().zip(&f_df2).map(|(&fv, &d2)| pf_upper(fv, f_df1, d2)).collect();
     Ok(EbayesResult {
         s2_prior: sq.s2_prior,
-        df_prior: vec![sq.df_prior; ng],
+        df_prior: sq.df_prior,
         s2_post: sq.s2_post,
         t,
         df_total: sq.df_total,

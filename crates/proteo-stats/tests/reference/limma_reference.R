@@ -1,7 +1,7 @@
 # Reference values for crates/proteo-stats/tests/limma_vs_r.rs, from R 4.2.2 with limma 3.54.1.
 # Run from the repository root:  Rscript crates/proteo-stats/tests/reference/limma_reference.R
 # Writes crates/proteo-stats/tests/fixtures/limma_<case>_{values,design,contrasts,results}.tsv.
-# Uses only base R, limma and splines (through limma's trend).
+# Uses only base R, limma, splines (through limma's trend) and statmod (through robust = TRUE).
 
 suppressPackageStartupMessages(library(limma))
 stopifnot(packageVersion("limma") == "3.54.1")
@@ -68,7 +68,7 @@ add_fit <- function(fit, ngenes) {
   }
 }
 
-write_case <- function(case, y, design, contrasts, trend = FALSE, treat_lfc = NULL) {
+write_case <- function(case, y, design, contrasts, trend = FALSE, treat_lfc = NULL, robust = FALSE) {
   write_matrix(y, sprintf("limma_%s_values.tsv", case))
   write_matrix(design, sprintf("limma_%s_design.tsv", case))
   fit <- lmFit(y, design)
@@ -76,7 +76,7 @@ write_case <- function(case, y, design, contrasts, trend = FALSE, treat_lfc = NU
     write_matrix(contrasts, sprintf("limma_%s_contrasts.tsv", case))
     fit <- contrasts.fit(fit, contrasts)
   }
-  efit <- eBayes(fit, trend = trend)
+  efit <- eBayes(fit, trend = trend, robust = robust)
   start_results()
   add_fit(efit, nrow(y))
   if (!is.null(treat_lfc)) {
@@ -87,7 +87,7 @@ write_case <- function(case, y, design, contrasts, trend = FALSE, treat_lfc = NU
     masked <- fit
     masked$coefficients[na] <- 0
     masked$stdev.unscaled[na] <- 1
-    tfit <- treat(masked, lfc = treat_lfc, trend = trend)
+    tfit <- treat(masked, lfc = treat_lfc, trend = trend, robust = robust)
     tfit$t[na] <- NA
     tfit$p.value[na] <- NA
     add("treat_t", tfit$t)
@@ -198,3 +198,66 @@ for (df in c(1, 2, 8, 35)) for (x in c(1e-5, 0.1, 1, 5, 20, 100, 500, 1300))
 for (x in c(-37.5, -20, -5, -1, 0, 2))
   dist <- c(dist, paste("pnorm_lower", fmt(x), "NA", "NA", fmt(pnorm(x)), sep = "\t"))
 writeLines(c("function\tx\tpar1\tpar2\tvalue", dist), file.path(out_dir, "limma_dist_reference.tsv"))
+
+# Robust empirical Bayes (eBayes robust = TRUE → squeezeVar → fitFDistRobustly). Appended after
+# everything above so that the earlier fixtures do not change.
+stopifnot(packageVersion("statmod") >= "1.4")
+
+# (10) the nine-group data again: unequal residual df (missing values) map to the largest df by
+# F quantiles; with trend the robust trend is a lowess of the log variances.
+set.seed(20260103)
+group <- factor(rep(sprintf("G%d", 1:9), each = 4))
+y <- simulate(300, group, 0.10, trend = TRUE)
+design <- model.matrix(~ 0 + group)
+write_case("nine_groups_robust", y, design, all_pairs(levels(group)), robust = TRUE)
+write_case("nine_groups_robust_trend", y, design, all_pairs(levels(group)), trend = TRUE, robust = TRUE)
+
+# (11) deliberate outlier variances: 3 groups x 4, complete, 400 proteins; 12 proteins with a
+# 5-40x larger residual sd and 6 with a 20x smaller one. The prior df is finite and the outliers
+# get a shrunken per-protein prior df.
+set.seed(20260111)
+group <- factor(rep(c("A", "B", "C"), each = 4))
+y <- simulate(400, group, 0)
+resid_scale <- rep(1, 400)
+resid_scale[1:12] <- exp(seq(log(5), log(40), length.out = 12))
+resid_scale[13:18] <- 1 / 20
+y <- rowMeans(y) + (y - rowMeans(y)) * resid_scale
+design <- model.matrix(~ 0 + group)
+write_case("outliers_robust", y, design, all_pairs(levels(group)), treat_lfc = 1, robust = TRUE)
+stopifnot(is.finite(eBayes(lmFit(y, design), robust = TRUE)$df.prior),
+          length(unique(eBayes(lmFit(y, design), robust = TRUE)$df.prior)) > 1)
+# The same proteins with intensity-dependent variance: robust + trend.
+write_case("outliers_robust_trend", y, design, all_pairs(levels(group)), trend = TRUE, robust = TRUE)
+
+# (12) the three-group data with its awkward rows: proteins without residual df are left out of
+# the robust fit and get the pooled prior df (and with trend a prior variance interpolated in Amean).
+set.seed(20260101)
+group <- factor(rep(c("A", "B", "C"), each = 4))
+y <- simulate(200, group, 0.15)
+A <- group == "A"; B <- group == "B"; C <- group == "C"
+y[1, ] <- rnorm(12, 21); y[1, which(A)[-1]] <- NA
+y[2, ] <- rnorm(12, 23); y[2, B] <- NA
+y[3, ] <- NA
+y[4, ] <- 20
+y[5, ] <- rnorm(12, 19); y[5, C] <- NA; y[5, which(A)[-1]] <- NA
+y[6, ] <- NA; y[6, c(1, 5, 9)] <- c(20, 21, 22)
+y[7, ] <- NA; y[7, c(5, 6)] <- c(24, 24.5)
+design <- model.matrix(~ 0 + group)
+write_case("three_groups_robust", y, design, all_pairs(levels(group)), treat_lfc = 1, robust = TRUE)
+write_case("three_groups_robust_trend", y[-3, ], design, all_pairs(levels(group)), trend = TRUE, robust = TRUE)
+
+# (13) variances less dispersed than chi-square (non-robust df.prior = Inf) plus four outliers:
+# the winsorized variance is below that of df2 = Inf, so only the outliers get a finite prior df.
+set.seed(20260113)
+group <- factor(rep(c("A", "B"), each = 3))
+design <- model.matrix(~ 0 + group)
+H <- qr.Q(qr(design), complete = TRUE)[, 3:6]
+y <- t(sapply(1:80, function(i) {
+  r <- H %*% rnorm(4); r <- r / sqrt(sum(r^2) / 4) * (1 + 0.01 * rnorm(1))
+  if (i <= 4) r <- r * c(3, 6, 10, 0.05)[i]
+  as.vector(design %*% rnorm(2, 20, 1) + r)
+}))
+dimnames(y) <- list(sprintf("P%04d", 1:80), sprintf("S%02d", 1:6))
+write_case("infinite_prior_df_robust", y, design, all_pairs(levels(group)), robust = TRUE)
+stopifnot(any(is.infinite(eBayes(lmFit(y, design), robust = TRUE)$df.prior)),
+          any(is.finite(eBayes(lmFit(y, design), robust = TRUE)$df.prior)))
