@@ -12,76 +12,10 @@
 //! - the tail is summed from its boundary point outward, on whichever side of the mean is smaller, as
 //!   `d(x) · (1 + Σ_j Π ratio)`, so every term is positive and the sum stops once terms drop below machine epsilon.
 
+use crate::special::{bd0, stirlerr};
+
 /// `ln(2π)`.
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
-
-/// `stirlerr(n) = ln(n!) - (n + 1/2) ln(n) + n - ln(√(2π))` for n = 0..=15, computed with mpmath at 40 digits
-/// (`mpmath.log(mpmath.factorial(n)) - ...`) and rounded to the nearest double. n = 0 is a placeholder (unused).
-const STIRLERR_SMALL: [f64; 16] = [
-    0.0,
-    0.08106146679532726,
-    0.0413406959554093,
-    0.02767792568499834,
-    0.020790672103765093,
-    0.016644691189821193,
-    0.013876128823070748,
-    0.01189670994589177,
-    0.010411265261972096,
-    0.009255462182712733,
-    0.00833056343336287,
-    0.007573675487951841,
-    0.00694284010720953,
-    0.006408994188004207,
-    0.0059513701127588475,
-    0.005554733551962801,
-];
-
-/// Error of Stirling's approximation to `ln(n!)` for integer-valued `n ≥ 0`: exact table to 15, then the
-/// asymptotic series `1/(12n) - 1/(360n³) + 1/(1260n⁵) - 1/(1680n⁷) + 1/(1188n⁹)`, truncated where the next term is
-/// below double precision (the same cut points Loader gives).
-fn stirlerr(n: f64) -> f64 {
-    const S0: f64 = 1.0 / 12.0;
-    const S1: f64 = 1.0 / 360.0;
-    const S2: f64 = 1.0 / 1260.0;
-    const S3: f64 = 1.0 / 1680.0;
-    const S4: f64 = 1.0 / 1188.0;
-    if n <= 15.0 {
-        return STIRLERR_SMALL[n as usize];
-    }
-    let nn = n * n;
-    if n > 500.0 {
-        (S0 - S1 / nn) / n
-    } else if n > 80.0 {
-        (S0 - (S1 - S2 / nn) / nn) / n
-    } else if n > 35.0 {
-        (S0 - (S1 - (S2 - S3 / nn) / nn) / nn) / n
-    } else {
-        (S0 - (S1 - (S2 - (S3 - S4 / nn) / nn) / nn) / nn) / n
-    }
-}
-
-/// Deviance term `bd0(x, m) = x ln(x/m) + m - x`, by a series in `v = (x-m)/(x+m)` when `x ≈ m` (where the direct
-/// form cancels).
-fn bd0(x: f64, m: f64) -> f64 {
-    if (x - m).abs() < 0.1 * (x + m) {
-        let mut v = (x - m) / (x + m);
-        let mut s = (x - m) * v;
-        if s.abs() < f64::MIN_POSITIVE {
-            return s;
-        }
-        let mut ej = 2.0 * x * v;
-        v *= v;
-        for j in 1..1000 {
-            ej *= v;
-            let s1 = s + ej / f64::from(2 * j + 1);
-            if s1 == s {
-                return s1;
-            }
-            s = s1;
-        }
-    }
-    x * (x / m).ln() + m - x
-}
 
 /// `ln P(X = x)` for X ~ Binomial(n, p), `q = 1 - p` passed separately so that it carries its own precision.
 fn ln_dbinom_raw(x: f64, n: f64, p: f64, q: f64) -> f64 {
@@ -205,6 +139,7 @@ pub fn phyper_upper(k: u64, big_k: u64, n_total: u64, n_drawn: u64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use crate::special::STIRLERR_SMALL;
     use super::*;
 
     /// Exact `P(X = k)` by products of small ratios, for cross-checks on small urns.

@@ -3,15 +3,12 @@
 use statrs::function::gamma::ln_gamma;
 
 use crate::dist::{pchisq_upper, pf_upper};
+use crate::special::{bd0, stirlerr};
 
 /// ln √(2π) (R `M_LN_SQRT_2PI`).
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 /// R `qf`: with df1 ≤ df2 and df2 above this it returns `qchisq(p, df1) / df1` (nmath/qf.c).
 const QF_CHISQ_DF2: f64 = 4e5;
-/// R `bd0`: the series is used when |x − np| is below this fraction of x + np.
-const BD0_SERIES_BELOW: f64 = 0.1;
-/// R `stirlerr`: below this, the exact `lgamma` form; above, the Stirling series.
-const STIRLERR_EXACT_UPTO: f64 = 15.0;
 /// `qf` by safeguarded Newton: stop when a step in ln f is below this (relative)…
 const QF_STEP_TOL: f64 = 1e-15;
 /// …or after this many steps (bisection alone would need ~60 from the initial bracket).
@@ -20,54 +17,6 @@ const QF_MAX_ITER: usize = 200;
 const QF_MAX_BRACKET_STEP: f64 = 4096.0;
 /// The lower regularised gamma series stops when a term is below this fraction of the sum.
 const GAMMA_SERIES_EPS: f64 = 1e-17;
-
-/// R's `stirlerr(n)` = ln Γ(n + 1) − (n + ½) ln n + n − ln √(2π) (R 4.2 nmath/stirlerr.c; the
-/// tabulated half-integers below 15 are computed from `lgamma` here).
-fn stirlerr(n: f64) -> f64 {
-    const S0: f64 = 1.0 / 12.0;
-    const S1: f64 = 1.0 / 360.0;
-    const S2: f64 = 1.0 / 1260.0;
-    const S3: f64 = 1.0 / 1680.0;
-    const S4: f64 = 1.0 / 1188.0;
-    if n <= STIRLERR_EXACT_UPTO {
-        return ln_gamma(n + 1.0) - (n + 0.5) * n.ln() + n - LN_SQRT_2PI;
-    }
-    let nn = n * n;
-    if n > 500.0 {
-        (S0 - S1 / nn) / n
-    } else if n > 80.0 {
-        (S0 - (S1 - S2 / nn) / nn) / n
-    } else if n > 35.0 {
-        (S0 - (S1 - (S2 - S3 / nn) / nn) / nn) / n
-    } else {
-        (S0 - (S1 - (S2 - (S3 - S4 / nn) / nn) / nn) / nn) / n
-    }
-}
-
-/// R's `bd0(x, np)` = x ln(x/np) + np − x, computed without cancellation (R 4.2 nmath/bd0.c).
-fn bd0(x: f64, np: f64) -> f64 {
-    if !x.is_finite() || !np.is_finite() || np == 0.0 {
-        return f64::NAN;
-    }
-    if (x - np).abs() < BD0_SERIES_BELOW * (x + np) {
-        let mut v = (x - np) / (x + np);
-        let mut s = (x - np) * v;
-        if s.abs() < f64::MIN_POSITIVE {
-            return s;
-        }
-        let mut ej = 2.0 * x * v;
-        v *= v;
-        for j in 1..1000 {
-            ej *= v;
-            let s1 = s + ej / f64::from(2 * j + 1);
-            if s1 == s {
-                return s1;
-            }
-            s = s1;
-        }
-    }
-    x * (x / np).ln() + np - x
-}
 
 /// R's `dbinom_raw(x, n, p, q)` (non-log).
 fn dbinom_raw(x: f64, n: f64, p: f64, q: f64) -> f64 {
