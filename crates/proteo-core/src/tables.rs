@@ -9,11 +9,14 @@ use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 /// Rows per Parquet row group: large enough for good compression, small enough to stream.
 const ROW_GROUP_ROWS: usize = 256 * 1024;
+/// zstd level: level 3 is zstd's default, fast to write and read; higher levels gain little on float data.
+const ZSTD_LEVEL: i32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
@@ -36,10 +39,14 @@ pub enum TableError {
 }
 
 /// Columns of a table under construction, in order.
+///
+/// Float columns of distinct values (statistics) are written with byte-stream-split encoding and no dictionary,
+/// which lets zstd compress their exponent bytes; columns of repeated values use a dictionary.
 #[derive(Default)]
 pub struct TableBuilder {
     fields: Vec<Field>,
     columns: Vec<ArrayRef>,
+    split_floats: Vec<String>,
 }
 
 impl TableBuilder {
@@ -67,6 +74,7 @@ impl TableBuilder {
     }
 
     pub fn f64(mut self, name: &str, values: Vec<f64>) -> Self {
+        self.split_floats.push(name.to_string());
         self.fields.push(Field::new(name, DataType::Float64, false));
         self.columns.push(Arc::new(Float64Array::from(values)));
         self
@@ -74,6 +82,13 @@ impl TableBuilder {
 
     /// A float column where `NaN` means "not available": written as null so every reader sees a missing value.
     pub fn f64_nullable(mut self, name: &str, values: &[f64]) -> Self {
+        self.split_floats.push(name.to_string());
+        self.f64_repeated(name, values)
+    }
+
+    /// Like [`TableBuilder::f64_nullable`] for a column that repeats few distinct values (per-protein values in a
+    /// protein × contrast table, degrees of freedom): dictionary-encoded.
+    pub fn f64_repeated(mut self, name: &str, values: &[f64]) -> Self {
         self.fields.push(Field::new(name, DataType::Float64, true));
         self.columns.push(Arc::new(values.iter().map(|v| (!v.is_nan()).then_some(*v)).collect::<Float64Array>()));
         self
@@ -96,12 +111,18 @@ impl TableBuilder {
         let wrap = |e: Box<dyn std::error::Error + Send + Sync>| TableError::Write { table: table.to_string(), source: e };
         let schema = Arc::new(Schema::new(self.fields));
         let batch = RecordBatch::try_new(schema.clone(), self.columns).map_err(|e| wrap(Box::new(e)))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).expect("valid zstd level")))
             .set_dictionary_enabled(true)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .set_created_by(concat!("proteo ", env!("CARGO_PKG_VERSION")).to_string())
-            .build();
+            .set_created_by(concat!("proteo ", env!("CARGO_PKG_VERSION")).to_string());
+        for name in &self.split_floats {
+            let path = ColumnPath::from(name.as_str());
+            props = props
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
+        }
+        let props = props.build();
         let mut out = Vec::new();
         let mut writer = ArrowWriter::try_new(&mut out, schema, Some(props)).map_err(|e| wrap(Box::new(e)))?;
         writer.write(&batch).map_err(|e| wrap(Box::new(e)))?;

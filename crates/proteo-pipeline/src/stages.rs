@@ -408,7 +408,7 @@ fn results_table(de: &DeOutput, matrix: &IntensityTable, job: &JobSpec) -> Resul
         .text_dict("contrast", rows().map(|(j, _)| de.contrasts[j].name.as_str()))
         .f64_nullable("log2fc", &de.log2fc)
         .f64_nullable("t", &de.t)
-        .f64_nullable("df", &de.df)
+        .f64_repeated("df", &de.df)
         .f64_nullable("p_value", &de.p_value)
         .f64_nullable("adj_p_value", &de.adj_p_value);
     if let Some(tk) = &de.tukey_p_value {
@@ -416,7 +416,7 @@ fn results_table(de: &DeOutput, matrix: &IntensityTable, job: &JobSpec) -> Resul
     }
     let avg: Vec<f64> = rows().map(|(_, i)| de.avg_expr[i]).collect();
     let sig: Vec<bool> = (0..n).map(|r| is_significant(de.adj_p_value[r], de.log2fc[r], alpha, lfc)).collect();
-    Ok(t.f64_nullable("avg_expr", &avg).bool("significant", sig).to_parquet("de/results.parquet")?)
+    Ok(t.f64_repeated("avg_expr", &avg).bool("significant", sig).to_parquet("de/results.parquet")?)
 }
 
 async fn pathway_stage(
