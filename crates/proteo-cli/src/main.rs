@@ -245,8 +245,20 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     let outcome = pollster::block_on(run_job(&store, &job, &on_progress));
     bar.finish_and_clear();
     let run = outcome.map_err(|(stage, e)| anyhow::anyhow!("{} failed: {e}", stage.title()))?;
+    write_report(&args.out)?;
     print_summary(&run.results, &args.out, started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// `report.html`: the self-contained report of the run, from the files the stages wrote.
+fn write_report(out: &Path) -> anyhow::Result<()> {
+    let mut inputs = proteo_report::ReportInputs::default();
+    for key in proteo_report::REPORT_INPUTS {
+        let bytes = std::fs::read(out.join(key)).with_context(|| format!("report input {key}"))?;
+        inputs.files.insert(key.to_string(), bytes.into());
+    }
+    let html = proteo_report::render(&inputs).context("writing report.html")?;
+    std::fs::write(out.join("report.html"), html).with_context(|| format!("cannot write {}", out.join("report.html").display()))
 }
 
 fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: f64) {
@@ -289,5 +301,5 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
             }
         }
     }
-    println!("Outputs in {} ({seconds:.2} s)", out.display());
+    println!("Outputs in {} ({seconds:.2} s); open {} in a browser", out.display(), out.join("report.html").display());
 }

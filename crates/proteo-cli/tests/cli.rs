@@ -23,7 +23,8 @@ fn example() -> (PathBuf, PathBuf) {
     (root().join("data/example/proteinGroups.txt"), root().join("data/example/experimental_design.tsv"))
 }
 
-const OUTPUTS: [&str; 13] = [
+const OUTPUTS: [&str; 14] = [
+    "report.html",
     "ingest/table.parquet",
     "ingest/design.parquet",
     "ingest/summary.json",

@@ -1,0 +1,621 @@
+//! SVG charts for the report, drawn with plotters' SVG backend (no font files: text is emitted as `<text>`).
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::ReportError;
+
+/// Tableau 10: distinguishable group colours, also for colour-blind readers.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(78, 121, 167),
+    RGBColor(242, 142, 43),
+    RGBColor(225, 87, 89),
+    RGBColor(118, 183, 178),
+    RGBColor(89, 161, 79),
+    RGBColor(237, 201, 72),
+    RGBColor(176, 122, 161),
+    RGBColor(255, 157, 167),
+    RGBColor(156, 117, 95),
+    RGBColor(186, 176, 172),
+];
+const UP: RGBColor = RGBColor(200, 40, 40);
+const DOWN: RGBColor = RGBColor(40, 90, 200);
+const FONT: &str = "sans-serif";
+/// Where a chart's points are spliced in, below labels and threshold lines.
+const SENTINEL: &str = "@@POINTS@@";
+
+pub fn group_color(groups: &[String], group: &str) -> RGBColor {
+    let i = groups.iter().position(|g| g == group).unwrap_or(0);
+    PALETTE[i % PALETTE.len()]
+}
+
+fn hex(c: RGBColor) -> String {
+    format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
+}
+
+fn chart_err(chart: &str) -> impl Fn(Box<dyn std::fmt::Debug>) -> ReportError + '_ {
+    move |e| ReportError::Chart { chart: chart.to_string(), message: format!("{e:?}") }
+}
+
+macro_rules! tryc {
+    ($e:expr, $chart:expr) => {
+        $e.map_err(|e| chart_err($chart)(Box::new(e)))?
+    };
+}
+
+/// Inline SVG inside HTML needs no namespace; dropping it keeps the page free of any URL.
+fn finish(svg: String, class: &str) -> String {
+    svg.replacen(r#" xmlns="http://www.w3.org/2000/svg""#, "", 1).replacen("<svg ", &format!("<svg class=\"{class}\" "), 1)
+}
+
+fn splice(svg: String, fragment: &str) -> String {
+    let Some(at) = svg.find(SENTINEL) else { return svg };
+    let start = svg[..at].rfind("<text").unwrap_or(at);
+    let end = svg[at..].find("</text>").map(|e| at + e + "</text>".len()).unwrap_or(at + SENTINEL.len());
+    format!("{}{}{}", &svg[..start], fragment, &svg[end..])
+}
+
+fn label_of(names: &[String], v: &SegmentValue<i32>) -> String {
+    match v {
+        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names.get(*i as usize).cloned().unwrap_or_default(),
+        SegmentValue::Last => String::new(),
+    }
+}
+
+fn legend_groups(groups: &[String]) -> Vec<String> {
+    let mut seen = Vec::new();
+    for g in groups {
+        if !seen.contains(g) {
+            seen.push(g.clone());
+        }
+    }
+    seen
+}
+
+fn finite_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    (lo <= hi).then_some((lo, hi))
+}
+
+fn pad(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    (lo - span * frac, hi + span * frac)
+}
+
+/// One bar per sample, coloured by group, with a group legend.
+pub fn sample_bars(
+    title: &str,
+    y_desc: &str,
+    samples: &[String],
+    groups: &[String],
+    values: &[f64],
+) -> Result<String, ReportError> {
+    let n = samples.len() as i32;
+    let ymax = finite_range(values.iter().copied()).map(|r| r.1).unwrap_or(1.0).max(1e-9) * 1.12;
+    let mut buf = String::new();
+    let uniq = legend_groups(groups);
+    {
+        let root = SVGBackend::with_string(&mut buf, (560, 340)).into_drawing_area();
+        tryc!(root.fill(&WHITE), title);
+        let mut chart = tryc!(
+            ChartBuilder::on(&root)
+                .caption(title, (FONT, 16))
+                .margin(10)
+                .x_label_area_size(70)
+                .y_label_area_size(60)
+                .build_cartesian_2d((0..n).into_segmented(), 0.0..ymax),
+            title
+        );
+        tryc!(
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(samples.len() + 1)
+                .x_label_formatter(&|v| label_of(samples, v))
+                .x_label_style((FONT, 11).into_font().transform(FontTransform::Rotate90))
+                .x_desc("sample")
+                .y_desc(y_desc)
+                .draw(),
+            title
+        );
+        for g in &uniq {
+            let c = group_color(&uniq, g);
+            let bars = (0..n).filter(|&i| &groups[i as usize] == g).map(|i| {
+                let mut r = Rectangle::new(
+                    [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), values[i as usize])],
+                    c.filled(),
+                );
+                r.set_margin(0, 0, 3, 3);
+                r
+            });
+            tryc!(chart.draw_series(bars), title)
+                .label(g.as_str())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.filled()));
+        }
+        tryc!(
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw(),
+            title
+        );
+        tryc!(root.present(), title);
+    }
+    Ok(finish(buf, "chart"))
+}
+
+/// Tukey box plots (whiskers at the most extreme values within 1.5 IQR), one per sample, coloured by group.
+pub fn box_plots(title: &str, samples: &[String], groups: &[String], data: &[Vec<f64>]) -> Result<String, ReportError> {
+    let n = samples.len() as i32;
+    let stats: Vec<Option<[f64; 5]>> = data.iter().map(|v| five_numbers(v)).collect();
+    let (lo, hi) = finite_range(stats.iter().flatten().flat_map(|s| [s[0], s[4]])).unwrap_or((0.0, 1.0));
+    let (lo, hi) = pad(lo, hi, 0.05);
+    let uniq = legend_groups(groups);
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (560, 340)).into_drawing_area();
+        tryc!(root.fill(&WHITE), title);
+        let mut chart = tryc!(
+            ChartBuilder::on(&root)
+                .caption(title, (FONT, 16))
+                .margin(10)
+                .x_label_area_size(70)
+                .y_label_area_size(60)
+                .build_cartesian_2d((0..n).into_segmented(), lo..hi),
+            title
+        );
+        tryc!(
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(samples.len() + 1)
+                .x_label_formatter(&|v| label_of(samples, v))
+                .x_label_style((FONT, 11).into_font().transform(FontTransform::Rotate90))
+                .x_desc("sample")
+                .y_desc("log2 intensity")
+                .draw(),
+            title
+        );
+        for g in &uniq {
+            let c = group_color(&uniq, g);
+            let mut elements: Vec<DynElement<'static, SVGBackend, (SegmentValue<i32>, f64)>> = Vec::new();
+            for i in (0..n).filter(|&i| &groups[i as usize] == g) {
+                let Some([w0, q1, med, q3, w1]) = stats[i as usize] else { continue };
+                let x = |f: f64| (SegmentValue::Exact(i), f);
+                let mut r = Rectangle::new([x(q1), (SegmentValue::Exact(i + 1), q3)], c.mix(0.55).filled());
+                r.set_margin(0, 0, 6, 6);
+                elements.push(r.into_dyn());
+                let mid = SegmentValue::CenterOf(i);
+                elements.push(PathElement::new(vec![(mid.clone(), w0), (mid.clone(), q1)], BLACK).into_dyn());
+                elements.push(PathElement::new(vec![(mid.clone(), q3), (mid, w1)], BLACK).into_dyn());
+                let mut m = Rectangle::new([x(med), (SegmentValue::Exact(i + 1), med)], BLACK.stroke_width(2));
+                m.set_margin(0, 0, 6, 6);
+                elements.push(m.into_dyn());
+            }
+            tryc!(chart.draw_series(elements), title)
+                .label(g.as_str())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.mix(0.55).filled()));
+        }
+        tryc!(
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw(),
+            title
+        );
+        tryc!(root.present(), title);
+    }
+    Ok(finish(buf, "chart"))
+}
+
+/// Lower whisker, Q1, median, Q3, upper whisker of the finite values (type-7 quantiles, as R's default).
+pub fn five_numbers(values: &[f64]) -> Option<[f64; 5]> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| {
+        let h = (v.len() - 1) as f64 * p;
+        let (f, c) = (h.floor() as usize, h.ceil() as usize);
+        v[f] + (h - f as f64) * (v[c] - v[f])
+    };
+    let (q1, med, q3) = (q(0.25), q(0.5), q(0.75));
+    let iqr = q3 - q1;
+    let w0 = v.iter().copied().find(|&x| x >= q1 - 1.5 * iqr).unwrap_or(q1);
+    let w1 = v.iter().rev().copied().find(|&x| x <= q3 + 1.5 * iqr).unwrap_or(q3);
+    Some([w0, q1, med, q3, w1])
+}
+
+/// PC1 against PC2, one colour per group, % variance explained in the axis labels.
+pub fn pca(
+    samples: &[String],
+    groups: &[String],
+    pc1: &[f64],
+    pc2: &[f64],
+    var: (f64, f64),
+) -> Result<String, ReportError> {
+    let title = "PCA of the final matrix";
+    let (x0, x1) = finite_range(pc1.iter().copied()).unwrap_or((-1.0, 1.0));
+    let (y0, y1) = finite_range(pc2.iter().copied()).unwrap_or((-1.0, 1.0));
+    let ((x0, x1), (y0, y1)) = (pad(x0, x1, 0.15), pad(y0, y1, 0.15));
+    let uniq = legend_groups(groups);
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (560, 420)).into_drawing_area();
+        tryc!(root.fill(&WHITE), title);
+        let mut chart = tryc!(
+            ChartBuilder::on(&root)
+                .caption(title, (FONT, 16))
+                .margin(10)
+                .x_label_area_size(45)
+                .y_label_area_size(60)
+                .build_cartesian_2d(x0..x1, y0..y1),
+            title
+        );
+        tryc!(
+            chart
+                .configure_mesh()
+                .x_desc(format!("PC1 ({:.1}% of variance)", var.0))
+                .y_desc(format!("PC2 ({:.1}% of variance)", var.1))
+                .light_line_style(RGBColor(240, 240, 240))
+                .draw(),
+            title
+        );
+        for g in &uniq {
+            let c = group_color(&uniq, g);
+            let idx: Vec<usize> = (0..samples.len()).filter(|&i| &groups[i] == g).collect();
+            tryc!(chart.draw_series(idx.iter().map(|&i| Circle::new((pc1[i], pc2[i]), 6, c.filled()))), title)
+                .label(g.as_str())
+                .legend(move |(x, y)| Circle::new((x + 5, y), 5, c.filled()));
+            let style = TextStyle::from((FONT, 10).into_font()).color(&RGBColor(80, 80, 80));
+            tryc!(
+                chart.draw_series(
+                    idx.iter().map(|&i| Text::new(samples[i].clone(), (pc1[i], pc2[i]), style.clone()))
+                ),
+                title
+            );
+        }
+        tryc!(
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw(),
+            title
+        );
+        tryc!(root.present(), title);
+    }
+    Ok(finish(buf, "chart"))
+}
+
+fn blend(a: RGBColor, b: RGBColor, t: f64) -> RGBColor {
+    let t = t.clamp(0.0, 1.0);
+    let m = |x: u8, y: u8| (x as f64 + (y as f64 - x as f64) * t).round() as u8;
+    RGBColor(m(a.0, b.0), m(a.1, b.1), m(a.2, b.2))
+}
+
+/// Sample × sample Pearson correlation as a heatmap, with a colour bar from the lowest r to 1.
+pub fn heatmap(samples: &[String], corr: &[Vec<f64>]) -> Result<String, ReportError> {
+    let title = "Sample correlation (Pearson r)";
+    let n = samples.len() as i32;
+    let lo = finite_range(corr.iter().flatten().copied()).map(|r| r.0).unwrap_or(0.0).min(0.999);
+    let (c0, c1) = (RGBColor(255, 255, 240), RGBColor(30, 60, 140));
+    let color = |r: f64| blend(c0, c1, (r - lo) / (1.0 - lo));
+    let side = (18 * n.max(8) + 150) as u32;
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (side + 90, side)).into_drawing_area();
+        tryc!(root.fill(&WHITE), title);
+        let (plot, bar) = root.split_horizontally(side);
+        let mut chart = tryc!(
+            ChartBuilder::on(&plot)
+                .caption(title, (FONT, 16))
+                .margin(10)
+                .x_label_area_size(70)
+                .y_label_area_size(70)
+                .build_cartesian_2d((0..n).into_segmented(), (0..n).into_segmented()),
+            title
+        );
+        tryc!(
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_labels(samples.len() + 1)
+                .y_labels(samples.len() + 1)
+                .x_label_formatter(&|v| label_of(samples, v))
+                .y_label_formatter(&|v| label_of(samples, v))
+                .x_label_style((FONT, 11).into_font().transform(FontTransform::Rotate90))
+                .x_desc("sample")
+                .y_desc("sample")
+                .draw(),
+            title
+        );
+        let cells = (0..n).flat_map(|i| (0..n).map(move |j| (i, j))).map(|(i, j)| {
+            let r = corr[i as usize][j as usize];
+            let fill = if r.is_finite() { color(r) } else { RGBColor(200, 200, 200) };
+            Rectangle::new(
+                [(SegmentValue::Exact(i), SegmentValue::Exact(j)), (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1))],
+                fill.filled(),
+            )
+        });
+        tryc!(chart.draw_series(cells), title);
+        let steps = 20;
+        let (top, height) = (40, side as i32 - 140);
+        for k in 0..steps {
+            let y = top + height * k / steps;
+            let r = 1.0 - (1.0 - lo) * k as f64 / (steps - 1) as f64;
+            tryc!(bar.draw(&Rectangle::new([(10, y), (30, y + height / steps + 1)], color(r).filled())), title);
+        }
+        let style = TextStyle::from((FONT, 11).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+        tryc!(bar.draw(&Text::new("1.00".to_string(), (34, top), style.clone())), title);
+        tryc!(bar.draw(&Text::new(format!("{lo:.2}"), (34, top + height), style.clone())), title);
+        tryc!(bar.draw(&Text::new("r".to_string(), (16, top - 14), style)), title);
+        tryc!(root.present(), title);
+    }
+    Ok(finish(buf, "chart"))
+}
+
+/// One point of a volcano plot.
+pub struct VolcanoPoint {
+    pub log2fc: f64,
+    pub p: f64,
+    /// −1 down, 0 not significant, 1 up.
+    pub class: i8,
+    pub label: Option<String>,
+}
+
+/// p-values are floored here before −log10 so that p = 0 (underflow) still plots, at the top.
+const P_FLOOR: f64 = 1e-300;
+
+/// log2FC against −log10 p; threshold lines at ±`min_log2fc` and at `p_cut`; significant points in colour,
+/// labels for the points that carry one. Points are one `<path>` per class with pixel-deduplicated dots.
+pub fn volcano(contrast: &str, points: &[VolcanoPoint], min_log2fc: f64, p_cut: f64, p_cut_label: &str) -> Result<String, ReportError> {
+    let title = format!("Volcano: {contrast}");
+    let ny = |p: f64| -p.max(P_FLOOR).log10();
+    let xm = finite_range(points.iter().map(|p| p.log2fc.abs())).map(|r| r.1).unwrap_or(1.0).max(min_log2fc * 1.5) * 1.05;
+    let ymax = finite_range(points.iter().map(|p| ny(p.p))).map(|r| r.1).unwrap_or(1.0).max(ny(p_cut)).max(1.0) * 1.08;
+    let mut buf = String::new();
+    let mut fragment = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (560, 420)).into_drawing_area();
+        tryc!(root.fill(&WHITE), &title);
+        let mut chart = tryc!(
+            ChartBuilder::on(&root)
+                .caption(&title, (FONT, 16))
+                .margin(10)
+                .x_label_area_size(45)
+                .y_label_area_size(55)
+                .build_cartesian_2d(-xm..xm, 0.0..ymax),
+            &title
+        );
+        tryc!(
+            chart
+                .configure_mesh()
+                .x_desc("log2 fold change")
+                .y_desc("−log10 p")
+                .light_line_style(RGBColor(240, 240, 240))
+                .draw(),
+            &title
+        );
+        tryc!(chart.draw_series(std::iter::once(Text::new(SENTINEL, (0.0, 0.0), (FONT, 1)))), &title);
+        let thr = RGBColor(120, 120, 120);
+        for x in [-min_log2fc, min_log2fc] {
+            tryc!(chart.draw_series(LineSeries::new(vec![(x, 0.0), (x, ymax)], thr.stroke_width(1))), &title);
+        }
+        if p_cut > 0.0 && p_cut.is_finite() {
+            let y = ny(p_cut);
+            tryc!(chart.draw_series(LineSeries::new(vec![(-xm, y), (xm, y)], thr.stroke_width(1))), &title);
+            let style = TextStyle::from((FONT, 10).into_font()).color(&thr).pos(Pos::new(HPos::Left, VPos::Bottom));
+            tryc!(chart.draw_series(std::iter::once(Text::new(p_cut_label.to_string(), (-xm * 0.98, y), style))), &title);
+        }
+        let classes = [(0i8, RGBColor(150, 150, 150), "not significant"), (1, UP, "up"), (-1, DOWN, "down")];
+        for (class, color, name) in classes {
+            let mut seen = HashSet::new();
+            let mut d = String::new();
+            let mut last = (0, 0);
+            for p in points.iter().filter(|p| p.class == class && p.log2fc.is_finite() && p.p.is_finite()) {
+                let (x, y) = chart.backend_coord(&(p.log2fc, ny(p.p)));
+                if !seen.insert((x, y)) {
+                    continue;
+                }
+                if d.is_empty() {
+                    let _ = write!(d, "M{x} {y}h0");
+                } else {
+                    let _ = write!(d, "m{} {}h0", x - last.0, y - last.1);
+                }
+                last = (x, y);
+            }
+            if !d.is_empty() {
+                let opacity = if class == 0 { 0.45 } else { 0.9 };
+                let _ = write!(
+                    fragment,
+                    r#"<path class="pts" data-class="{name}" d="{d}" stroke="{}" stroke-opacity="{opacity}" stroke-width="5" stroke-linecap="round" fill="none"/>"#,
+                    hex(color)
+                );
+            }
+            // Legend entries without drawing anything: an empty series carries the label.
+            tryc!(chart.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>()), &title)
+                .label(name)
+                .legend(move |(x, y)| Circle::new((x + 5, y), 4, color.filled()));
+        }
+        let mut placed: Vec<(i32, i32, i32)> = Vec::new();
+        for p in points.iter().filter(|p| p.label.is_some()) {
+            let text = p.label.as_deref().unwrap_or_default();
+            let (x, y) = chart.backend_coord(&(p.log2fc, ny(p.p)));
+            let w = 6 * text.chars().count() as i32;
+            let left = p.log2fc < 0.0;
+            let mut ly = y - 4;
+            let lx = if left { x - 4 - w } else { x + 4 };
+            while placed.iter().any(|&(px, py, pw)| (ly - py).abs() < 11 && lx < px + pw && px < lx + w) {
+                ly += 11;
+            }
+            placed.push((lx, ly, w));
+            let _ = write!(
+                fragment,
+                r#"<text class="vl" x="{}" y="{ly}" font-size="10" font-family="sans-serif" text-anchor="{}">{}</text>"#,
+                if left { x - 4 } else { x + 4 },
+                if left { "end" } else { "start" },
+                crate::esc(text)
+            );
+        }
+        tryc!(
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw(),
+            &title
+        );
+        tryc!(root.present(), &title);
+    }
+    Ok(finish(splice(buf, &fragment), "chart volcano"))
+}
+
+/// Histogram of p-values in 20 bins of 0.05.
+pub fn p_histogram(contrast: &str, p: &[f64]) -> Result<String, ReportError> {
+    const BINS: usize = 20;
+    let title = format!("p-value histogram: {contrast}");
+    let mut counts = [0u32; BINS];
+    for &v in p.iter().filter(|v| v.is_finite()) {
+        counts[((v * BINS as f64) as usize).min(BINS - 1)] += 1;
+    }
+    let ymax = (*counts.iter().max().unwrap_or(&1)).max(1) as f64 * 1.1;
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (420, 420)).into_drawing_area();
+        tryc!(root.fill(&WHITE), &title);
+        let mut chart = tryc!(
+            ChartBuilder::on(&root)
+                .caption(&title, (FONT, 14))
+                .margin(10)
+                .x_label_area_size(45)
+                .y_label_area_size(55)
+                .build_cartesian_2d(0.0..1.0, 0.0..ymax),
+            &title
+        );
+        tryc!(chart.configure_mesh().disable_x_mesh().x_desc("p-value").y_desc("proteins").draw(), &title);
+        let w = 1.0 / BINS as f64;
+        tryc!(
+            chart.draw_series(counts.iter().enumerate().map(|(i, &c)| {
+                Rectangle::new([(i as f64 * w, 0.0), ((i + 1) as f64 * w, c as f64)], PALETTE[0].filled().stroke_width(0))
+            })),
+            &title
+        );
+        tryc!(root.present(), &title);
+    }
+    Ok(finish(buf, "chart"))
+}
+
+/// Horizontal bars of −log10 adjusted p for enriched terms, best at the top.
+pub fn term_bars(title: &str, names: &[String], adj_p: &[f64], alpha: f64) -> Result<String, ReportError> {
+    let n = names.len() as i32;
+    let vals: Vec<f64> = adj_p.iter().map(|p| -p.max(P_FLOOR).log10()).collect();
+    let xmax = finite_range(vals.iter().copied()).map(|r| r.1).unwrap_or(1.0).max(-alpha.log10()) * 1.1;
+    let short: Vec<String> = names
+        .iter()
+        .map(|s| if s.chars().count() > 48 { format!("{}…", s.chars().take(47).collect::<String>()) } else { s.clone() })
+        .collect();
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (640, (60 + 24 * n.max(3)) as u32 + 50)).into_drawing_area();
+        tryc!(root.fill(&WHITE), title);
+        let mut chart = tryc!(
+            ChartBuilder::on(&root)
+                .caption(title, (FONT, 14))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size(290)
+                .build_cartesian_2d(0.0..xmax, (0..n).into_segmented()),
+            title
+        );
+        // Rank 0 (best) at the top: row i is drawn at n-1-i.
+        tryc!(
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .y_labels(names.len() + 1)
+                .y_label_formatter(&|v| match v {
+                    SegmentValue::CenterOf(i) | SegmentValue::Exact(i) if *i < n => {
+                        short[(n - 1 - *i) as usize].clone()
+                    }
+                    _ => String::new(),
+                })
+                .x_desc("−log10 adjusted p")
+                .draw(),
+            title
+        );
+        tryc!(
+            chart.draw_series(vals.iter().enumerate().map(|(i, &v)| {
+                let row = n - 1 - i as i32;
+                let c = if adj_p[i] < alpha { PALETTE[0] } else { RGBColor(180, 180, 180) };
+                let mut r = Rectangle::new([(0.0, SegmentValue::Exact(row)), (v, SegmentValue::Exact(row + 1))], c.filled());
+                r.set_margin(3, 3, 0, 0);
+                r
+            })),
+            title
+        );
+        let a = -alpha.log10();
+        tryc!(
+            chart.draw_series(LineSeries::new(
+                vec![(a, SegmentValue::Exact(0)), (a, SegmentValue::Last)],
+                RGBColor(200, 40, 40).stroke_width(1)
+            )),
+            title
+        )
+        .label(format!("adjusted p = {alpha}"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], RGBColor(200, 40, 40)));
+        tryc!(
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw(),
+            title
+        );
+        tryc!(root.present(), title);
+    }
+    Ok(finish(buf, "chart"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_numbers_match_r_boxplot_stats_on_a_small_vector() {
+        // R 4.2.2: quantile(c(1,2,3,4,100), type = 7) -> 1, 2, 3, 4, 100; whiskers within 1.5 IQR: 1 and 4.
+        let s = five_numbers(&[1.0, 2.0, 3.0, 4.0, 100.0, f64::NAN]).unwrap();
+        assert_eq!(s, [1.0, 2.0, 3.0, 4.0, 4.0]);
+        assert!(five_numbers(&[f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn volcano_dedups_points_on_the_same_pixel_and_has_no_namespace_url() {
+        let pts: Vec<VolcanoPoint> = (0..1000)
+            .map(|i| VolcanoPoint { log2fc: 0.1 + (i % 2) as f64 * 1e-9, p: 0.5, class: 0, label: None })
+            .chain(std::iter::once(VolcanoPoint { log2fc: 3.0, p: 1e-6, class: 1, label: Some("A&B".into()) }))
+            .collect();
+        let svg = volcano("B-A", &pts, 1.0, 1e-3, "adj. p = 0.05").unwrap();
+        assert!(!svg.contains("http"));
+        assert!(!svg.contains(SENTINEL));
+        let grey = svg.split(r#"data-class="not significant" d=""#).nth(1).unwrap().split('"').next().unwrap();
+        assert_eq!(grey.matches("h0").count(), 1, "{grey}");
+        assert!(svg.contains(r#"class="vl""#) && svg.contains("A&amp;B"));
+    }
+}

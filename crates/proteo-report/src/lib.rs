@@ -1,0 +1,391 @@
+//! A self-contained HTML report of one run, rendered from the run's Parquet outputs and summary.json (no I/O).
+
+mod charts;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use proteo_core::tables::{Table, TableError};
+use serde_json::Value;
+
+/// The run outputs the report reads, keyed relative to the run's prefix.
+pub const REPORT_INPUTS: &[&str] = &[
+    "summary.json",
+    "ingest/table.parquet",
+    "qc/matrix.parquet",
+    "qc/samples.parquet",
+    "qc/pca.parquet",
+    "de/results.parquet",
+    "pathway/enrichment.parquet",
+];
+
+/// Hits listed per contrast, ranked by adjusted p.
+const TOP_HITS: usize = 50;
+/// Volcano points labelled per contrast (the most significant hits).
+const VOLCANO_LABELS: usize = 10;
+/// Terms shown per contrast and direction.
+const TOP_TERMS: usize = 10;
+
+/// The bytes of each file in [`REPORT_INPUTS`], keyed as there.
+#[derive(Default, Clone)]
+pub struct ReportInputs {
+    pub files: HashMap<String, Bytes>,
+}
+
+impl ReportInputs {
+    fn get(&self, key: &str) -> Result<&Bytes, ReportError> {
+        self.files.get(key).ok_or_else(|| ReportError::MissingInput { key: key.to_string() })
+    }
+    fn table(&self, key: &str) -> Result<Table, ReportError> {
+        Ok(Table::from_parquet(self.get(key)?.clone(), key)?)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("report input `{key}` was not provided; the report needs every file in REPORT_INPUTS")]
+    MissingInput { key: String },
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error("report input `summary.json` is not valid JSON: {0}")]
+    Summary(#[from] serde_json::Error),
+    #[error("chart `{chart}` could not be drawn: {message}")]
+    Chart { chart: String, message: String },
+}
+
+pub(crate) fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A numeric column whatever its Parquet type (float64 or uint32).
+fn num(t: &Table, col: &str) -> Result<Vec<f64>, ReportError> {
+    match t.f64(col) {
+        Ok(v) => Ok(v),
+        Err(TableError::ColumnType { .. }) => Ok(t.u32(col)?.into_iter().map(f64::from).collect()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn fmt_p(p: f64) -> String {
+    if !p.is_finite() {
+        "NA".into()
+    } else if p < 1e-3 {
+        format!("{p:.2e}")
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+fn first_gene(genes: &str) -> &str {
+    genes.split(';').next().unwrap_or("").trim()
+}
+
+fn json_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "—".into(),
+        Value::Array(a) if a.is_empty() => "none".into(),
+        Value::Array(a) => a.iter().map(json_text).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                flatten(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out);
+            }
+        }
+        other => out.push((prefix.to_string(), json_text(other))),
+    }
+}
+
+fn kv_table(rows: &[(String, String)]) -> String {
+    let mut h = String::from("<table class=\"kv\">");
+    for (k, v) in rows {
+        let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
+    }
+    h.push_str("</table>");
+    h
+}
+
+fn humanize(key: &str) -> String {
+    let s = key.replace('_', " ");
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+/// Pearson correlation between columns over the rows where every column is finite.
+fn correlation(cols: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let n = cols.len();
+    let rows = cols.first().map_or(0, |c| c.len());
+    let complete: Vec<usize> = (0..rows).filter(|&r| cols.iter().all(|c| c[r].is_finite())).collect();
+    let centred: Vec<Vec<f64>> = cols
+        .iter()
+        .map(|c| {
+            let m = complete.iter().map(|&r| c[r]).sum::<f64>() / complete.len().max(1) as f64;
+            complete.iter().map(|&r| c[r] - m).collect()
+        })
+        .collect();
+    let mut out = vec![vec![f64::NAN; n]; n];
+    for i in 0..n {
+        for j in 0..n {
+            let (a, b) = (&centred[i], &centred[j]);
+            let sab: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            let saa: f64 = a.iter().map(|x| x * x).sum();
+            let sbb: f64 = b.iter().map(|x| x * x).sum();
+            out[i][j] = sab / (saa * sbb).sqrt();
+        }
+    }
+    out
+}
+
+/// The largest raw p whose BH-adjusted p is below `alpha`; if none is, the p one hit would need (alpha / m).
+fn p_cut(p: &[f64], adj: &[f64], alpha: f64) -> (f64, bool) {
+    let best = p.iter().zip(adj).filter(|(p, a)| p.is_finite() && **a < alpha).map(|(p, _)| *p).fold(f64::NAN, f64::max);
+    if best.is_finite() {
+        (best, true)
+    } else {
+        (alpha / p.iter().filter(|p| p.is_finite()).count().max(1) as f64, false)
+    }
+}
+
+/// Render the whole report as one HTML document.
+pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
+    let summary: Value = serde_json::from_slice(inputs.get("summary.json")?)?;
+    let params = &summary["parameters"];
+    let alpha = params["pathway"]["alpha"].as_f64().unwrap_or(0.05);
+    let min_lfc = params["pathway"]["min_log2fc"].as_f64().unwrap_or(1.0);
+    let mut body = String::new();
+    let mut toc = String::new();
+
+    // Run summary
+    let _ = write!(toc, "<a href=\"#summary\">Run</a><a href=\"#qc\">QC</a><a href=\"#de\">Differential expression</a><a href=\"#pathway\">Pathways</a>");
+    body.push_str("<section id=\"summary\"><h2>Run summary</h2><div class=\"grid\">");
+    let mut run = vec![
+        ("Input".to_string(), json_text(&summary["input"])),
+        ("Design".to_string(), json_text(&summary["design"])),
+        ("Job".to_string(), json_text(&summary["job_id"])),
+        ("Random seed (imputation)".to_string(), json_text(&params["qc"]["seed"])),
+    ];
+    if let Some(v) = summary["versions"].as_object() {
+        run.extend(v.iter().map(|(k, v)| (format!("Version: {k}"), json_text(v))));
+    }
+    let ingest = &summary["stages"]["ingest"];
+    run.push(("Samples".into(), json_text(&ingest["samples"])));
+    run.push(("Groups".into(), json_text(&ingest["groups"])));
+    let _ = write!(body, "<div><h3>Run</h3>{}</div>", kv_table(&run));
+    let mut filters = Vec::new();
+    for (stage, v) in [("Input", &ingest["input"]), ("QC", &summary["stages"]["qc"]["qc"])] {
+        if let Some(m) = v.as_object() {
+            filters.extend(m.iter().filter(|(_, v)| v.is_number()).map(|(k, v)| (format!("{stage}: {}", humanize(k)), json_text(v))));
+        }
+    }
+    let _ = write!(body, "<div><h3>Filtering</h3>{}</div>", kv_table(&filters));
+    let mut prows = Vec::new();
+    flatten("", params, &mut prows);
+    let _ = write!(body, "<div><h3>Parameters</h3>{}</div></div>", kv_table(&prows));
+    if let Some(cs) = summary["stages"]["de"]["contrasts"].as_array() {
+        body.push_str("<h3>Significant proteins per contrast</h3><table class=\"kv\"><tr><th>contrast</th><th>up</th><th>down</th><th>significant</th></tr>");
+        for c in cs {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&json_text(&c["contrast"])),
+                json_text(&c["up"]),
+                json_text(&c["down"]),
+                json_text(&c["significant"])
+            );
+        }
+        let _ = write!(body, "</table><p class=\"note\">Significant: BH-adjusted p &lt; {alpha} and |log2FC| ≥ {min_lfc}.</p>");
+    }
+    body.push_str("</section>");
+
+    // QC
+    let st = inputs.table("qc/samples.parquet")?;
+    let samples = st.text("sample")?;
+    let groups = st.text("group")?;
+    body.push_str("<section id=\"qc\"><h2>Quality control</h2><div class=\"grid\">");
+    body.push_str(&charts::sample_bars("Proteins identified per sample", "proteins identified", &samples, &groups, &num(&st, "identified")?)?);
+    body.push_str(&charts::sample_bars("Missing values per sample", "% missing", &samples, &groups, &num(&st, "missing_pct")?)?);
+    let raw = inputs.table("ingest/table.parquet")?;
+    let already_log2 = params["qc"]["log2_input"].as_bool().unwrap_or(false);
+    let raw_names = raw.column_names();
+    let before: Vec<Vec<f64>> = samples
+        .iter()
+        .map(|s| {
+            if !raw_names.contains(s) {
+                return Ok(Vec::new());
+            }
+            Ok(num(&raw, s)?.into_iter().filter(|v| v.is_finite() && (already_log2 || *v > 0.0)).map(|v| if already_log2 { v } else { v.log2() }).collect())
+        })
+        .collect::<Result<_, ReportError>>()?;
+    body.push_str(&charts::box_plots("Intensities before normalization (log2 raw)", &samples, &groups, &before)?);
+    let mt = inputs.table("qc/matrix.parquet")?;
+    let after: Vec<Vec<f64>> = samples.iter().map(|s| num(&mt, s)).collect::<Result<_, _>>()?;
+    body.push_str(&charts::box_plots("Intensities after normalization and imputation", &samples, &groups, &after)?);
+    let pca = inputs.table("qc/pca.parquet")?;
+    let (pca_samples, pca_groups) = (pca.text("sample")?, pca.text("group")?);
+    let v1 = num(&pca, "pc1_variance_pct")?.first().copied().unwrap_or(f64::NAN);
+    let v2 = num(&pca, "pc2_variance_pct")?.first().copied().unwrap_or(f64::NAN);
+    body.push_str(&charts::pca(&pca_samples, &pca_groups, &num(&pca, "pc1")?, &num(&pca, "pc2")?, (v1, v2))?);
+    body.push_str(&charts::heatmap(&samples, &correlation(&after))?);
+    let _ = write!(
+        body,
+        "</div><p class=\"note\">{} proteins in the final matrix; correlation over rows complete in every sample.</p></section>",
+        mt.num_rows()
+    );
+
+    // DE
+    let de = inputs.table("de/results.parquet")?;
+    let (pid, genes, contrast) = (de.text("protein_id")?, de.text("gene_names")?, de.text("contrast")?);
+    let (lfc, p, adj) = (num(&de, "log2fc")?, num(&de, "p_value")?, num(&de, "adj_p_value")?);
+    let mut order: Vec<String> = Vec::new();
+    let mut rows_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, c) in contrast.iter().enumerate() {
+        if !rows_of.contains_key(c.as_str()) {
+            order.push(c.clone());
+        }
+        rows_of.entry(c.as_str()).or_default().push(i);
+    }
+    body.push_str("<section id=\"de\"><h2>Differential expression</h2>");
+    let _ = write!(body, "<p class=\"note\">Volcano lines: |log2FC| = {min_lfc} and the raw p at which the BH-adjusted p reaches {alpha}. Points on the same pixel are drawn once.</p>");
+    for (k, c) in order.iter().enumerate() {
+        let rows = &rows_of[c.as_str()];
+        let sig = |r: usize| adj[r] < alpha && lfc[r].abs() >= min_lfc;
+        let mut ranked: Vec<usize> = rows.clone();
+        ranked.sort_by(|&a, &b| adj[a].total_cmp(&adj[b]).then(p[a].total_cmp(&p[b])));
+        let labelled: Vec<usize> = ranked.iter().copied().filter(|&r| sig(r)).take(VOLCANO_LABELS).collect();
+        let name = |r: usize| {
+            let g = first_gene(&genes[r]);
+            if g.is_empty() { pid[r].clone() } else { g.to_string() }
+        };
+        let points: Vec<charts::VolcanoPoint> = rows
+            .iter()
+            .map(|&r| charts::VolcanoPoint {
+                log2fc: lfc[r],
+                p: p[r],
+                class: if sig(r) { if lfc[r] > 0.0 { 1 } else { -1 } } else { 0 },
+                label: labelled.contains(&r).then(|| name(r)),
+            })
+            .collect();
+        let (cut, reached) = p_cut(&rows.iter().map(|&r| p[r]).collect::<Vec<_>>(), &rows.iter().map(|&r| adj[r]).collect::<Vec<_>>(), alpha);
+        let cut_label = if reached { format!("adj. p = {alpha}") } else { format!("adj. p = {alpha} not reached (line at {alpha}/m)") };
+        let n_sig = rows.iter().filter(|&&r| sig(r)).count();
+        let _ = write!(
+            body,
+            "<details class=\"contrast\" id=\"de-{k}\"{}><summary>{} — {} significant of {}</summary><div class=\"grid\">",
+            if k == 0 { " open" } else { "" },
+            esc(c),
+            n_sig,
+            rows.len()
+        );
+        body.push_str(&charts::volcano(c, &points, min_lfc, cut, &cut_label)?);
+        body.push_str(&charts::p_histogram(c, &rows.iter().map(|&r| p[r]).collect::<Vec<_>>())?);
+        body.push_str("</div>");
+        let _ = write!(body, "<h4>Top {TOP_HITS} by adjusted p</h4><input class=\"search\" placeholder=\"search protein or gene\"><table class=\"sortable\"><thead><tr><th>protein</th><th>gene</th><th>log2FC</th><th>p</th><th>adj. p</th></tr></thead><tbody>");
+        for &r in ranked.iter().take(TOP_HITS) {
+            let _ = write!(
+                body,
+                "<tr{}><td>{}</td><td>{}</td><td data-v=\"{}\">{:.2}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td></tr>",
+                if sig(r) { " class=\"sig\"" } else { "" },
+                esc(&pid[r]),
+                esc(&genes[r]),
+                lfc[r],
+                lfc[r],
+                p[r],
+                fmt_p(p[r]),
+                adj[r],
+                fmt_p(adj[r])
+            );
+        }
+        body.push_str("</tbody></table></details>");
+    }
+    body.push_str("</section>");
+
+    // Pathways
+    let en = inputs.table("pathway/enrichment.parquet")?;
+    let (ec, ed, eid, ename) = (en.text("contrast")?, en.text("direction")?, en.text("term_id")?, en.text("term_name")?);
+    let (eset, eov, efe, ep, eadj) =
+        (num(&en, "set_size")?, num(&en, "overlap")?, num(&en, "fold_enrichment")?, num(&en, "p_value")?, num(&en, "adj_p_value")?);
+    let gene_sets = json_text(&summary["stages"]["pathway"]["gene_sets"]);
+    let _ = write!(body, "<section id=\"pathway\"><h2>Pathway over-representation</h2><p class=\"note\">Gene sets: {}. Significant proteins per contrast and direction tested against all proteins in the final matrix (hypergeometric, BH-adjusted).</p>", esc(&gene_sets));
+    let mut any = false;
+    for c in &order {
+        let mut dirs: Vec<&str> = Vec::new();
+        for (i, d) in ed.iter().enumerate() {
+            if &ec[i] == c && !dirs.contains(&d.as_str()) {
+                dirs.push(d);
+            }
+        }
+        for d in dirs {
+            any = true;
+            let mut rows: Vec<usize> = (0..en.num_rows()).filter(|&i| &ec[i] == c && ed[i] == d).collect();
+            rows.sort_by(|&a, &b| eadj[a].total_cmp(&eadj[b]).then(ep[a].total_cmp(&ep[b])));
+            rows.truncate(TOP_TERMS);
+            let _ = write!(body, "<details class=\"terms\"><summary>{} — {}</summary><div class=\"grid\">", esc(c), esc(d));
+            let names: Vec<String> = rows.iter().map(|&i| ename[i].clone()).collect();
+            let padj: Vec<f64> = rows.iter().map(|&i| eadj[i]).collect();
+            body.push_str(&charts::term_bars(&format!("Top terms: {c}, {d}"), &names, &padj, alpha)?);
+            body.push_str("<table class=\"sortable\"><thead><tr><th>term</th><th>name</th><th>set size</th><th>overlap</th><th>fold enrichment</th><th>p</th><th>adj. p</th></tr></thead><tbody>");
+            for &i in &rows {
+                let _ = write!(
+                    body,
+                    "<tr{}><td>{}</td><td>{}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{:.2}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td></tr>",
+                    if eadj[i] < alpha { " class=\"sig\"" } else { "" },
+                    esc(&eid[i]),
+                    esc(&ename[i]),
+                    eset[i], eset[i], eov[i], eov[i], efe[i], efe[i], ep[i], fmt_p(ep[i]), eadj[i], fmt_p(eadj[i])
+                );
+            }
+            body.push_str("</tbody></table></details>");
+        }
+    }
+    if !any {
+        body.push_str("<p>No gene set overlapped the significant proteins of any contrast.</p>");
+    }
+    body.push_str("</section>");
+
+    let title = format!("proteo report — {}", json_text(&summary["input"]));
+    Ok(format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}</style></head><body><header><h1>{}</h1><nav>{toc}</nav></header><main>{body}<footer>Statistics: limma moderated t-tests (Ritchie et al., Nucleic Acids Research 2015), Benjamini–Hochberg adjustment. Generated by proteo.</footer></main><script>{JS}</script></body></html>",
+        esc(&title),
+        esc(&title)
+    ))
+}
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#222}header{background:#1e3c72;color:#fff;padding:10px 24px;position:sticky;top:0;z-index:1}header h1{font-size:20px;margin:4px 0}nav a{color:#dde;margin-right:18px;text-decoration:none}main{padding:0 24px 40px}section{margin-top:24px}.grid{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}table{border-collapse:collapse;font-size:13px;margin:6px 0}th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}table.kv th{background:#f4f6fa;font-weight:600}table.sortable th{cursor:pointer;background:#f4f6fa}table.sortable th:after{content:' ⇅';color:#999}tr.sig td{background:#fff4e5}details{border:1px solid #ddd;border-radius:6px;padding:6px 12px;margin:10px 0}summary{font-weight:600;cursor:pointer}.note{color:#555;font-size:13px}input.search{padding:4px 8px;width:260px}svg.chart{border:1px solid #eee}footer{margin-top:32px;color:#666;font-size:12px}";
+
+const JS: &str = r#"document.querySelectorAll('table.sortable').forEach(function(t){t.querySelectorAll('th').forEach(function(th,i){var asc=true;th.addEventListener('click',function(){var b=t.tBodies[0];var rows=Array.prototype.slice.call(b.rows);rows.sort(function(x,y){var a=x.cells[i],c=y.cells[i];var u=a.dataset.v,v=c.dataset.v;var r=(u!==undefined&&v!==undefined)?(parseFloat(u)-parseFloat(v)):a.textContent.localeCompare(c.textContent);if(isNaN(r))r=0;return asc?r:-r;});asc=!asc;rows.forEach(function(r){b.appendChild(r);});});});});document.querySelectorAll('input.search').forEach(function(inp){var t=inp.nextElementSibling;inp.addEventListener('input',function(){var q=inp.value.toLowerCase();Array.prototype.forEach.call(t.tBodies[0].rows,function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)>=0?'':'none';});});});"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p_cut_is_the_largest_p_passing_bh() {
+        let p = [0.001, 0.01, 0.2, f64::NAN];
+        let adj = [0.003, 0.015, 0.2, f64::NAN];
+        assert_eq!(p_cut(&p, &adj, 0.05), (0.01, true));
+        assert_eq!(p_cut(&p[2..], &adj[2..], 0.05), (0.05, false));
+    }
+
+    #[test]
+    fn correlation_uses_complete_rows_only() {
+        let c = correlation(&[vec![1.0, 2.0, 3.0, f64::NAN], vec![2.0, 4.0, 6.0, 1.0], vec![3.0, 2.0, 1.0, 5.0]]);
+        assert!((c[0][1] - 1.0).abs() < 1e-12 && (c[0][2] + 1.0).abs() < 1e-12);
+    }
+}

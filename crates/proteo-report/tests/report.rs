@@ -1,0 +1,90 @@
+//! End to end: run the real pipeline, render the report, check its charts, labels, self-containment and size.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use proteo_core::tables::Table;
+use proteo_pipeline::contracts::PathwayParams;
+use proteo_pipeline::fs_store::FsStore;
+use proteo_pipeline::{run_job, JobParams, JobSpec, Progress};
+use proteo_report::{render, ReportInputs, REPORT_INPUTS};
+
+/// The report must stay small enough to e-mail and open quickly: the brief's bound for 10 000 × 36 contrasts.
+const MAX_BYTES: usize = 5_000_000;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(input: &Path, design: &Path, out: &Path) -> ReportInputs {
+    let job = JobSpec {
+        job_id: "report-test".into(),
+        prefix: String::new(),
+        input_key: input.to_string_lossy().into_owned(),
+        design_key: design.to_string_lossy().into_owned(),
+        params: JobParams {
+            format: None,
+            qc: Default::default(),
+            de: Default::default(),
+            pathway: PathwayParams::with_gene_sets(root().join("data/gene_sets/go_bp_human_uniprot.gmt.gz").to_string_lossy()),
+        },
+    };
+    pollster::block_on(run_job(&FsStore::new(out), &job, &|_: Progress| {})).map_err(|(s, e)| format!("{s:?}: {e}")).unwrap();
+    let mut inputs = ReportInputs::default();
+    for key in REPORT_INPUTS {
+        inputs.files.insert(key.to_string(), Bytes::from(std::fs::read(out.join(key)).unwrap()));
+    }
+    inputs
+}
+
+fn assert_self_contained(html: &str) {
+    assert!(!html.contains("http://") && !html.contains("https://"), "the report must not reference any URL");
+    assert!(!html.contains("<link") && !html.contains(" src="), "no external resources");
+}
+
+#[test]
+fn example_report_has_every_chart_the_contrasts_and_labelled_hits() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = run(&root().join("data/example/proteinGroups.txt"), &root().join("data/example/experimental_design.tsv"), dir.path());
+    let html = render(&inputs).unwrap();
+    println!("example report: {} bytes", html.len());
+    assert!(html.len() > 50_000 && html.len() < 2_000_000, "{} bytes", html.len());
+    assert_self_contained(&html);
+
+    let contrasts = ["CD34Low-CD34High", "CD34Neg-CD34High", "CD34Neg-CD34Low"];
+    for c in contrasts {
+        assert!(html.contains(&format!("Volcano: {c}")), "{c}");
+    }
+    let en = Table::from_parquet(inputs.files["pathway/enrichment.parquet"].clone(), "e").unwrap();
+    let (ec, ed) = (en.text("contrast").unwrap(), en.text("direction").unwrap());
+    let mut pairs: Vec<(String, String)> = ec.into_iter().zip(ed).collect();
+    pairs.sort();
+    pairs.dedup();
+    // 2 sample bars + 2 box plots + PCA + heatmap, volcano + p histogram per contrast, one bar chart per term list.
+    assert_eq!(html.matches("<svg").count(), 6 + 2 * contrasts.len() + pairs.len());
+
+    // The most significant hit of CD34Neg-CD34Low, by the DE table itself, is a volcano label.
+    let de = Table::from_parquet(inputs.files["de/results.parquet"].clone(), "de").unwrap();
+    let (c, g, adj) = (de.text("contrast").unwrap(), de.text("gene_names").unwrap(), de.f64("adj_p_value").unwrap());
+    let best = (0..de.num_rows()).filter(|&i| c[i] == "CD34Neg-CD34Low").min_by(|&a, &b| adj[a].total_cmp(&adj[b])).unwrap();
+    assert!(adj[best] < 0.05);
+    let gene = g[best].split(';').next().unwrap();
+    assert!(html.contains(&format!(">{gene}</text>")), "label {gene} missing");
+    assert_eq!(html.matches(r#"class="vl""#).count(), 10 + 10, "10 labels each for the two contrasts with ≥ 10 hits");
+    assert!(html.contains("42"), "seed");
+}
+
+#[test]
+fn synthetic_10000_by_36_contrasts_stays_under_5_mb() {
+    let data = proteo_core::synthetic::generate(&proteo_core::synthetic::SyntheticSpec::new(10_000, 9, 4));
+    let dir = tempfile::tempdir().unwrap();
+    let (m, d) = (dir.path().join("matrix.tsv"), dir.path().join("design.tsv"));
+    std::fs::write(&m, &data.matrix_tsv).unwrap();
+    std::fs::write(&d, &data.design_tsv).unwrap();
+    let inputs = run(&m, &d, &dir.path().join("out"));
+    let html = render(&inputs).unwrap();
+    println!("synthetic 10000 × (9 × 4) report: {} bytes", html.len());
+    assert_self_contained(&html);
+    assert_eq!(html.matches("Volcano: ").count(), 36);
+    assert!(html.len() < MAX_BYTES, "{} bytes", html.len());
+}
