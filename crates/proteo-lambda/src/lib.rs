@@ -16,7 +16,7 @@ use proteo_pipeline::StageError;
 
 pub use builtin::{WithBuiltinGeneSets, BUILTIN_GO_BP_KEY};
 pub use ingest::{derived_job_id, ingest_handler, s3_event_key, IngestCtx, UploadKey};
-pub use stage::{stage_handler, StageCtx};
+pub use stage::{serve_stage, stage_handler, StageCtx};
 
 pub use aws_lambda_events::s3::S3Event;
 pub use proteo_pipeline::Stage;
