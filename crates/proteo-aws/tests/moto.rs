@@ -37,7 +37,7 @@ async fn clients(bucket: &str, table: &str) -> (Clients, Config) {
 }
 
 #[tokio::test]
-#[ignore = "needs a moto server at PROTEO_TEST_AWS_ENDPOINT"]
+#[ignore = "needs a moto server at PROTEO_TEST_AWS_ENDPOINT; scripts/test-cloud starts one and runs these"]
 async fn s3_store_maps_missing_keys_and_lists_etags() {
     let (c, config) = clients(&unique("proteo-test-s3"), "unused").await;
     c.s3.create_bucket().bucket(&config.bucket).send().await.unwrap();
@@ -59,7 +59,7 @@ async fn s3_store_maps_missing_keys_and_lists_etags() {
 }
 
 #[tokio::test]
-#[ignore = "needs a moto server at PROTEO_TEST_AWS_ENDPOINT"]
+#[ignore = "needs a moto server at PROTEO_TEST_AWS_ENDPOINT; scripts/test-cloud starts one and runs these"]
 async fn dynamo_job_store_enforces_forward_only_transitions() {
     use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
     let (c, config) = clients("unused", &unique("proteo-test-jobs")).await;
@@ -113,7 +113,7 @@ async fn dynamo_job_store_enforces_forward_only_transitions() {
 }
 
 #[tokio::test]
-#[ignore = "needs a moto server at PROTEO_TEST_AWS_ENDPOINT"]
+#[ignore = "needs a moto server at PROTEO_TEST_AWS_ENDPOINT; scripts/test-cloud starts one and runs these"]
 async fn sfn_workflow_starts_one_execution_per_job() {
     let (c, config) = clients("unused", "unused").await;
     let definition = json!({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}).to_string();

@@ -47,6 +47,17 @@ macro_rules! tryc {
     };
 }
 
+/// Draw the legend box (white, bordered) at `pos`, then write the chart out.
+macro_rules! legend_and_present {
+    ($chart:expr, $root:expr, $pos:expr, $title:expr) => {
+        tryc!(
+            $chart.configure_series_labels().position($pos).background_style(WHITE.mix(0.85)).border_style(BLACK).draw(),
+            $title
+        );
+        tryc!($root.present(), $title);
+    };
+}
+
 /// Inline SVG inside HTML needs no namespace; dropping it keeps the page free of any URL.
 fn finish(svg: String, class: &str) -> String {
     svg.replacen(r#" xmlns="http://www.w3.org/2000/svg""#, "", 1).replacen("<svg ", &format!("<svg class=\"{class}\" "), 1)
@@ -140,16 +151,7 @@ pub fn sample_bars(
                 .label(g.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.filled()));
         }
-        tryc!(
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw(),
-            title
-        );
-        tryc!(root.present(), title);
+        legend_and_present!(chart, root, SeriesLabelPosition::UpperRight, title);
     }
     Ok(finish(buf, "chart"))
 }
@@ -206,16 +208,7 @@ pub fn box_plots(title: &str, samples: &[String], groups: &[String], data: &[Vec
                 .label(g.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.mix(0.55).filled()));
         }
-        tryc!(
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw(),
-            title
-        );
-        tryc!(root.present(), title);
+        legend_and_present!(chart, root, SeriesLabelPosition::LowerRight, title);
     }
     Ok(finish(buf, "chart"))
 }
@@ -288,16 +281,7 @@ pub fn pca(
                 title
             );
         }
-        tryc!(
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw(),
-            title
-        );
-        tryc!(root.present(), title);
+        legend_and_present!(chart, root, SeriesLabelPosition::UpperRight, title);
     }
     Ok(finish(buf, "chart"))
 }
@@ -472,16 +456,7 @@ pub fn volcano(contrast: &str, points: &[VolcanoPoint], min_log2fc: f64, p_cut: 
                 crate::esc(text)
             );
         }
-        tryc!(
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw(),
-            &title
-        );
-        tryc!(root.present(), &title);
+        legend_and_present!(chart, root, SeriesLabelPosition::UpperLeft, &title);
     }
     Ok(finish(splice(buf, &fragment), "chart volcano"))
 }
@@ -579,16 +554,7 @@ pub fn term_bars(title: &str, names: &[String], adj_p: &[f64], alpha: f64) -> Re
         )
         .label(format!("adjusted p = {alpha}"))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], RGBColor(200, 40, 40)));
-        tryc!(
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw(),
-            title
-        );
-        tryc!(root.present(), title);
+        legend_and_present!(chart, root, SeriesLabelPosition::LowerRight, title);
     }
     Ok(finish(buf, "chart"))
 }
