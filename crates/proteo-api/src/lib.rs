@@ -69,9 +69,7 @@ impl<S, J> Clone for ApiState<S, J> {
 }
 
 /// Milliseconds since the Unix epoch, from the system clock.
-pub fn system_clock_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
+pub use proteo_jobs::now_ms as system_clock_ms;
 
 /// The API: `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`, `GET /jobs/{id}/results`, `GET /jobs/{id}/files/{*path}`.
 /// Every error answers `{"error": "<sentence>"}`.

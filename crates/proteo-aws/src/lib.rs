@@ -7,7 +7,8 @@ pub mod sfn;
 
 pub use config::{Clients, Config, ConfigError};
 pub use dynamo::DynamoJobStore;
-pub use s3::{ObjectMeta, S3Store};
+pub use proteo_jobs::ObjectMeta;
+pub use s3::S3Store;
 pub use sfn::SfnWorkflow;
 
 /// JSON log lines for CloudWatch, filtered by `RUST_LOG` (default `info`). Call once at cold start; a second

@@ -6,22 +6,13 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
-use proteo_jobs::{ObjectStore, Presigner, StoreError};
+use proteo_jobs::{ObjectLister, ObjectMeta, ObjectStore, Presigner, StoreError};
 
 /// One bucket; keys are object keys within it.
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: aws_sdk_s3::Client,
     bucket: String,
-}
-
-/// What a listing says about one object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectMeta {
-    pub key: String,
-    /// Without the surrounding quotes S3 puts on it (the form S3 event notifications carry).
-    pub etag: String,
-    pub size: u64,
 }
 
 impl S3Store {
@@ -49,6 +40,12 @@ impl S3Store {
             }
         }
         Ok(out)
+    }
+}
+
+impl ObjectLister for S3Store {
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        S3Store::list(self, prefix).await
     }
 }
 

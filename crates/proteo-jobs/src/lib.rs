@@ -5,5 +5,8 @@ pub mod memory;
 pub mod ports;
 pub mod record;
 
-pub use ports::{JobStore, JobStoreError, ObjectStore, Presigner, StoreError, Workflow, WorkflowError};
+pub use ports::{
+    JobStore, JobStoreError, ObjectLister, ObjectMeta, ObjectStore, Presigner, StoreError, Workflow, WorkflowError,
+};
+pub use record::now_ms;
 pub use record::{Finish, JobListing, JobRecord, JobStatus};

@@ -15,6 +15,16 @@ impl MemoryJobStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Put a record in as it is, replacing any with its id (loading a persisted store; no transition rules apply).
+    pub fn insert(&self, record: JobRecord) {
+        self.jobs.lock().expect("lock").insert(record.job_id.clone(), record);
+    }
+
+    /// Every record, in no particular order.
+    pub fn snapshot(&self) -> Vec<JobRecord> {
+        self.jobs.lock().expect("lock").values().cloned().collect()
+    }
 }
 
 fn conflict(r: &JobRecord) -> JobStoreError {

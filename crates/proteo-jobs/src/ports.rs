@@ -73,6 +73,21 @@ pub trait Workflow: Send + Sync {
     fn start(&self, job_id: &str, input: &serde_json::Value) -> impl Future<Output = Result<bool, WorkflowError>> + Send;
 }
 
+/// What a listing says about one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub key: String,
+    /// Without the surrounding quotes S3 puts on it (the form S3 event notifications carry).
+    pub etag: String,
+    pub size: u64,
+}
+
+/// Listing a prefix: ingest pairs a drop-in's data file with its design, the pathway stage collects the job's result
+/// keys. (The stages themselves and the API never list.)
+pub trait ObjectLister: Send + Sync {
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<ObjectMeta>, StoreError>> + Send;
+}
+
 /// Short-lived URLs for uploading and downloading objects directly (S3 presigned URLs; the local server's own routes).
 pub trait Presigner: Send + Sync {
     fn presign_put(&self, key: &str, ttl_seconds: u64) -> impl Future<Output = Result<String, StoreError>> + Send;

@@ -42,6 +42,11 @@ impl JobStatus {
     }
 }
 
+/// Milliseconds since the Unix epoch, from the system clock (the job item's timestamps).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
 /// The job item in the job store (DynamoDB in the cloud). Kept small: the poll endpoint returns it nearly as is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -2,13 +2,13 @@
 
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use proteo_jobs::{keys, Finish, JobRecord, JobStatus, JobStore, JobStoreError, ObjectStore, Workflow};
-use proteo_pipeline::{JobParams, JobSpec, Stage, StageError};
+use proteo_jobs::{keys, now_ms, JobRecord, JobStore, JobStoreError, ObjectLister, ObjectMeta, ObjectStore, Workflow};
+use proteo_pipeline::execution::ingest_job;
+use proteo_pipeline::StageError;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use crate::progress::run_with_progress;
-use crate::{diagnostic, now_ms, ObjectLister};
+use crate::diagnostic;
 
 /// Design files a drop-in folder may hold next to its data file (compared case-insensitively).
 pub const DROP_IN_DESIGN_NAMES: [&str; 2] = ["design.tsv", "design.csv"];
@@ -118,11 +118,11 @@ where
                 tracing::warn!(job_id, expected = item.input_key, "upload is not the job's input file; ignored");
                 return Ok(());
             }
-            ingest_job(ctx, item).await
+            ingest_job(&ctx.store, &ctx.jobs, &ctx.workflow, item).await
         }
         UploadKey::DropIn { folder, is_design } => {
             let listing = ctx.store.list(&folder).await?;
-            let direct = |o: &&proteo_aws::ObjectMeta| {
+            let direct = |o: &&ObjectMeta| {
                 o.key.strip_prefix(folder.as_str()).is_some_and(|f| !f.is_empty() && !f.contains('/') && !f.starts_with('.'))
             };
             let design = listing
@@ -167,70 +167,10 @@ where
                         None => return Err(StageError::Transient(format!("job `{job_id}` vanished after creation"))),
                     }
                 };
-                ingest_job(ctx, item).await?;
+                ingest_job(&ctx.store, &ctx.jobs, &ctx.workflow, item).await?;
             }
             Ok(())
         }
-    }
-}
-
-/// Validate and convert the upload (`Stage::Ingest`), then start the execution named by the job id. A job already
-/// past ingest (a duplicate event) is left alone; a job whose ingest was interrupted is ingested again.
-async fn ingest_job<S, J, W>(ctx: &IngestCtx<S, J, W>, item: JobRecord) -> Result<(), StageError>
-where
-    S: ObjectStore + ObjectLister,
-    J: JobStore,
-    W: Workflow,
-{
-    let job_id = item.job_id.clone();
-    let past_ingest = item.status.is_finished() || (item.status == JobStatus::Running && item.stage != Stage::Ingest.as_str());
-    if past_ingest {
-        tracing::info!(job_id, status = item.status.as_str(), stage = item.stage, "job already past ingest; duplicate event ignored");
-        return Ok(());
-    }
-    let params: JobParams = if item.params.is_null() {
-        JobParams::default()
-    } else {
-        match serde_json::from_value(item.params.clone()) {
-            Ok(p) => p,
-            Err(e) => {
-                let refused = StageError::InvalidInput(format!("The analysis parameters are not valid: {e}."));
-                return mark_failed(&ctx.jobs, &job_id, &refused).await;
-            }
-        }
-    };
-    let spec = JobSpec {
-        job_id: job_id.clone(),
-        prefix: keys::job_prefix(&job_id),
-        input_key: item.input_key.clone(),
-        design_key: item.design_key.clone(),
-        params,
-    };
-    match run_with_progress(&ctx.store, &ctx.jobs, &spec, Stage::Ingest).await {
-        Ok(result) => tracing::info!(job_id, summary = %result.summary, "input ingested"),
-        Err(e @ StageError::Transient(_)) => return Err(e),
-        // Refused input, or output we cannot read back: retrying the event cannot help.
-        Err(e) => return mark_failed(&ctx.jobs, &job_id, &e).await,
-    }
-    let input = serde_json::to_value(&spec).map_err(|e| StageError::Internal(format!("job spec: {e}")))?;
-    match ctx.workflow.start(&job_id, &input).await {
-        Ok(true) => tracing::info!(job_id, "state machine started"),
-        Ok(false) => tracing::info!(job_id, "state machine execution already exists; duplicate event"),
-        Err(e) => return Err(StageError::Transient(e.to_string())),
-    }
-    Ok(())
-}
-
-async fn mark_failed(jobs: &impl JobStore, job_id: &str, e: &StageError) -> Result<(), StageError> {
-    tracing::warn!(job_id, error_type = e.error_type(), error = %e, "job failed at ingest");
-    let finish = Finish::Failed { error_type: e.error_type().to_string(), message: e.to_string() };
-    match jobs.finish(job_id, &finish, now_ms()).await {
-        Ok(()) => Ok(()),
-        Err(c @ (JobStoreError::Conflict { .. } | JobStoreError::NotFound(_))) => {
-            tracing::warn!(job_id, error = %c, "could not mark the job failed");
-            Ok(())
-        }
-        Err(t @ JobStoreError::Transient(_)) => Err(StageError::Transient(t.to_string())),
     }
 }
 

@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use proteo_aws::ObjectMeta;
 use proteo_jobs::memory::MemoryJobStore;
-use proteo_jobs::{Finish, JobListing, JobRecord, JobStore, JobStoreError, ObjectStore, StoreError, Workflow, WorkflowError};
+use proteo_jobs::{
+    Finish, JobListing, JobRecord, JobStore, JobStoreError, ObjectLister, ObjectMeta, ObjectStore, StoreError, Workflow,
+    WorkflowError,
+};
 use sha2::{Digest, Sha256};
 
-use crate::ObjectLister;
 
 /// A bucket in memory; the ETag is a content hash, as S3's is for single-part uploads.
 #[derive(Default)]
@@ -196,7 +197,7 @@ mod tests {
         for (stage, expect) in [
             (Stage::Qc, vec!["jobs/job-1/qc/matrix.parquet", "jobs/job-1/qc/summary.json"]),
             (Stage::De, vec!["jobs/job-1/de/results.parquet", "jobs/job-1/de/summary.json"]),
-            (Stage::Pathway, vec!["jobs/job-1/pathway/enrichment.parquet", "jobs/job-1/summary.json"]),
+            (Stage::Pathway, vec!["jobs/job-1/pathway/enrichment.parquet", "jobs/job-1/summary.json", "jobs/job-1/report.html"]),
         ] {
             let out = stage_handler(&ctx, stage, LambdaEvent::new(spec.clone(), Context::default()))
                 .await
@@ -219,7 +220,7 @@ mod tests {
 
         let r = job(&ctx.jobs, "job-1").await;
         assert_eq!((r.status, r.stage.as_str(), r.progress), (JobStatus::Running, "pathway", 99));
-        for k in ["qc/matrix.parquet", "qc/pca.parquet", "de/results.parquet", "pathway/enrichment.parquet", "summary.json"] {
+        for k in ["qc/matrix.parquet", "qc/pca.parquet", "de/results.parquet", "pathway/enrichment.parquet", "summary.json", "report.html"] {
             assert!(r.result_keys.contains(&format!("jobs/job-1/{k}")), "{k} not in {:?}", r.result_keys);
         }
         assert!(!r.result_keys.iter().any(|k| k.contains("/input/") || k.contains("/ingest/")), "{:?}", r.result_keys);
@@ -227,7 +228,7 @@ mod tests {
         assert_eq!(r.summary["geneSets"], crate::BUILTIN_GO_BP_KEY);
         assert!(r.summary["contrasts"].as_array().is_some_and(|c| c.len() == 3), "{}", r.summary);
         assert!(r.summary["termsSignificant"].as_u64().unwrap() >= 1, "DE_SET should be enriched: {}", r.summary);
-        assert!(r.summary.to_string().len() <= crate::stage::ITEM_SUMMARY_MAX_BYTES);
+        assert!(r.summary.to_string().len() <= proteo_pipeline::execution::ITEM_SUMMARY_MAX_BYTES);
     }
 
     #[tokio::test]

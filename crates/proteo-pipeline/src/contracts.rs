@@ -70,6 +70,10 @@ impl JobSpec {
     pub fn summary_key(&self) -> String {
         format!("{}summary.json", self.prefix)
     }
+    /// The self-contained HTML report, written after the job summary.
+    pub fn report_key(&self) -> String {
+        format!("{}report.html", self.prefix)
+    }
     /// The file name users recognise in messages.
     pub fn input_name(&self) -> &str {
         file_name(&self.input_key)

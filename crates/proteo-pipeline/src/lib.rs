@@ -1,6 +1,7 @@
 //! Job and stage contracts, the storage port, the stage runner shared by Lambda and local runs, and the filesystem adapter.
 
 pub mod contracts;
+pub mod execution;
 pub mod fs_store;
 pub mod ports;
 pub mod stages;
@@ -8,5 +9,5 @@ pub mod workflow;
 
 pub use contracts::{JobParams, JobSpec, PathwayParams, Stage, StageResult};
 pub use ports::{ObjectStore, StoreError};
-pub use stages::{run_stage, Progress, StageError};
+pub use stages::{run_stage, write_job_summary, write_report, Progress, StageError};
 pub use workflow::{run_job, JobRun};

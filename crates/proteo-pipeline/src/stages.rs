@@ -572,6 +572,20 @@ pub async fn write_job_summary(store: &impl ObjectStore, job: &JobSpec) -> Resul
     Ok(key)
 }
 
+/// Render `report.html` from the job's outputs (the files in [`proteo_report::REPORT_INPUTS`], which include the job
+/// summary: call after [`write_job_summary`]) and store it next to them. Returns its key.
+pub async fn write_report(store: &impl ObjectStore, job: &JobSpec) -> Result<String, StageError> {
+    let mut inputs = proteo_report::ReportInputs::default();
+    for rel in proteo_report::REPORT_INPUTS {
+        let key = format!("{}{rel}", job.prefix);
+        inputs.files.insert(rel.to_string(), store.get(&key).await?);
+    }
+    let html = proteo_report::render(&inputs).map_err(|e| StageError::Internal(format!("report.html: {e}")))?;
+    let key = job.report_key();
+    store.put(&key, html.into_bytes(), "text/html; charset=utf-8").await?;
+    Ok(key)
+}
+
 fn round(v: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (v * f).round() / f

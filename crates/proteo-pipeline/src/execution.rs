@@ -1,0 +1,290 @@
+//! Running a job's stages against a job store: progress reports written as the stage runs, the last stage's
+//! summary, report and result keys attached to the job item, ingest followed by the workflow start, refused input
+//! turned into a FAILED job. Shared by the Lambda functions and `proteo serve`, which differ only in their adapters.
+
+use proteo_jobs::{
+    keys, now_ms, Finish, JobRecord, JobStatus, JobStore, JobStoreError, ObjectLister, ObjectStore, StoreError, Workflow,
+};
+use serde_json::{json, Value};
+
+use crate::contracts::{JobParams, JobSpec, Stage, StageResult};
+use crate::stages::{run_stage, write_job_summary, write_report, Progress, StageError};
+
+/// The job item's `summary` stays below this, so the poll response stays ≤ 2 KB (docs/cloud.md).
+pub const ITEM_SUMMARY_MAX_BYTES: usize = 1024;
+
+/// The key `params.pathway.gene_sets` takes when a job names no gene sets (docs/cloud.md). No object key can
+/// collide: job and upload keys start with `jobs/` or `uploads/`.
+pub const BUILTIN_GO_BP_KEY: &str = "builtin:go_bp_human_uniprot";
+
+/// Record one progress step. `Conflict` (the job is finished or further along: a late or duplicate invocation) and
+/// `NotFound` (a stage invoked by hand without a job item) are logged; a store outage is a `Transient` error.
+async fn record_progress(jobs: &impl JobStore, job_id: &str, p: &Progress) -> Result<(), StageError> {
+    let message = format!("{}: {}", p.stage.title(), p.message);
+    let overall = p.stage.overall_progress(p.percent);
+    match jobs.progress(job_id, p.stage.as_str(), overall, &message, now_ms()).await {
+        Ok(()) => Ok(()),
+        Err(e @ (JobStoreError::Conflict { .. } | JobStoreError::NotFound(_))) => {
+            tracing::warn!(job_id, stage = p.stage.as_str(), progress = overall, error = %e, "progress not recorded");
+            Ok(())
+        }
+        Err(e @ JobStoreError::Transient(_)) => Err(StageError::Transient(e.to_string())),
+    }
+}
+
+/// `run_stage`, with its (synchronous) progress callback feeding a queue that is drained into the job store
+/// alongside the stage. Reports that pile up while the stage computes are coalesced to the latest, so job progress
+/// only increases and the store sees a handful of writes per stage. Ends with the stage's 100 % written.
+pub async fn run_with_progress(
+    store: &impl ObjectStore,
+    jobs: &impl JobStore,
+    job: &JobSpec,
+    stage: Stage,
+) -> Result<StageResult, StageError> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+    let report = move |p: Progress| {
+        // The receiver lives until the stage ends; a send error cannot happen while anyone listens.
+        let _ = tx.send(p);
+    };
+    // `report` (and with it the sender) is dropped when the stage finishes, which ends the drain below.
+    let run = async move { run_stage(store, job, stage, &report).await };
+    let drain = async {
+        let mut failure = None;
+        while let Some(mut p) = rx.recv().await {
+            while let Ok(next) = rx.try_recv() {
+                p = next;
+            }
+            if let Err(e) = record_progress(jobs, &job.job_id, &p).await {
+                failure.get_or_insert(e);
+            }
+        }
+        failure
+    };
+    let (result, failure) = tokio::join!(run, drain);
+    let result = result?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let done = Progress { stage, percent: 100, message: "finished".into() };
+    record_progress(jobs, &job.job_id, &done).await?;
+    Ok(result)
+}
+
+/// Run one of `qc`, `de`, `pathway` for a job and return the keys written. After the pathway stage (the last) it
+/// also writes `summary.json` and `report.html` and attaches the result keys and a small summary to the job item.
+/// An empty `params.pathway.gene_sets` reads [`BUILTIN_GO_BP_KEY`] (the store must answer it: [`WithBuiltinGeneSets`]).
+pub async fn run_job_stage<S, J>(store: &S, jobs: &J, job: &JobSpec, stage: Stage) -> Result<Vec<String>, StageError>
+where
+    S: ObjectStore + ObjectLister,
+    J: JobStore,
+{
+    let mut job = job.clone();
+    if stage == Stage::Pathway && job.params.pathway.gene_sets.trim().is_empty() {
+        job.params.pathway.gene_sets = BUILTIN_GO_BP_KEY.to_string();
+    }
+    let result = run_with_progress(store, jobs, &job, stage).await?;
+    let mut keys = result.keys;
+    if stage == Stage::Pathway {
+        let summary_key = write_job_summary(store, &job).await?;
+        let job_summary: Value = serde_json::from_slice(&store.get(&summary_key).await?)
+            .map_err(|e| StageError::Internal(format!("{summary_key} is not JSON: {e}")))?;
+        let report_key = write_report(store, &job).await?;
+        let result_keys = result_keys(store, &job).await?;
+        match jobs.attach_results(&job.job_id, &result_keys, &item_summary(&job_summary), now_ms()).await {
+            Ok(()) => {}
+            Err(e @ (JobStoreError::Conflict { .. } | JobStoreError::NotFound(_))) => {
+                tracing::warn!(error = %e, "results not attached to the job item")
+            }
+            Err(e @ JobStoreError::Transient(_)) => return Err(StageError::Transient(e.to_string())),
+        }
+        keys.push(summary_key);
+        keys.push(report_key);
+    }
+    Ok(keys)
+}
+
+/// The keys a user may download: the Parquet tables of qc, de and pathway, the job summary and the report (not the
+/// upload, the ingest copies, the per-stage summaries, which `summary.json` merges, or the ranked JSON lines the
+/// API pages).
+async fn result_keys(store: &impl ObjectLister, job: &JobSpec) -> Result<Vec<String>, StageError> {
+    let summary = job.summary_key();
+    let report = job.report_key();
+    let mut keys: Vec<String> = store
+        .list(&job.prefix)
+        .await?
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| {
+            let rel = &k[job.prefix.len().min(k.len())..];
+            let tables = ["qc/", "de/", "pathway/"].iter().any(|d| {
+                rel.strip_prefix(d).is_some_and(|f| !f.contains('/') && f.ends_with(".parquet"))
+            });
+            tables || *k == summary || *k == report
+        })
+        .collect();
+    keys.sort();
+    Ok(keys)
+}
+
+/// Counts for the poll response, from the job summary: proteins in/kept, the model, significant proteins per
+/// contrast, significant terms. Contrasts beyond what fits [`ITEM_SUMMARY_MAX_BYTES`] are left out and counted.
+pub fn item_summary(job_summary: &Value) -> Value {
+    let stages = &job_summary["stages"];
+    let contrasts: Vec<Value> = stages["de"]["contrasts"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| json!({"contrast": c["contrast"], "significant": c["significant"], "up": c["up"], "down": c["down"]}))
+                .collect()
+        })
+        .unwrap_or_default();
+    let terms_significant: u64 = stages["pathway"]["selections"]
+        .as_array()
+        .map(|s| s.iter().filter(|x| x["direction"] == "both").filter_map(|x| x["terms_significant"].as_u64()).sum())
+        .unwrap_or(0);
+    let mut summary = json!({
+        "proteins": stages["ingest"]["proteins"],
+        "samples": stages["ingest"]["samples"],
+        "proteinsKept": stages["qc"]["qc"]["proteins_kept"],
+        "model": stages["de"]["model"],
+        "contrastsTotal": contrasts.len(),
+        "contrasts": contrasts,
+        "fTestSignificant": stages["de"]["f_test_significant"],
+        "geneSets": stages["pathway"]["gene_sets"],
+        "termsSignificant": terms_significant,
+    });
+    while summary.to_string().len() > ITEM_SUMMARY_MAX_BYTES {
+        let Some(list) = summary["contrasts"].as_array_mut() else { break };
+        if list.pop().is_none() {
+            break;
+        }
+    }
+    summary
+}
+
+/// The job spec of a job item: what ingest hands to the workflow.
+pub fn job_spec(item: &JobRecord) -> Result<JobSpec, StageError> {
+    let params: JobParams = if item.params.is_null() {
+        JobParams::default()
+    } else {
+        serde_json::from_value(item.params.clone())
+            .map_err(|e| StageError::InvalidInput(format!("The analysis parameters are not valid: {e}.")))?
+    };
+    Ok(JobSpec {
+        job_id: item.job_id.clone(),
+        prefix: keys::job_prefix(&item.job_id),
+        input_key: item.input_key.clone(),
+        design_key: item.design_key.clone(),
+        params,
+    })
+}
+
+/// Validate and convert the upload (`Stage::Ingest`), then start the workflow run named by the job id. A job already
+/// past ingest (a duplicate event) is left alone; a job whose ingest was interrupted is ingested again. Refused input
+/// marks the job FAILED and is `Ok` (no retry can help); only `Transient` errors are returned.
+pub async fn ingest_job<S, J, W>(store: &S, jobs: &J, workflow: &W, item: JobRecord) -> Result<(), StageError>
+where
+    S: ObjectStore,
+    J: JobStore,
+    W: Workflow,
+{
+    let job_id = item.job_id.clone();
+    let past_ingest = item.status.is_finished() || (item.status == JobStatus::Running && item.stage != Stage::Ingest.as_str());
+    if past_ingest {
+        tracing::info!(job_id, status = item.status.as_str(), stage = item.stage, "job already past ingest; duplicate event ignored");
+        return Ok(());
+    }
+    let spec = match job_spec(&item) {
+        Ok(spec) => spec,
+        Err(refused) => return mark_failed(jobs, &job_id, &refused).await,
+    };
+    match run_with_progress(store, jobs, &spec, Stage::Ingest).await {
+        Ok(result) => tracing::info!(job_id, summary = %result.summary, "input ingested"),
+        Err(e @ StageError::Transient(_)) => return Err(e),
+        // Refused input, or output we cannot read back: retrying the event cannot help.
+        Err(e) => return mark_failed(jobs, &job_id, &e).await,
+    }
+    let input = serde_json::to_value(&spec).map_err(|e| StageError::Internal(format!("job spec: {e}")))?;
+    match workflow.start(&job_id, &input).await {
+        Ok(true) => tracing::info!(job_id, "workflow started"),
+        Ok(false) => tracing::info!(job_id, "workflow run already exists; duplicate event"),
+        Err(e) => return Err(StageError::Transient(e.to_string())),
+    }
+    Ok(())
+}
+
+/// Mark the job FAILED with the error's type and sentence; a job already finished (or unknown) is logged, not an error.
+pub async fn mark_failed(jobs: &impl JobStore, job_id: &str, e: &StageError) -> Result<(), StageError> {
+    tracing::warn!(job_id, error_type = e.error_type(), error = %e, "job failed");
+    let finish = Finish::Failed { error_type: e.error_type().to_string(), message: e.to_string() };
+    match jobs.finish(job_id, &finish, now_ms()).await {
+        Ok(()) => Ok(()),
+        Err(c @ (JobStoreError::Conflict { .. } | JobStoreError::NotFound(_))) => {
+            tracing::warn!(job_id, error = %c, "could not mark the job failed");
+            Ok(())
+        }
+        Err(t @ JobStoreError::Transient(_)) => Err(StageError::Transient(t.to_string())),
+    }
+}
+
+/// An object store that answers [`BUILTIN_GO_BP_KEY`] from bytes held in memory (compiled into the pathway Lambda;
+/// read once at start by `proteo serve`) and passes everything else on.
+pub struct WithBuiltinGeneSets<'a, S> {
+    inner: &'a S,
+    go_bp: Option<bytes::Bytes>,
+}
+
+impl<'a, S> WithBuiltinGeneSets<'a, S> {
+    /// `go_bp` is the gzip GMT (`None` where no gene sets are carried: the key then reads as missing).
+    pub fn new(inner: &'a S, go_bp: Option<bytes::Bytes>) -> Self {
+        WithBuiltinGeneSets { inner, go_bp }
+    }
+}
+
+impl<S: ObjectStore> ObjectStore for WithBuiltinGeneSets<'_, S> {
+    async fn get(&self, key: &str) -> Result<bytes::Bytes, StoreError> {
+        if key == BUILTIN_GO_BP_KEY {
+            return self.go_bp.clone().ok_or_else(|| StoreError::NotFound { key: key.to_string() });
+        }
+        self.inner.get(key).await
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StoreError> {
+        if key == BUILTIN_GO_BP_KEY {
+            return Err(StoreError::Transient { key: key.to_string(), message: "the built-in gene sets are read-only".into() });
+        }
+        self.inner.put(key, body, content_type).await
+    }
+}
+
+impl<S: ObjectLister> ObjectLister for WithBuiltinGeneSets<'_, S> {
+    async fn list(&self, prefix: &str) -> Result<Vec<proteo_jobs::ObjectMeta>, StoreError> {
+        self.inner.list(prefix).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_summary_stays_small_with_many_contrasts() {
+        let contrasts: Vec<Value> = (0..40)
+            .map(|i| json!({"contrast": format!("Group{i}-Group{}", i + 1), "significant": 120, "up": 60, "down": 60}))
+            .collect();
+        let job = json!({"stages": {
+            "ingest": {"proteins": 5000, "samples": 36},
+            "qc": {"qc": {"proteins_kept": 4200}},
+            "de": {"model": "limma", "contrasts": contrasts, "f_test_significant": 900},
+            "pathway": {"gene_sets": "builtin:go_bp_human_uniprot", "selections": [
+                {"direction": "both", "terms_significant": 3}, {"direction": "up", "terms_significant": 9},
+                {"direction": "both", "terms_significant": 4}]},
+        }});
+        let s = item_summary(&job);
+        assert!(s.to_string().len() <= ITEM_SUMMARY_MAX_BYTES, "{}", s.to_string().len());
+        assert_eq!(s["contrastsTotal"], 40);
+        let kept = s["contrasts"].as_array().unwrap().len();
+        assert!(kept > 0 && kept < 40, "{kept}");
+        assert_eq!((s["proteinsKept"].as_u64(), s["termsSignificant"].as_u64()), (Some(4200), Some(7)));
+    }
+}
