@@ -1,6 +1,7 @@
 //! The `proteo` command: run QC → DE → pathway locally on files, or benchmark the stages.
 
 mod bench;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,7 +19,7 @@ use proteo_pipeline::fs_store::FsStore;
 use proteo_pipeline::{run_job, JobParams, JobSpec, PathwayParams, Progress, Stage};
 
 /// The GO BP gene sets shipped in the repository (used when neither --gene-sets nor PROTEO_GENE_SETS is given).
-const SHIPPED_GENE_SETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/gene_sets/go_bp_human_uniprot.gmt.gz");
+pub(crate) const SHIPPED_GENE_SETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/gene_sets/go_bp_human_uniprot.gmt.gz");
 
 #[derive(Parser)]
 #[command(name = "proteo", version, about = "Proteomics QC → differential expression → pathway enrichment, to Parquet")]
@@ -33,6 +34,8 @@ enum Command {
     Run(RunArgs),
     /// Time every stage on a synthetic 5 000 × (9 × 4) matrix and on the bundled example; print a table.
     Bench(bench::BenchArgs),
+    /// Serve the web page and the cloud's HTTP API on this machine: jobs run in-process, kept in --data-dir.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -211,6 +214,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(&args),
         Command::Bench(args) => bench::bench(&args),
+        Command::Serve(args) => serve::serve(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -245,20 +249,8 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     let outcome = pollster::block_on(run_job(&store, &job, &on_progress));
     bar.finish_and_clear();
     let run = outcome.map_err(|(stage, e)| anyhow::anyhow!("{} failed: {e}", stage.title()))?;
-    write_report(&args.out)?;
     print_summary(&run.results, &args.out, started.elapsed().as_secs_f64());
     Ok(())
-}
-
-/// `report.html`: the self-contained report of the run, from the files the stages wrote.
-fn write_report(out: &Path) -> anyhow::Result<()> {
-    let mut inputs = proteo_report::ReportInputs::default();
-    for key in proteo_report::REPORT_INPUTS {
-        let bytes = std::fs::read(out.join(key)).with_context(|| format!("report input {key}"))?;
-        inputs.files.insert(key.to_string(), bytes.into());
-    }
-    let html = proteo_report::render(&inputs).context("writing report.html")?;
-    std::fs::write(out.join("report.html"), html).with_context(|| format!("cannot write {}", out.join("report.html").display()))
 }
 
 fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: f64) {

@@ -1,0 +1,365 @@
+//! The in-process state machine of `proteo serve`: `statemachine.asl.json` itself, parsed at start, walked state by
+//! state with its Retry (per-retrier attempt counts, interval × backoff^n) and Catch rules, the stage Tasks run
+//! in-process and the DynamoDB Tasks applied to the job store. A change to the ASL that this interpreter does not
+//! understand stops the server at start with a sentence, instead of running something else than the cloud runs.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use proteo_jobs::{now_ms, Finish, JobStore, JobStoreError, Workflow, WorkflowError};
+use proteo_pipeline::{JobSpec, Stage, StageError};
+use serde_json::{json, Value};
+
+/// The state machine the cloud runs, compiled in.
+pub const STATE_MACHINE_ASL: &str = include_str!("../../../statemachine.asl.json");
+
+/// What a Task state does here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// `arn:aws:states:::lambda:invoke` of `${QcFunctionArn}` / `${DeFunctionArn}` / `${PathwayFunctionArn}`.
+    Stage(Stage),
+    /// `dynamodb:updateItem` setting status SUCCEEDED (condition: RUNNING).
+    MarkSucceeded,
+    /// `dynamodb:updateItem` setting status FAILED with the caught error.
+    MarkFailed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retrier {
+    pub errors: Vec<String>,
+    pub interval_seconds: f64,
+    pub backoff_rate: f64,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catcher {
+    pub errors: Vec<String>,
+    pub next: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    Task { action: Action, retry: Vec<Retrier>, catch: Vec<Catcher>, next: String },
+    Succeed,
+    Fail,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateMachine {
+    pub start_at: String,
+    pub states: HashMap<String, State>,
+}
+
+/// Does a Retry/Catch `ErrorEquals` list match this error name? (`States.ALL` matches everything; a stage error is
+/// a task failure, so `States.TaskFailed` matches it too.)
+fn matches(errors: &[String], error: &str) -> bool {
+    errors.iter().any(|e| e == error || e == "States.ALL" || e == "States.TaskFailed")
+}
+
+impl StateMachine {
+    pub fn parse(asl: &str) -> Result<StateMachine, String> {
+        let doc: Value = serde_json::from_str(asl).map_err(|e| format!("statemachine.asl.json is not JSON: {e}"))?;
+        let start_at = doc["StartAt"].as_str().ok_or("statemachine.asl.json has no StartAt")?.to_string();
+        let states_json = doc["States"].as_object().ok_or("statemachine.asl.json has no States")?;
+        let mut states = HashMap::new();
+        for (name, s) in states_json {
+            let what = |m: &str| format!("state `{name}`: {m}");
+            let state = match s["Type"].as_str() {
+                Some("Succeed") => State::Succeed,
+                Some("Fail") => State::Fail,
+                Some("Task") => {
+                    let action = action(s).map_err(|m| what(&m))?;
+                    let next = s["Next"].as_str().ok_or_else(|| what("a Task needs `Next`"))?.to_string();
+                    let retry = s["Retry"]
+                        .as_array()
+                        .map(|rs| rs.iter().map(retrier).collect::<Result<Vec<_>, String>>())
+                        .transpose()
+                        .map_err(|m| what(&m))?
+                        .unwrap_or_default();
+                    let catch = s["Catch"]
+                        .as_array()
+                        .map(|cs| cs.iter().map(catcher).collect::<Result<Vec<_>, String>>())
+                        .transpose()
+                        .map_err(|m| what(&m))?
+                        .unwrap_or_default();
+                    State::Task { action, retry, catch, next }
+                }
+                other => return Err(what(&format!("type {other:?} is not supported by proteo serve"))),
+            };
+            states.insert(name.clone(), state);
+        }
+        let machine = StateMachine { start_at, states };
+        machine.check()?;
+        Ok(machine)
+    }
+
+    /// Every transition names a state that exists.
+    fn check(&self) -> Result<(), String> {
+        let exists = |n: &str| self.states.contains_key(n);
+        if !exists(&self.start_at) {
+            return Err(format!("StartAt `{}` is not a state", self.start_at));
+        }
+        for (name, s) in &self.states {
+            if let State::Task { next, catch, .. } = s {
+                for target in std::iter::once(next).chain(catch.iter().map(|c| &c.next)) {
+                    if !exists(target) {
+                        return Err(format!("state `{name}` goes to `{target}`, which is not a state"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The state that runs `stage` (where a restarted server resumes a job).
+    pub fn state_of(&self, stage: Stage) -> Option<&str> {
+        self.states.iter().find_map(|(n, s)| match s {
+            State::Task { action: Action::Stage(x), .. } if *x == stage => Some(n.as_str()),
+            _ => None,
+        })
+    }
+}
+
+fn action(s: &Value) -> Result<Action, String> {
+    let params = &s["Parameters"];
+    match s["Resource"].as_str() {
+        Some("arn:aws:states:::lambda:invoke") => {
+            if params["Payload.$"] != "$" {
+                return Err("a stage Task must pass the whole state (`\"Payload.$\": \"$\"`)".into());
+            }
+            if s["ResultPath"] != Value::Null || s.get("ResultPath").is_none() {
+                return Err("a stage Task must discard its result (`\"ResultPath\": null`)".into());
+            }
+            match params["FunctionName"].as_str() {
+                Some("${QcFunctionArn}") => Ok(Action::Stage(Stage::Qc)),
+                Some("${DeFunctionArn}") => Ok(Action::Stage(Stage::De)),
+                Some("${PathwayFunctionArn}") => Ok(Action::Stage(Stage::Pathway)),
+                other => Err(format!("unknown function {other:?}")),
+            }
+        }
+        Some("arn:aws:states:::dynamodb:updateItem") => {
+            let values = &params["ExpressionAttributeValues"];
+            if values[":succeeded"]["S"] == "SUCCEEDED" {
+                Ok(Action::MarkSucceeded)
+            } else if values[":failed"]["S"] == "FAILED" {
+                Ok(Action::MarkFailed)
+            } else {
+                Err("a DynamoDB Task must set status SUCCEEDED (`:succeeded`) or FAILED (`:failed`)".into())
+            }
+        }
+        other => Err(format!("resource {other:?} is not supported by proteo serve")),
+    }
+}
+
+fn errors_of(v: &Value) -> Result<Vec<String>, String> {
+    v["ErrorEquals"]
+        .as_array()
+        .and_then(|a| a.iter().map(|e| e.as_str().map(str::to_string)).collect())
+        .ok_or_else(|| "`ErrorEquals` must be a list of error names".to_string())
+}
+
+fn retrier(v: &Value) -> Result<Retrier, String> {
+    Ok(Retrier {
+        errors: errors_of(v)?,
+        // The ASL defaults: 1 s, rate 2, 3 attempts.
+        interval_seconds: v["IntervalSeconds"].as_f64().unwrap_or(1.0),
+        backoff_rate: v["BackoffRate"].as_f64().unwrap_or(2.0),
+        max_attempts: v["MaxAttempts"].as_u64().unwrap_or(3) as u32,
+    })
+}
+
+fn catcher(v: &Value) -> Result<Catcher, String> {
+    if v["ResultPath"] != "$.error" {
+        return Err("a Catch must put the error at `$.error` (the Mark Failed state reads it there)".into());
+    }
+    Ok(Catcher { errors: errors_of(v)?, next: v["Next"].as_str().ok_or("a Catch needs `Next`")?.to_string() })
+}
+
+/// Runs one stage of a job (in production: `run_job_stage` under the concurrency cap).
+pub trait StageRunner: Send + Sync + 'static {
+    fn run(&self, stage: Stage, job: &JobSpec) -> impl Future<Output = Result<Vec<String>, StageError>> + Send;
+}
+
+/// The workflow port, in-process: executions named by job id (a second start of a name is refused, as Step
+/// Functions refuses it), each walking the state machine on its own task.
+pub struct LocalWorkflow<R, J> {
+    inner: Arc<Inner<R, J>>,
+}
+
+struct Inner<R, J> {
+    machine: StateMachine,
+    runner: R,
+    jobs: Arc<J>,
+    executions: Mutex<HashSet<String>>,
+    /// Multiplies every retry interval (1.0 = the ASL's seconds; tests shorten it).
+    interval_scale: f64,
+}
+
+impl<R, J> Clone for LocalWorkflow<R, J> {
+    fn clone(&self) -> Self {
+        LocalWorkflow { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<R: StageRunner, J: JobStore + 'static> LocalWorkflow<R, J> {
+    pub fn new(machine: StateMachine, runner: R, jobs: Arc<J>, interval_scale: f64) -> Self {
+        LocalWorkflow {
+            inner: Arc::new(Inner { machine, runner, jobs, executions: Mutex::new(HashSet::new()), interval_scale }),
+        }
+    }
+
+    /// Start (unless one of that name exists) an execution at `state`; returns its handle, `None` for a duplicate.
+    pub fn start_at(&self, job: JobSpec, state: &str) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.inner.executions.lock().expect("lock").insert(job.job_id.clone()) {
+            return None;
+        }
+        let inner = Arc::clone(&self.inner);
+        let state = state.to_string();
+        Some(tokio::spawn(async move { inner.execute(job, state).await }))
+    }
+
+    /// Resume a job interrupted by a restart at the state that runs `stage` (stages are idempotent: a rerun
+    /// overwrites its outputs with the same bytes).
+    pub fn resume(&self, job: JobSpec, stage: Stage) -> Option<tokio::task::JoinHandle<()>> {
+        let state = self.inner.machine.state_of(stage)?.to_string();
+        self.start_at(job, &state)
+    }
+}
+
+impl<R: StageRunner, J: JobStore + 'static> Workflow for LocalWorkflow<R, J> {
+    async fn start(&self, _job_id: &str, input: &Value) -> Result<bool, WorkflowError> {
+        let job: JobSpec = serde_json::from_value(input.clone())
+            .map_err(|e| WorkflowError::Transient(format!("the execution input is not a job spec: {e}")))?;
+        let start = self.inner.machine.start_at.clone();
+        Ok(self.start_at(job, &start).is_some())
+    }
+}
+
+impl<R: StageRunner, J: JobStore> Inner<R, J> {
+    async fn execute(&self, job: JobSpec, mut current: String) {
+        let id = job.job_id.clone();
+        // `$.error` of the state, once a Catch has put it there.
+        let mut caught: Option<(String, String)> = None;
+        loop {
+            let Some(state) = self.machine.states.get(&current) else { return };
+            let State::Task { action, retry, catch, next } = state else {
+                tracing::info!(job_id = %id, state = %current, "execution ended");
+                return;
+            };
+            let mut attempts = vec![0u32; retry.len()];
+            let outcome = loop {
+                let result = self.act(*action, &job, caught.as_ref()).await;
+                let Err((error, cause)) = result else { break Ok(()) };
+                let Some(i) = retry.iter().position(|r| matches(&r.errors, &error)) else { break Err((error, cause)) };
+                if attempts[i] >= retry[i].max_attempts {
+                    break Err((error, cause));
+                }
+                let wait = retry[i].interval_seconds * retry[i].backoff_rate.powi(attempts[i] as i32) * self.interval_scale;
+                attempts[i] += 1;
+                tracing::warn!(job_id = %id, state = %current, error, attempt = attempts[i], wait_s = wait, "retrying");
+                tokio::time::sleep(Duration::from_secs_f64(wait.max(0.0))).await;
+            };
+            current = match outcome {
+                Ok(()) => next.clone(),
+                Err((error, cause)) => match catch.iter().find(|c| matches(&c.errors, &error)) {
+                    Some(c) => {
+                        tracing::warn!(job_id = %id, state = %current, error, "caught; going to {}", c.next);
+                        caught = Some((error, cause));
+                        c.next.clone()
+                    }
+                    None => {
+                        tracing::error!(job_id = %id, state = %current, error, cause, "execution failed (uncaught)");
+                        return;
+                    }
+                },
+            };
+        }
+    }
+
+    /// Run one Task; an error is `(Error, Cause)` as Step Functions names them. The Cause of a stage error is the
+    /// Lambda error JSON `{"errorType", "errorMessage"}`, as in the cloud.
+    async fn act(&self, action: Action, job: &JobSpec, caught: Option<&(String, String)>) -> Result<(), (String, String)> {
+        match action {
+            Action::Stage(stage) => self.runner.run(stage, job).await.map(|_| ()).map_err(|e| {
+                let cause = json!({"errorType": e.error_type(), "errorMessage": e.to_string()}).to_string();
+                (e.error_type().to_string(), cause)
+            }),
+            Action::MarkSucceeded => {
+                let record = self.jobs.get(&job.job_id).await.map_err(store_error)?;
+                let Some(record) = record else { return Err(condition_failed(&job.job_id)) };
+                let finish = Finish::Succeeded { result_keys: record.result_keys, summary: record.summary };
+                self.finish(&job.job_id, &finish).await
+            }
+            Action::MarkFailed => {
+                let (error_type, cause) = caught.cloned().unwrap_or_else(|| ("States.Runtime".into(), String::new()));
+                // The API shows a Cause's `errorMessage`; the local store keeps that sentence.
+                let message = serde_json::from_str::<Value>(&cause)
+                    .ok()
+                    .and_then(|c| c["errorMessage"].as_str().map(str::to_string))
+                    .unwrap_or(cause);
+                self.finish(&job.job_id, &Finish::Failed { error_type, message }).await
+            }
+        }
+    }
+
+    async fn finish(&self, job_id: &str, finish: &Finish) -> Result<(), (String, String)> {
+        match self.jobs.finish(job_id, finish, now_ms()).await {
+            Ok(()) => Ok(()),
+            Err(JobStoreError::Conflict { .. } | JobStoreError::NotFound(_)) => Err(condition_failed(job_id)),
+            Err(e @ JobStoreError::Transient(_)) => Err(store_error(e)),
+        }
+    }
+}
+
+fn store_error(e: JobStoreError) -> (String, String) {
+    ("DynamoDB.InternalServerErrorException".into(), e.to_string())
+}
+
+fn condition_failed(job_id: &str) -> (String, String) {
+    (
+        "DynamoDB.ConditionalCheckFailedException".into(),
+        format!("job `{job_id}` was not in the status the update requires"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_state_machine_parses_into_qc_de_pathway_with_retry_and_catch() {
+        let m = StateMachine::parse(STATE_MACHINE_ASL).unwrap();
+        let mut order = Vec::new();
+        let mut cur = m.start_at.clone();
+        while let Some(State::Task { action, retry, catch, next }) = m.states.get(&cur) {
+            order.push(*action);
+            if let Action::Stage(_) = action {
+                let r = retry.iter().find(|r| r.errors.contains(&"Transient".to_string())).expect("Transient is retried");
+                assert_eq!((r.interval_seconds, r.backoff_rate, r.max_attempts), (2.0, 2.0, 3));
+                assert!(!retry.iter().any(|r| matches(&r.errors, "InvalidInput")), "refused input must not be retried");
+                assert!(catch.iter().any(|c| matches(&c.errors, "InvalidInput") && c.next == "Mark Failed"));
+            }
+            cur = next.clone();
+        }
+        assert_eq!(
+            order,
+            [Action::Stage(Stage::Qc), Action::Stage(Stage::De), Action::Stage(Stage::Pathway), Action::MarkSucceeded]
+        );
+        assert_eq!(m.states.get(&cur), Some(&State::Succeed));
+        assert_eq!(m.state_of(Stage::De), Some("Run DE"));
+    }
+
+    #[test]
+    fn an_asl_this_interpreter_cannot_run_is_refused_with_the_state_named() {
+        let mut doc: Value = serde_json::from_str(STATE_MACHINE_ASL).unwrap();
+        doc["States"]["Run DE"]["Parameters"]["FunctionName"] = json!("${OtherArn}");
+        let e = StateMachine::parse(&doc.to_string()).unwrap_err();
+        assert!(e.starts_with("state `Run DE`: unknown function"), "{e}");
+        let mut doc: Value = serde_json::from_str(STATE_MACHINE_ASL).unwrap();
+        doc["States"]["Run QC"]["Next"] = json!("Nowhere");
+        assert_eq!(StateMachine::parse(&doc.to_string()).unwrap_err(), "state `Run QC` goes to `Nowhere`, which is not a state");
+    }
+}

@@ -1,0 +1,831 @@
+// The proteo web page: reads a table's header in the browser, collects groups and options, submits a job to the
+// proteo API (proteo serve or the cloud API), follows its progress and shows the results.
+"use strict";
+
+(() => {
+  const API_BASE = String((window.PROTEO_CONFIG && window.PROTEO_CONFIG.apiBase) || "").replace(/\/+$/, "");
+  /** Bytes of the file read to find the header line. */
+  const HEADER_BYTES = 1 << 20;
+  /** Polling: first delay, growth per poll, ceiling (ms). */
+  const POLL_FIRST_MS = 300;
+  const POLL_GROWTH = 1.5;
+  const POLL_MAX_MS = 3000;
+  /** Consecutive failed polls before the page says the server cannot be reached (it keeps trying). */
+  const POLL_ERRORS_BEFORE_NOTE = 3;
+  /** Rows per page of the result tables. */
+  const PAGE_ROWS = 20;
+  /** Contrasts tried, when the first has no rows, to open a result table on one that has. */
+  const FIRST_CONTRAST_TRIES = 12;
+  /** Defaults, as `proteo run` has them (crates/proteo-core qc.rs/de.rs, crates/proteo-pipeline contracts.rs). */
+  const DEFAULTS = { method: "limma", contrasts: "all-pairs", normalize: "median", impute: "perseus", seed: 42, alpha: 0.05, minLog2fc: 1.0 };
+
+  const STAGE_TITLES = { ingest: "Reading input", qc: "Quality control", de: "Differential expression", pathway: "Pathway enrichment" };
+  const STAGE_ORDER = ["ingest", "qc", "de", "pathway"];
+  /** Job progress at the end of each stage (Stage::overall_progress in crates/proteo-pipeline/src/contracts.rs). */
+  const STAGE_END = { ingest: 10, qc: 40, de: 80, pathway: 99 };
+  /** Matrix headers of gene columns and of other annotation columns (crates/proteo-core/src/input/matrix.rs). */
+  const GENE_HEADERS = ["gene", "genes", "gene name", "gene names", "gene symbol", "gene symbols", "symbol"];
+  const ANNOTATION_HEADERS = ["description", "protein name", "protein names"];
+  /** Design columns, compared case-insensitively (crates/proteo-core/src/input/design.rs). */
+  const DESIGN_SAMPLE = ["sample", "label", "sample_name", "sample name"];
+  const DESIGN_GROUP = ["group", "condition"];
+  const DESIGN_EXTRA = ["replicate", "pair", "batch"];
+
+  const COLUMN_LABELS = {
+    proteinId: "Protein", geneNames: "Gene", contrast: "Contrast", log2fc: "log2 FC", t: "t", pValue: "p-value",
+    adjPValue: "Adj. p-value", tukeyPValue: "Tukey p", avgExpr: "Mean log2", direction: "Direction", termId: "Term",
+    termName: "Name", setSize: "Set size", overlap: "Overlap", foldEnrichment: "Fold enrichment", expected: "Expected",
+  };
+  /** Column order of the result tables; columns not named here follow in the order the API sent them. */
+  const COLUMN_ORDER = ["proteinId", "geneNames", "direction", "termId", "termName", "setSize", "overlap", "expected",
+    "foldEnrichment", "log2fc", "avgExpr", "t", "pValue", "adjPValue", "tukeyPValue"];
+  const FILE_DESCRIPTIONS = {
+    "report.html": "Report with all charts (opens offline)",
+    "summary.json": "Counts, parameters and versions",
+    "qc/matrix.parquet": "Filtered, normalized, imputed log2 matrix",
+    "qc/samples.parquet": "Per-sample QC metrics",
+    "qc/pca.parquet": "PCA coordinates",
+    "de/results.parquet": "Differential expression, every protein and contrast",
+    "de/ftest.parquet": "F test across all groups",
+    "pathway/enrichment.parquet": "Enriched gene sets",
+    "ingest/table.parquet": "The input as read",
+    "ingest/design.parquet": "The design as read",
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, props = {}, ...children) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(props)) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k.startsWith("data-") || k.startsWith("aria-") || k === "role" || k === "for" || k === "scope") node.setAttribute(k, v);
+      else node[k] = v;
+    }
+    for (const c of children) if (c !== null && c !== undefined) node.append(c);
+    return node;
+  };
+  const show = (node, visible = true) => { node.hidden = !visible; };
+
+  /** Everything the page knows about the current analysis. */
+  const state = {
+    file: null,
+    samples: [],
+    format: "",
+    /** From a loaded design file: sample → {replicate, pair, batch}; and which of those columns it had. */
+    designExtra: new Map(),
+    designColumns: [],
+    jobId: null,
+    pollTimer: null,
+    pollGeneration: 0,
+    startedAt: 0,
+    elapsedTimer: null,
+  };
+  /** Progress values the page displayed, in order (the browser test reads it). */
+  window.proteoProgressLog = [];
+
+  // ---------------------------------------------------------------- API
+
+  const apiUrl = (path) => API_BASE + path;
+  /** A URL the API returned, made absolute: upload URLs are absolute, result links are paths on the API. */
+  const resolveUrl = (u) => new URL(u, API_BASE || location.href).href;
+
+  class ApiError extends Error {
+    constructor(message, status) { super(message); this.status = status; }
+  }
+
+  async function errorSentence(response) {
+    const text = await response.text().catch(() => "");
+    try {
+      const body = JSON.parse(text);
+      if (body && typeof body.error === "string" && body.error) return body.error;
+    } catch (_) { /* not JSON */ }
+    const snippet = text.trim().slice(0, 300);
+    return `The server answered ${response.status} ${response.statusText}${snippet ? `: ${snippet}` : "."}`;
+  }
+
+  async function api(path, options = {}) {
+    let response;
+    try {
+      response = await fetch(apiUrl(path), { cache: "no-store", ...options });
+    } catch (e) {
+      throw new ApiError(`The proteo server at ${API_BASE || location.origin} cannot be reached (${e.message}).`, 0);
+    }
+    if (!response.ok) throw new ApiError(await errorSentence(response), response.status);
+    return response.json();
+  }
+
+  // ---------------------------------------------------------------- reading a header in the browser
+
+  const unquote = (s) => {
+    const t = s.trim();
+    return t.length >= 2 && (t[0] === '"' || t[0] === "'") && t[t.length - 1] === t[0] ? t.slice(1, -1).trim() : t;
+  };
+
+  /** Tab if the line has a tab, else `;` if it has `;` and no `,`, else `,` — as the server decides. */
+  const delimiterOf = (line) => (line.includes("\t") ? "\t" : line.includes(";") && !line.includes(",") ? ";" : ",");
+
+  /** The first non-blank line, split and unquoted; `null` for a file with no text line. */
+  function splitFirstLine(text) {
+    const line = text.replace(/^\uFEFF/, "").split(/\r?\n|\r/).find((l) => l.trim() !== "");
+    if (line === undefined) return null;
+    return line.split(delimiterOf(line)).map(unquote);
+  }
+
+  /** All lines after the header, split the same way (for design files, which are small). */
+  function splitLines(text) {
+    const lines = text.replace(/^\uFEFF/, "").split(/\r?\n|\r/).filter((l) => l.trim() !== "");
+    if (!lines.length) return [];
+    const d = delimiterOf(lines[0]);
+    return lines.map((l) => l.split(d).map(unquote));
+  }
+
+  function prefixed(header, prefix) {
+    const out = [];
+    for (const h of header) {
+      if (h.length > prefix.length && h.slice(0, prefix.length).toLowerCase() === prefix.toLowerCase()) {
+        const sample = h.slice(prefix.length).trim();
+        if (sample) out.push(sample);
+      }
+    }
+    return out;
+  }
+
+  /** Sample names and the format a header describes (the server's detection rules). */
+  function samplesFromHeader(header) {
+    if (header.includes("Protein IDs")) {
+      const lfq = prefixed(header, "LFQ intensity ");
+      if (lfq.length) return { format: "MaxQuant proteinGroups, LFQ intensity columns", samples: lfq };
+      const raw = prefixed(header, "Intensity ");
+      if (raw.length) return { format: "MaxQuant proteinGroups, Intensity columns", samples: raw };
+    }
+    const samples = [];
+    let geneSeen = false;
+    for (const name of header.slice(1)) {
+      const norm = name.trim().toLowerCase().replace(/[_.]/g, " ");
+      if (!name) continue;
+      if (GENE_HEADERS.includes(norm) && !geneSeen) { geneSeen = true; continue; }
+      if (GENE_HEADERS.includes(norm) || ANNOTATION_HEADERS.includes(norm)) continue;
+      samples.push(name);
+    }
+    return { format: `Intensity matrix (protein id column “${header[0] || "?"}”${geneSeen ? ", gene column" : ""})`, samples };
+  }
+
+  /** The group a sample name suggests: the name without a trailing replicate number (H1 → H, CD34High_2 → CD34High). */
+  function guessGroup(sample) {
+    const g = sample.replace(/[_-]?\d+$/, "").replace(/[_\-\s.]+$/, "");
+    return g || sample;
+  }
+
+  const formatBytes = (n) => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(0)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`);
+
+  async function chooseFile(file) {
+    resetGroups();
+    show($("file-error"), false);
+    state.file = file || null;
+    if (!file) { renderFileInfo(); return; }
+    let text;
+    try {
+      const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+      if (head[0] === 0x1f && head[1] === 0x8b) {
+        return fileError(`${file.name} is gzip-compressed; please decompress it first so its columns can be read here.`);
+      }
+      text = await file.slice(0, HEADER_BYTES).text();
+    } catch (e) {
+      return fileError(`${file.name} could not be read (${e.message}).`);
+    }
+    const header = splitFirstLine(text);
+    if (!header) return fileError(`${file.name} is empty: the first line should name the columns.`);
+    const { format, samples } = samplesFromHeader(header);
+    if (samples.length === 0) {
+      return fileError(`${file.name}: no sample columns found in the first line. A MaxQuant file needs “Protein IDs” and ` +
+        `“LFQ intensity <sample>” or “Intensity <sample>” columns; a matrix needs a protein id column followed by one column per sample.`);
+    }
+    const dupes = samples.filter((s, i) => samples.indexOf(s) !== i);
+    if (dupes.length) return fileError(`${file.name}: the sample name “${dupes[0]}” appears twice in the first line; sample names must be unique.`);
+    state.samples = samples;
+    state.format = format;
+    renderFileInfo();
+    renderSampleRows();
+    show($("groups-card"));
+    show($("options-card"));
+    show($("submit-row"));
+    updateGroupSummary();
+  }
+
+  function fileError(message) {
+    state.file = null;
+    renderFileInfo();
+    $("file-error").textContent = message;
+    show($("file-error"));
+  }
+
+  function renderFileInfo() {
+    const info = $("file-info");
+    info.replaceChildren();
+    if (!state.file || !state.samples.length) { show(info, false); return; }
+    info.append(
+      el("strong", { class: "filename", text: state.file.name }),
+      el("span", { class: "muted", text: ` · ${formatBytes(state.file.size)} · ${state.format} · ` }),
+      el("span", { "data-testid": "sample-count", id: "sample-count", text: `${state.samples.length} samples` }),
+    );
+    show(info);
+  }
+
+  function resetGroups() {
+    state.samples = [];
+    state.format = "";
+    state.designExtra = new Map();
+    state.designColumns = [];
+    $("sample-rows").replaceChildren();
+    $("design-info").textContent = "";
+    $("design-file").value = "";
+    show($("design-error"), false);
+    show($("form-error"), false);
+    for (const id of ["groups-card", "options-card", "submit-row", "file-info"]) show($(id), false);
+  }
+
+  // ---------------------------------------------------------------- groups
+
+  function renderSampleRows() {
+    const rows = state.samples.map((sample, i) => {
+      const input = el("input", {
+        type: "text", id: `group-${i}`, value: guessGroup(sample), autocomplete: "off", spellcheck: false,
+        "data-testid": "group-input", "data-sample": sample, placeholder: "group",
+        "aria-label": `Group of sample ${sample}`,
+      });
+      input.setAttribute("list", "group-names");
+      input.addEventListener("input", updateGroupSummary);
+      return el("div", { class: "sample-cell", role: "listitem", "data-sample": sample },
+        el("label", { for: `group-${i}`, class: "sample-name", title: sample, text: sample }), input);
+    });
+    $("sample-rows").replaceChildren(...rows);
+  }
+
+  const groupInputs = () => [...document.querySelectorAll('#sample-rows input[data-testid="group-input"]')];
+
+  /** Groups in first-seen order with their samples. */
+  function currentGroups() {
+    const groups = new Map();
+    for (const input of groupInputs()) {
+      const g = input.value.trim();
+      if (!groups.has(g)) groups.set(g, []);
+      groups.get(g).push(input.dataset.sample);
+    }
+    return groups;
+  }
+
+  /** Why the groups cannot be submitted, or "" when they can. */
+  function groupProblem(groups) {
+    if (groups.has("")) {
+      const missing = groups.get("");
+      return `Give every sample a group: ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""} ${missing.length === 1 ? "has" : "have"} none.`;
+    }
+    if (groups.size < 2) {
+      const only = [...groups.keys()][0];
+      return `Differential expression compares groups, so at least 2 are needed; all ${state.samples.length} samples are in group “${only}”. Edit the groups or load a design file.`;
+    }
+    const bad = [...groups.keys()].find((g) => /[\t\n\r]/.test(g));
+    if (bad !== undefined) return `The group “${bad}” contains a tab or line break.`;
+    return "";
+  }
+
+  function updateGroupSummary() {
+    const groups = currentGroups();
+    const box = $("group-summary");
+    box.replaceChildren();
+    const names = [...groups.keys()].filter((g) => g);
+    const list = el("ul", { class: "chips", "aria-label": "Groups" });
+    for (const g of names) {
+      const n = groups.get(g).length;
+      list.append(el("li", { class: n < 2 ? "chip warn" : "chip", "data-testid": "group-chip", "data-group": g },
+        el("strong", { text: g }), ` ${n} sample${n === 1 ? "" : "s"}`));
+    }
+    box.append(el("p", { "data-testid": "group-count", id: "group-count", text: `${names.length} group${names.length === 1 ? "" : "s"}:` }), list);
+    const problem = groupProblem(groups);
+    if (problem) {
+      box.append(el("p", { class: "msg error", id: "group-error", "data-testid": "group-error", text: problem }));
+    } else {
+      const single = names.filter((g) => groups.get(g).length < 2);
+      if (single.length) {
+        box.append(el("p", { class: "msg warn", text: `${single.map((g) => `“${g}”`).join(", ")} ${single.length === 1 ? "has" : "have"} a single sample: without replicates its variance cannot be estimated, and some methods will refuse it.` }));
+      }
+    }
+    let datalist = $("group-names");
+    if (!datalist) { datalist = el("datalist", { id: "group-names" }); document.body.append(datalist); }
+    datalist.replaceChildren(...names.map((g) => el("option", { value: g })));
+    if (!problem) show($("form-error"), false);
+  }
+
+  async function loadDesign(file) {
+    show($("design-error"), false);
+    if (!file) return;
+    const fail = (m) => { $("design-error").textContent = m; show($("design-error")); $("design-info").textContent = ""; };
+    let rows;
+    try {
+      rows = splitLines(await file.text());
+    } catch (e) {
+      return fail(`${file.name} could not be read (${e.message}).`);
+    }
+    if (rows.length < 2) return fail(`${file.name} has no samples: it needs a header line and one line per sample.`);
+    const header = rows[0].map((h) => h.toLowerCase());
+    const si = header.findIndex((h) => DESIGN_SAMPLE.includes(h));
+    const gi = header.findIndex((h) => DESIGN_GROUP.includes(h));
+    if (si < 0 || gi < 0) {
+      return fail(`${file.name}: the header needs a ${si < 0 ? "“sample” (or “label”)" : "“group” (or “condition”)"} column; found ${rows[0].map((h) => `“${h}”`).join(", ")}.`);
+    }
+    const extras = DESIGN_EXTRA.map((name) => [name, header.indexOf(name)]).filter(([, i]) => i >= 0);
+    const design = new Map();
+    for (const r of rows.slice(1)) {
+      const sample = r[si] || "";
+      if (!sample) continue;
+      design.set(sample, { group: r[gi] || "", extra: Object.fromEntries(extras.map(([name, i]) => [name, r[i] || ""])) });
+    }
+    const matched = [];
+    const unmatched = [];
+    for (const input of groupInputs()) {
+      const d = design.get(input.dataset.sample);
+      if (d) { input.value = d.group; matched.push(input.dataset.sample); } else unmatched.push(input.dataset.sample);
+    }
+    const ignored = [...design.keys()].filter((s) => !state.samples.includes(s));
+    if (!matched.length) {
+      return fail(`${file.name} names none of this file's samples (it has ${[...design.keys()].slice(0, 4).join(", ")}…; the data file has ${state.samples.slice(0, 4).join(", ")}…).`);
+    }
+    state.designExtra = new Map(matched.map((s) => [s, design.get(s).extra]));
+    state.designColumns = extras.map(([name]) => name);
+    const notes = [`${file.name}: groups set for ${matched.length} of ${state.samples.length} samples`];
+    if (state.designColumns.length) notes.push(`; keeps ${state.designColumns.join(", ")}`);
+    $("design-info").textContent = notes.join("") + ".";
+    const problems = [];
+    if (unmatched.length) problems.push(`${unmatched.join(", ")} ${unmatched.length === 1 ? "is" : "are"} not in the design file and kept the guessed group.`);
+    if (ignored.length) problems.push(`${ignored.join(", ")} from the design file ${ignored.length === 1 ? "is" : "are"} not a sample of the data file and ${ignored.length === 1 ? "was" : "were"} ignored.`);
+    if (problems.length) { $("design-error").textContent = problems.join(" "); $("design-error").className = "msg warn"; show($("design-error")); }
+    else $("design-error").className = "msg error";
+    updateGroupSummary();
+  }
+
+  /** The design as the API takes it: TSV, `label\tcondition` (plus a loaded design file's replicate/pair/batch). */
+  function designTsv() {
+    const cols = state.designColumns;
+    const lines = [["label", "condition", ...cols].join("\t")];
+    for (const input of groupInputs()) {
+      const extra = state.designExtra.get(input.dataset.sample) || {};
+      lines.push([input.dataset.sample, input.value.trim(), ...cols.map((c) => extra[c] || "")].join("\t"));
+    }
+    return lines.join("\n") + "\n";
+  }
+
+  // ---------------------------------------------------------------- options
+
+  function readParams(groups) {
+    const method = $("opt-method").value;
+    const contrasts = $("opt-contrasts").value.trim() || DEFAULTS.contrasts;
+    const num = (id, what, ok) => {
+      const raw = $(id).value.trim();
+      const v = Number(raw);
+      if (raw === "" || !Number.isFinite(v) || !ok(v)) throw new Error(what);
+      return v;
+    };
+    const alpha = num("opt-alpha", "The adjusted p-value cut-off must be a number above 0 and at most 1.", (v) => v > 0 && v <= 1);
+    const minLog2fc = num("opt-min-lfc", "The minimum |log2 fold change| must be a number of 0 or more.", (v) => v >= 0);
+    const seed = num("opt-seed", "The random seed must be a whole number of 0 or more.", (v) => Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER);
+    const vs = /^vs:(.*)$/i.exec(contrasts);
+    if (vs && !groups.has(vs[1].trim())) {
+      throw new Error(`Contrasts “${contrasts}”: there is no group “${vs[1].trim()}”; the groups are ${[...groups.keys()].join(", ")}.`);
+    }
+    return {
+      qc: { normalize: $("opt-normalize").value, impute: $("opt-impute").value, seed },
+      de: {
+        method, contrasts, posthoc: $("opt-posthoc").checked ? "tukey" : "none",
+        trend: method === "limma" && $("opt-trend").checked, robust: method === "limma" && $("opt-robust").checked,
+      },
+      pathway: { alpha, min_log2fc: minLog2fc },
+    };
+  }
+
+  function updateOptionsDigest() {
+    const limma = $("opt-method").value === "limma";
+    for (const id of ["opt-trend", "opt-robust"]) {
+      $(id).disabled = !limma;
+      $(id).closest("label").classList.toggle("disabled", !limma);
+    }
+    const m = $("opt-method");
+    const parts = [m.options[m.selectedIndex].text.replace(/ \(.*\)$/, ""), $("opt-contrasts").value.trim() || DEFAULTS.contrasts,
+      `adj. p < ${$("opt-alpha").value}`, `|log2 FC| ≥ ${$("opt-min-lfc").value}`];
+    $("options-digest").textContent = `— ${parts.join(", ")}`;
+  }
+
+  // ---------------------------------------------------------------- submit
+
+  function formError(message) {
+    const box = $("form-error");
+    box.textContent = message;
+    show(box);
+    box.focus();
+  }
+
+  async function submit(event) {
+    event.preventDefault();
+    show($("form-error"), false);
+    if (!state.file || !state.samples.length) return formError("Choose a data file first.");
+    const groups = currentGroups();
+    const problem = groupProblem(groups);
+    if (problem) return formError(problem);
+    let params;
+    try { params = readParams(groups); } catch (e) { $("options").open = true; return formError(e.message); }
+
+    const button = $("submit");
+    button.disabled = true;
+    button.textContent = "Submitting…";
+    try {
+      const created = await api("/jobs", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ fileName: state.file.name, design: designTsv(), params }),
+      });
+      state.jobId = created.jobId;
+      window.proteoProgressLog = [];
+      showProgress(state.file.name);
+      setProgress({ progress: 0, stage: "ingest", message: `Uploading ${state.file.name} (${formatBytes(state.file.size)})` });
+      let put;
+      try {
+        put = await fetch(resolveUrl(created.uploadUrl), { method: created.uploadMethod || "PUT", body: state.file });
+      } catch (e) {
+        throw new ApiError(`The upload of ${state.file.name} failed: ${e.message}.`, 0);
+      }
+      if (!put.ok) throw new ApiError(await errorSentence(put), put.status);
+      history.replaceState(null, "", `#job=${encodeURIComponent(created.jobId)}`);
+      poll(created.jobId);
+    } catch (e) {
+      stopPolling();
+      showView("form");
+      formError(e.message);
+    } finally {
+      button.disabled = false;
+      button.textContent = "Run analysis";
+    }
+  }
+
+  // ---------------------------------------------------------------- progress
+
+  function showView(name) {
+    show($("job-form"), name === "form");
+    show($("progress-view"), name === "progress");
+    show($("failed-view"), name === "failed");
+    show($("results-view"), name === "results");
+    window.scrollTo({ top: 0 });
+  }
+
+  function showProgress(fileName) {
+    $("progress-file").textContent = fileName || "";
+    $("progress-job").textContent = state.jobId || "";
+    $("progress-note").textContent = "";
+    const bar = $("progress-bar");
+    bar.dataset.history = "";
+    bar.setAttribute("aria-valuenow", "0");
+    $("progress-fill").style.width = "0%";
+    state.startedAt = Date.now();
+    clearInterval(state.elapsedTimer);
+    const tick = () => {
+      const s = Math.round((Date.now() - state.startedAt) / 1000);
+      $("progress-elapsed").textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+    };
+    tick();
+    state.elapsedTimer = setInterval(tick, 1000);
+    showView("progress");
+  }
+
+  /**
+   * Shows one status. Every polled progress value is recorded in order, as received, in the bar's `data-history` and
+   * in `window.proteoProgressLog` (the browser test checks them); the bar itself never moves backwards.
+   */
+  function setProgress(job) {
+    const p = Math.max(0, Math.min(100, Math.round(Number(job.progress) || 0)));
+    const bar = $("progress-bar");
+    const history = bar.dataset.history ? bar.dataset.history.split(",").map(Number) : [];
+    const shown = Math.max(p, Number(bar.getAttribute("aria-valuenow")) || 0);
+    if (job.status) {
+      history.push(p);
+      window.proteoProgressLog.push({ progress: p, status: job.status, stage: job.stage || "", at: Date.now() });
+    }
+    bar.dataset.history = history.join(",");
+    bar.classList.toggle("running", job.status !== "SUCCEEDED" && job.status !== "FAILED");
+    bar.setAttribute("aria-valuenow", String(shown));
+    bar.setAttribute("aria-valuetext", `${shown}%`);
+    $("progress-fill").style.width = `${shown}%`;
+    $("progress-percent").textContent = `${shown}%`;
+    const title = STAGE_TITLES[job.stage] || "";
+    let message = (job.message || "").trim();
+    if (job.status === "QUEUED" && !message) message = "Waiting to start";
+    const text = title && !message.toLowerCase().startsWith(title.toLowerCase()) ? `${title}${message ? `: ${message}` : ""}` : message || title;
+    $("progress-message").textContent = text || "Working…";
+    // A stage is done once the job's progress reaches its end (or a later stage reports); the next one is current.
+    const reported = STAGE_ORDER.indexOf(job.stage);
+    let current = STAGE_ORDER.findIndex((st, i) => i >= reported && shown < STAGE_END[st]);
+    if (current < 0 || job.status === "SUCCEEDED") current = STAGE_ORDER.length;
+    for (const li of document.querySelectorAll("#stages li")) {
+      const i = STAGE_ORDER.indexOf(li.dataset.stage);
+      li.classList.toggle("done", i < current);
+      li.classList.toggle("current", i === current);
+      if (i === current) li.setAttribute("aria-current", "step"); else li.removeAttribute("aria-current");
+    }
+  }
+
+  function stopPolling() {
+    state.pollGeneration += 1;
+    clearTimeout(state.pollTimer);
+    clearInterval(state.elapsedTimer);
+  }
+
+  function poll(jobId) {
+    stopPolling();
+    const generation = state.pollGeneration;
+    state.elapsedTimer = setInterval(() => {
+      const s = Math.round((Date.now() - state.startedAt) / 1000);
+      $("progress-elapsed").textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+    }, 1000);
+    let delay = POLL_FIRST_MS;
+    let errors = 0;
+    const step = async () => {
+      if (generation !== state.pollGeneration) return;
+      let job;
+      try {
+        job = await api(`/jobs/${encodeURIComponent(jobId)}`);
+        errors = 0;
+        $("progress-note").textContent = "";
+      } catch (e) {
+        if (generation !== state.pollGeneration) return;
+        if (e.status === 404) { stopPolling(); return showFailed({ error: e.message, jobId }); }
+        errors += 1;
+        if (errors >= POLL_ERRORS_BEFORE_NOTE) $("progress-note").textContent = `${e.message} Still trying…`;
+        state.pollTimer = setTimeout(step, delay);
+        delay = Math.min(POLL_MAX_MS, delay * POLL_GROWTH);
+        return;
+      }
+      if (generation !== state.pollGeneration) return;
+      setProgress(job);
+      if (job.status === "SUCCEEDED") { stopPolling(); return showResults(job); }
+      if (job.status === "FAILED") { stopPolling(); return showFailed(job); }
+      state.pollTimer = setTimeout(step, delay);
+      delay = Math.min(POLL_MAX_MS, delay * POLL_GROWTH);
+    };
+    state.pollTimer = setTimeout(step, delay);
+  }
+
+  // ---------------------------------------------------------------- failure
+
+  function showFailed(job) {
+    $("error-message").textContent = job.error || "The analysis failed without a message.";
+    const where = [];
+    if (job.stage && STAGE_TITLES[job.stage]) where.push(`Stage: ${STAGE_TITLES[job.stage]}`);
+    if (job.errorType) where.push(`error type ${job.errorType}`);
+    if (job.jobId) where.push(`job ${job.jobId}`);
+    $("error-detail").textContent = where.join(" · ");
+    showView("failed");
+    $("start-over").focus({ preventScroll: true });
+  }
+
+  function startOver() {
+    stopPolling();
+    state.jobId = null;
+    history.replaceState(null, "", location.pathname + location.search);
+    $("data-file").value = "";
+    state.file = null;
+    resetGroups();
+    $("report-frame").removeAttribute("src");
+    showView("form");
+    $("data-file").focus({ preventScroll: true });
+  }
+
+  // ---------------------------------------------------------------- results
+
+  /** A number to 3 significant digits, without exponent where it reads better. */
+  function formatNumber(v) {
+    if (!Number.isFinite(v)) return String(v);
+    if (Number.isInteger(v) && Math.abs(v) < 1e9) return String(v);
+    const a = Math.abs(v);
+    if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(2);
+    return String(Number(v.toPrecision(3)));
+  }
+
+  function showResults(job) {
+    const s = job.summary || {};
+    $("results-file").textContent = $("progress-file").textContent;
+    const seconds = job.createdAt && job.updatedAt ? (job.updatedAt - job.createdAt) / 1000 : null;
+    $("results-meta").textContent = [`Job ${job.jobId}`, seconds !== null ? `finished in ${seconds < 60 ? `${seconds.toFixed(1)} s` : `${(seconds / 60).toFixed(1)} min`}` : ""]
+      .filter(Boolean).join(" · ");
+
+    const stats = [["Proteins read", s.proteins], ["Kept after QC", s.proteinsKept], ["Samples", s.samples],
+      ["Significant terms", s.termsSignificant]];
+    if (s.fTestSignificant !== undefined && s.fTestSignificant !== null) stats.splice(3, 0, ["Significant (F test)", s.fTestSignificant]);
+    $("summary-stats").replaceChildren(...stats.filter(([, v]) => v !== undefined && v !== null).map(([k, v]) =>
+      el("div", { class: "stat" }, el("dt", { text: k }), el("dd", { text: typeof v === "number" ? v.toLocaleString("en") : String(v) }))));
+    $("summary-model").textContent = [s.model ? `Model: ${s.model}` : "", s.geneSets ? `gene sets: ${s.geneSets}` : ""].filter(Boolean).join(" · ");
+
+    const contrasts = Array.isArray(s.contrasts) ? s.contrasts : [];
+    const table = $("contrast-summary");
+    table.replaceChildren(table.querySelector("caption") || "");
+    if (contrasts.length) {
+      table.append(el("thead", {}, el("tr", {}, ...["Contrast", "Significant", "Up", "Down"].map((h, i) => el("th", { scope: "col", class: i ? "num" : "", text: h })))),
+        el("tbody", {}, ...contrasts.map((c) => el("tr", {},
+          el("td", { text: c.contrast }), el("td", { class: c.significant ? "num strong" : "num zero", text: String(c.significant ?? "") }),
+          el("td", { class: c.up ? "num up" : "num zero", text: String(c.up ?? "") }),
+          el("td", { class: c.down ? "num down" : "num zero", text: String(c.down ?? "") })))));
+      if (s.contrastsTotal > contrasts.length) {
+        table.append(el("tfoot", {}, el("tr", {}, el("td", { colSpan: 4, class: "muted", text: `First ${contrasts.length} of ${s.contrastsTotal} contrasts; summary.json has them all.` }))));
+      }
+    }
+    show(table.parentElement, contrasts.length > 0);
+
+    const results = job.results || {};
+    const report = results["report.html"];
+    const frame = $("report-frame");
+    if (report) {
+      const url = resolveUrl(report);
+      frame.dataset.base = url;
+      frame.src = url;
+      $("report-open").href = url;
+      setReportTab("summary", false);
+    }
+    show(frame.closest(".card"), Boolean(report));
+
+    renderDownloads(job.jobId, results);
+    showView("results");
+    setupTable("de", job.jobId);
+    setupTable("pw", job.jobId);
+  }
+
+  function setReportTab(section, navigate = true) {
+    for (const b of document.querySelectorAll("#report-nav button")) b.setAttribute("aria-pressed", String(b.dataset.section === section));
+    const frame = $("report-frame");
+    if (!navigate || !frame.dataset.base) return;
+    try {
+      const target = frame.contentDocument && frame.contentDocument.getElementById(section);
+      if (target) {
+        const win = frame.contentWindow;
+        // Keep the section's heading clear of a sticky or fixed header of the report.
+        let covered = 0;
+        for (const node of frame.contentDocument.querySelectorAll("body > *")) {
+          const pos = win.getComputedStyle(node).position;
+          if (pos === "sticky" || pos === "fixed") covered = Math.max(covered, node.getBoundingClientRect().height);
+        }
+        win.scrollTo({ top: Math.max(0, target.getBoundingClientRect().top + win.scrollY - covered - 8) });
+        return;
+      }
+    } catch (_) { /* cross-origin report (cloud): navigate by fragment instead */ }
+    frame.src = `${frame.dataset.base}#${section}`;
+  }
+
+  function renderDownloads(jobId, results) {
+    const keys = Object.keys(results).filter((k) => !/\/ranked\//.test(k)).sort((a, b) => {
+      const rank = (k) => (k === "report.html" ? 0 : k === "summary.json" ? 1 : 2);
+      return rank(a) - rank(b) || a.localeCompare(b);
+    });
+    $("downloads").replaceChildren(...keys.map((key) => {
+      const name = key.split("/").pop();
+      return el("li", {},
+        el("a", { href: resolveUrl(results[key]), download: name, "data-key": key, text: key }),
+        el("span", { class: "muted small", text: FILE_DESCRIPTIONS[key] || "" }));
+    }));
+  }
+
+  /** One paged result table (`de` → table=de, `pw` → table=pathway) with a contrast selector and a cursor. */
+  const tables = {};
+  function setupTable(prefix, jobId) {
+    const t = (tables[prefix] = { jobId, table: prefix === "de" ? "de" : "pathway", contrast: null, cursors: [null], page: 0, generation: 0 });
+    $(`${prefix}-contrast`).replaceChildren();
+    loadPage(prefix, t);
+  }
+
+  async function loadPage(prefix, t) {
+    const generation = ++t.generation;
+    const status = $(`${prefix}-status`);
+    status.textContent = "Loading…";
+    $(`${prefix}-prev`).disabled = true;
+    $(`${prefix}-next`).disabled = true;
+    const query = new URLSearchParams({ table: t.table, limit: String(PAGE_ROWS) });
+    if (t.contrast !== null) query.set("contrast", t.contrast);
+    const cursor = t.cursors[t.page];
+    if (cursor !== null && cursor !== undefined) query.set("cursor", cursor);
+    let body;
+    try {
+      body = await api(`/jobs/${encodeURIComponent(t.jobId)}/results?${query}`);
+    } catch (e) {
+      if (generation !== t.generation) return;
+      status.textContent = e.message;
+      $(`${prefix}-table`).replaceChildren();
+      return;
+    }
+    if (generation !== t.generation || tables[prefix] !== t) return;
+    if (t.contrast === null) {
+      t.contrast = body.contrast ?? (body.contrasts && body.contrasts[0]) ?? "";
+      // Open on the first contrast that has rows (enrichment is often empty for some contrasts).
+      const others = (body.contrasts || []).filter((c) => c !== t.contrast).slice(0, FIRST_CONTRAST_TRIES);
+      for (const c of (body.rows || []).length ? [] : others) {
+        query.set("contrast", c);
+        const next = await api(`/jobs/${encodeURIComponent(t.jobId)}/results?${query}`).catch(() => null);
+        if (generation !== t.generation || tables[prefix] !== t) return;
+        if (next && Array.isArray(next.rows) && next.rows.length) { body = next; t.contrast = next.contrast ?? c; break; }
+      }
+      const select = $(`${prefix}-contrast`);
+      select.replaceChildren(...(body.contrasts || []).map((c) => el("option", { value: c, text: c, selected: c === t.contrast })));
+      select.disabled = !(body.contrasts && body.contrasts.length > 1);
+    }
+    t.cursors[t.page + 1] = body.nextCursor ?? null;
+    const rows = Array.isArray(body.rows) ? body.rows : [];
+    renderRows($(`${prefix}-table`), rows, prefix === "de" ? "No proteins for this contrast." : "No enriched terms for this contrast.");
+    const first = Number(cursor || 0);
+    status.textContent = rows.length ? `Rows ${first + 1}–${first + rows.length}` : "";
+    $(`${prefix}-prev`).disabled = t.page === 0;
+    $(`${prefix}-next`).disabled = body.nextCursor === null || body.nextCursor === undefined;
+    $(`${prefix}-scroll`).scrollLeft = 0;
+  }
+
+  function renderRows(table, rows, emptyText) {
+    const caption = table.querySelector("caption");
+    table.replaceChildren(...(caption ? [caption] : []));
+    if (!rows.length) {
+      table.append(el("tbody", {}, el("tr", {}, el("td", { class: "empty", text: emptyText }))));
+      return;
+    }
+    const rank = (k) => (COLUMN_ORDER.includes(k) ? COLUMN_ORDER.indexOf(k) : COLUMN_ORDER.length);
+    const columns = Object.keys(rows[0])
+      .filter((k) => k !== "contrast" && rows.some((r) => r[k] !== null && r[k] !== undefined && r[k] !== ""))
+      .map((k, i) => [k, i]).sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1]).map(([k]) => k);
+    const numeric = new Set(columns.filter((k) => rows.every((r) => r[k] === null || r[k] === undefined || typeof r[k] === "number")));
+    table.append(el("thead", {}, el("tr", {}, ...columns.map((k) =>
+      el("th", { scope: "col", class: numeric.has(k) ? "num" : "", "data-key": k, text: COLUMN_LABELS[k] || k })))));
+    table.append(el("tbody", {}, ...rows.map((r) => el("tr", {}, ...columns.map((k) => {
+      const v = r[k];
+      if (numeric.has(k)) {
+        const cls = ["num"];
+        if (k === "log2fc" && typeof v === "number") cls.push(v > 0 ? "up" : v < 0 ? "down" : "");
+        return el("td", { class: cls.join(" "), title: typeof v === "number" ? String(v) : "", text: typeof v === "number" ? formatNumber(v) : "" });
+      }
+      const text = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
+      return el("td", { class: text.length > 24 ? "text long" : "text", title: text.length > 24 ? text : "", text });
+    })))));
+  }
+
+  function bindTable(prefix) {
+    $(`${prefix}-contrast`).addEventListener("change", (e) => {
+      const t = tables[prefix];
+      if (!t) return;
+      t.contrast = e.target.value;
+      t.cursors = [null];
+      t.page = 0;
+      loadPage(prefix, t);
+    });
+    $(`${prefix}-next`).addEventListener("click", () => {
+      const t = tables[prefix];
+      if (!t || t.cursors[t.page + 1] === null || t.cursors[t.page + 1] === undefined) return;
+      t.page += 1;
+      loadPage(prefix, t);
+    });
+    $(`${prefix}-prev`).addEventListener("click", () => {
+      const t = tables[prefix];
+      if (!t || t.page === 0) return;
+      t.page -= 1;
+      loadPage(prefix, t);
+    });
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  function init() {
+    $("data-file").addEventListener("change", (e) => chooseFile(e.target.files[0]));
+    $("design-file").addEventListener("change", (e) => loadDesign(e.target.files[0]));
+    $("job-form").addEventListener("submit", submit);
+    $("start-over").addEventListener("click", startOver);
+    $("new-analysis").addEventListener("click", startOver);
+    for (const id of ["opt-method", "opt-contrasts", "opt-alpha", "opt-min-lfc"]) $(id).addEventListener("input", updateOptionsDigest);
+    $("report-nav").addEventListener("click", (e) => {
+      const b = e.target.closest("button[data-section]");
+      if (b) setReportTab(b.dataset.section);
+    });
+    bindTable("de");
+    bindTable("pw");
+    updateOptionsDigest();
+
+    const zone = $("dropzone");
+    zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      zone.classList.remove("over");
+      const f = e.dataTransfer && e.dataTransfer.files[0];
+      if (f) chooseFile(f);
+    });
+
+    // A job in the address (#job=<id>) is followed again after a reload or from a bookmark.
+    const m = /^#job=(.+)$/.exec(location.hash);
+    if (m) {
+      state.jobId = decodeURIComponent(m[1]);
+      showProgress("");
+      setProgress({ progress: 0, message: "Looking up the job" });
+      poll(state.jobId);
+    }
+  }
+
+  init();
+})();
