@@ -47,15 +47,65 @@ macro_rules! tryc {
     };
 }
 
-/// Draw the legend box (white, bordered) at `pos`, then write the chart out.
-macro_rules! legend_and_present {
-    ($chart:expr, $root:expr, $pos:expr, $title:expr) => {
-        tryc!(
-            $chart.configure_series_labels().position($pos).background_style(WHITE.mix(0.85)).border_style(BLACK).draw(),
-            $title
-        );
-        tryc!($root.present(), $title);
-    };
+/// How a legend entry is marked.
+#[derive(Clone, Copy)]
+enum Mark {
+    Square,
+    Dot,
+}
+
+/// Pixels per character of an 11 px sans-serif label (plotters' own estimate is no better without font files).
+const CHAR_PX: f64 = 6.4;
+
+/// The width a column of labels needs, within `lo..=hi` pixels.
+fn label_width<'a>(labels: impl IntoIterator<Item = &'a String>, lo: u32, hi: u32) -> u32 {
+    let longest = labels.into_iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    ((longest as f64 * CHAR_PX) as u32 + 12).clamp(lo, hi)
+}
+
+/// Width of the strip at the right of a chart that holds its legend.
+fn legend_width(entries: &[(String, RGBColor, Mark)]) -> u32 {
+    label_width(entries.iter().map(|e| &e.0), 40, 190) + 30
+}
+
+/// The legend in its own strip beside the plot, so it never covers data, labels or threshold lines.
+fn side_legend(area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, entries: &[(String, RGBColor, Mark)], chart: &str) -> Result<(), ReportError> {
+    let style = TextStyle::from((FONT, 11).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    for (k, (label, color, mark)) in entries.iter().enumerate() {
+        let y = 46 + 18 * k as i32;
+        match mark {
+            Mark::Square => tryc!(area.draw(&Rectangle::new([(8, y - 5), (18, y + 5)], color.filled())), chart),
+            Mark::Dot => tryc!(area.draw(&Circle::new((13, y), 5, color.filled())), chart),
+        }
+        tryc!(area.draw(&Text::new(label.clone(), (24, y), style.clone())), chart);
+    }
+    Ok(())
+}
+
+fn group_entries(uniq: &[String], mark: Mark, fade: f64) -> Vec<(String, RGBColor, Mark)> {
+    uniq.iter()
+        .map(|g| {
+            let c = group_color(uniq, g);
+            (g.clone(), blend(WHITE, c, fade), mark)
+        })
+        .collect()
+}
+
+/// Sample `i` (in file order, first at the top) sits in row `n - 1 - i` of a segmented y axis.
+fn row_label(names: &[String], v: &SegmentValue<i32>) -> String {
+    let n = names.len() as i32;
+    match v {
+        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) if *i >= 0 && *i < n => names[(n - 1 - *i) as usize].clone(),
+        _ => String::new(),
+    }
+}
+
+/// Half the width of a box plot's median mark, as a fraction of the value axis (≈ 1 px on a 500 px axis).
+const MEDIAN_HALF_WIDTH: f64 = 0.0012;
+
+/// Height of a chart with one row per sample.
+fn rows_height(n: usize) -> u32 {
+    (16 * n as u32 + 110).max(240)
 }
 
 /// Inline SVG inside HTML needs no namespace; dropping it keeps the page free of any URL.
@@ -101,114 +151,123 @@ fn pad(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
     (lo - span * frac, hi + span * frac)
 }
 
-/// One bar per sample, coloured by group, with a group legend.
+/// One horizontal bar per sample (samples top to bottom in design order, names readable), coloured by group,
+/// with the group legend beside the plot; the value axis (counts, percentages) has no decimals.
 pub fn sample_bars(
     title: &str,
-    y_desc: &str,
+    x_desc: &str,
     samples: &[String],
     groups: &[String],
     values: &[f64],
 ) -> Result<String, ReportError> {
     let n = samples.len() as i32;
-    let ymax = finite_range(values.iter().copied()).map(|r| r.1).unwrap_or(1.0).max(1e-9) * 1.12;
-    let mut buf = String::new();
+    let xmax = finite_range(values.iter().copied()).map(|r| r.1).unwrap_or(1.0).max(1e-9) * 1.08;
     let uniq = legend_groups(groups);
+    let entries = group_entries(&uniq, Mark::Square, 1.0);
+    let mut buf = String::new();
     {
-        let root = SVGBackend::with_string(&mut buf, (560, 340)).into_drawing_area();
+        let lw = legend_width(&entries);
+        let root = SVGBackend::with_string(&mut buf, (560 + lw, rows_height(samples.len()))).into_drawing_area();
         tryc!(root.fill(&WHITE), title);
+        let (plot, legend) = root.split_horizontally(560);
         let mut chart = tryc!(
-            ChartBuilder::on(&root)
+            ChartBuilder::on(&plot)
                 .caption(title, (FONT, 16))
                 .margin(10)
-                .x_label_area_size(70)
-                .y_label_area_size(60)
-                .build_cartesian_2d((0..n).into_segmented(), 0.0..ymax),
+                .x_label_area_size(40)
+                .y_label_area_size(label_width(samples, 30, 220))
+                .build_cartesian_2d(0.0..xmax, (0..n).into_segmented()),
             title
         );
         tryc!(
             chart
                 .configure_mesh()
-                .disable_x_mesh()
-                .x_labels(samples.len() + 1)
-                .x_label_formatter(&|v| label_of(samples, v))
-                .x_label_style((FONT, 11).into_font().transform(FontTransform::Rotate90))
-                .x_desc("sample")
-                .y_desc(y_desc)
+                .disable_y_mesh()
+                .y_labels(samples.len() + 1)
+                .y_label_formatter(&|v| row_label(samples, v))
+                .y_label_style((FONT, 11))
+                .light_line_style(RGBColor(245, 245, 245))
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .x_desc(x_desc)
                 .draw(),
             title
         );
         for g in &uniq {
             let c = group_color(&uniq, g);
             let bars = (0..n).filter(|&i| &groups[i as usize] == g).map(|i| {
+                let row = n - 1 - i;
                 let mut r = Rectangle::new(
-                    [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), values[i as usize])],
+                    [(0.0, SegmentValue::Exact(row)), (values[i as usize], SegmentValue::Exact(row + 1))],
                     c.filled(),
                 );
-                r.set_margin(0, 0, 3, 3);
+                r.set_margin(2, 2, 0, 0);
                 r
             });
-            tryc!(chart.draw_series(bars), title)
-                .label(g.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.filled()));
+            tryc!(chart.draw_series(bars), title);
         }
-        legend_and_present!(chart, root, SeriesLabelPosition::UpperRight, title);
+        side_legend(&legend, &entries, title)?;
+        tryc!(root.present(), title);
     }
     Ok(finish(buf, "chart"))
 }
 
-/// Tukey box plots (whiskers at the most extreme values within 1.5 IQR), one per sample, coloured by group.
+/// Tukey box plots (whiskers at the most extreme values within 1.5 IQR), one row per sample, coloured by group.
 pub fn box_plots(title: &str, samples: &[String], groups: &[String], data: &[Vec<f64>]) -> Result<String, ReportError> {
     let n = samples.len() as i32;
     let stats: Vec<Option<[f64; 5]>> = data.iter().map(|v| five_numbers(v)).collect();
     let (lo, hi) = finite_range(stats.iter().flatten().flat_map(|s| [s[0], s[4]])).unwrap_or((0.0, 1.0));
     let (lo, hi) = pad(lo, hi, 0.05);
     let uniq = legend_groups(groups);
+    let entries = group_entries(&uniq, Mark::Square, 0.55);
     let mut buf = String::new();
     {
-        let root = SVGBackend::with_string(&mut buf, (560, 340)).into_drawing_area();
+        let lw = legend_width(&entries);
+        let root = SVGBackend::with_string(&mut buf, (560 + lw, rows_height(samples.len()))).into_drawing_area();
         tryc!(root.fill(&WHITE), title);
+        let (plot, legend) = root.split_horizontally(560);
         let mut chart = tryc!(
-            ChartBuilder::on(&root)
+            ChartBuilder::on(&plot)
                 .caption(title, (FONT, 16))
                 .margin(10)
-                .x_label_area_size(70)
-                .y_label_area_size(60)
-                .build_cartesian_2d((0..n).into_segmented(), lo..hi),
+                .x_label_area_size(40)
+                .y_label_area_size(label_width(samples, 30, 220))
+                .build_cartesian_2d(lo..hi, (0..n).into_segmented()),
             title
         );
         tryc!(
             chart
                 .configure_mesh()
-                .disable_x_mesh()
-                .x_labels(samples.len() + 1)
-                .x_label_formatter(&|v| label_of(samples, v))
-                .x_label_style((FONT, 11).into_font().transform(FontTransform::Rotate90))
-                .x_desc("sample")
-                .y_desc("log2 intensity")
+                .disable_y_mesh()
+                .y_labels(samples.len() + 1)
+                .y_label_formatter(&|v| row_label(samples, v))
+                .y_label_style((FONT, 11))
+                .light_line_style(RGBColor(245, 245, 245))
+                .x_desc("log2 intensity")
                 .draw(),
             title
         );
         for g in &uniq {
             let c = group_color(&uniq, g);
-            let mut elements: Vec<DynElement<'static, SVGBackend, (SegmentValue<i32>, f64)>> = Vec::new();
+            let mut elements: Vec<DynElement<'static, SVGBackend, (f64, SegmentValue<i32>)>> = Vec::new();
             for i in (0..n).filter(|&i| &groups[i as usize] == g) {
                 let Some([w0, q1, med, q3, w1]) = stats[i as usize] else { continue };
-                let x = |f: f64| (SegmentValue::Exact(i), f);
-                let mut r = Rectangle::new([x(q1), (SegmentValue::Exact(i + 1), q3)], c.mix(0.55).filled());
-                r.set_margin(0, 0, 6, 6);
+                let row = n - 1 - i;
+                let (top, bottom, mid) = (SegmentValue::Exact(row), SegmentValue::Exact(row + 1), SegmentValue::CenterOf(row));
+                let mut r = Rectangle::new([(q1, top.clone()), (q3, bottom.clone())], c.mix(0.55).filled());
+                r.set_margin(3, 3, 0, 0);
                 elements.push(r.into_dyn());
-                let mid = SegmentValue::CenterOf(i);
-                elements.push(PathElement::new(vec![(mid.clone(), w0), (mid.clone(), q1)], BLACK).into_dyn());
-                elements.push(PathElement::new(vec![(mid.clone(), q3), (mid, w1)], BLACK).into_dyn());
-                let mut m = Rectangle::new([x(med), (SegmentValue::Exact(i + 1), med)], BLACK.stroke_width(2));
-                m.set_margin(0, 0, 6, 6);
+                elements.push(PathElement::new(vec![(w0, mid.clone()), (q1, mid.clone())], BLACK).into_dyn());
+                elements.push(PathElement::new(vec![(q3, mid.clone()), (w1, mid)], BLACK).into_dyn());
+                // A filled strip, not a zero-width outline: SVG renders no `<rect>` of width 0.
+                let half = (hi - lo) * MEDIAN_HALF_WIDTH;
+                let mut m = Rectangle::new([(med - half, top), (med + half, bottom)], BLACK.filled());
+                m.set_margin(3, 3, 0, 0);
                 elements.push(m.into_dyn());
             }
-            tryc!(chart.draw_series(elements), title)
-                .label(g.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.mix(0.55).filled()));
+            tryc!(chart.draw_series(elements), title);
         }
-        legend_and_present!(chart, root, SeriesLabelPosition::LowerRight, title);
+        side_legend(&legend, &entries, title)?;
+        tryc!(root.present(), title);
     }
     Ok(finish(buf, "chart"))
 }
@@ -245,12 +304,15 @@ pub fn pca(
     let (y0, y1) = finite_range(pc2.iter().copied()).unwrap_or((-1.0, 1.0));
     let ((x0, x1), (y0, y1)) = (pad(x0, x1, 0.15), pad(y0, y1, 0.15));
     let uniq = legend_groups(groups);
+    let entries = group_entries(&uniq, Mark::Dot, 1.0);
     let mut buf = String::new();
     {
-        let root = SVGBackend::with_string(&mut buf, (560, 420)).into_drawing_area();
+        let lw = legend_width(&entries);
+        let root = SVGBackend::with_string(&mut buf, (560 + lw, 420)).into_drawing_area();
         tryc!(root.fill(&WHITE), title);
+        let (plot, legend) = root.split_horizontally(560);
         let mut chart = tryc!(
-            ChartBuilder::on(&root)
+            ChartBuilder::on(&plot)
                 .caption(title, (FONT, 16))
                 .margin(10)
                 .x_label_area_size(45)
@@ -270,9 +332,7 @@ pub fn pca(
         for g in &uniq {
             let c = group_color(&uniq, g);
             let idx: Vec<usize> = (0..samples.len()).filter(|&i| &groups[i] == g).collect();
-            tryc!(chart.draw_series(idx.iter().map(|&i| Circle::new((pc1[i], pc2[i]), 6, c.filled()))), title)
-                .label(g.as_str())
-                .legend(move |(x, y)| Circle::new((x + 5, y), 5, c.filled()));
+            tryc!(chart.draw_series(idx.iter().map(|&i| Circle::new((pc1[i], pc2[i]), 6, c.filled()))), title);
             let style = TextStyle::from((FONT, 10).into_font()).color(&RGBColor(80, 80, 80));
             tryc!(
                 chart.draw_series(
@@ -281,7 +341,8 @@ pub fn pca(
                 title
             );
         }
-        legend_and_present!(chart, root, SeriesLabelPosition::UpperRight, title);
+        side_legend(&legend, &entries, title)?;
+        tryc!(root.present(), title);
     }
     Ok(finish(buf, "chart"))
 }
@@ -299,7 +360,8 @@ pub fn heatmap(samples: &[String], corr: &[Vec<f64>]) -> Result<String, ReportEr
     let lo = finite_range(corr.iter().flatten().copied()).map(|r| r.0).unwrap_or(0.0).min(0.999);
     let (c0, c1) = (RGBColor(255, 255, 240), RGBColor(30, 60, 140));
     let color = |r: f64| blend(c0, c1, (r - lo) / (1.0 - lo));
-    let side = (18 * n.max(8) + 150) as u32;
+    let labels = label_width(samples, 30, 220);
+    let side = (18 * n.max(8) + 80) as u32 + labels;
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, (side + 90, side)).into_drawing_area();
@@ -309,8 +371,8 @@ pub fn heatmap(samples: &[String], corr: &[Vec<f64>]) -> Result<String, ReportEr
             ChartBuilder::on(&plot)
                 .caption(title, (FONT, 16))
                 .margin(10)
-                .x_label_area_size(70)
-                .y_label_area_size(70)
+                .x_label_area_size(labels)
+                .y_label_area_size(labels)
                 .build_cartesian_2d((0..n).into_segmented(), (0..n).into_segmented()),
             title
         );
@@ -323,8 +385,7 @@ pub fn heatmap(samples: &[String], corr: &[Vec<f64>]) -> Result<String, ReportEr
                 .x_label_formatter(&|v| label_of(samples, v))
                 .y_label_formatter(&|v| label_of(samples, v))
                 .x_label_style((FONT, 11).into_font().transform(FontTransform::Rotate90))
-                .x_desc("sample")
-                .y_desc("sample")
+                .y_label_style((FONT, 11))
                 .draw(),
             title
         );
@@ -338,7 +399,7 @@ pub fn heatmap(samples: &[String], corr: &[Vec<f64>]) -> Result<String, ReportEr
         });
         tryc!(chart.draw_series(cells), title);
         let steps = 20;
-        let (top, height) = (40, side as i32 - 140);
+        let (top, height) = (40, side as i32 - 60 - labels as i32);
         for k in 0..steps {
             let y = top + height * k / steps;
             let r = 1.0 - (1.0 - lo) * k as f64 / (steps - 1) as f64;
@@ -374,11 +435,15 @@ pub fn volcano(contrast: &str, points: &[VolcanoPoint], min_log2fc: f64, p_cut: 
     let ymax = finite_range(points.iter().map(|p| ny(p.p))).map(|r| r.1).unwrap_or(1.0).max(ny(p_cut)).max(1.0) * 1.08;
     let mut buf = String::new();
     let mut fragment = String::new();
+    let classes = [(0i8, RGBColor(150, 150, 150), "not significant"), (1, UP, "up"), (-1, DOWN, "down")];
+    let entries: Vec<(String, RGBColor, Mark)> = classes.iter().map(|c| (c.2.to_string(), c.1, Mark::Dot)).collect();
     {
-        let root = SVGBackend::with_string(&mut buf, (560, 420)).into_drawing_area();
+        let lw = legend_width(&entries);
+        let root = SVGBackend::with_string(&mut buf, (560 + lw, 420)).into_drawing_area();
         tryc!(root.fill(&WHITE), &title);
+        let (plot, legend) = root.split_horizontally(560);
         let mut chart = tryc!(
-            ChartBuilder::on(&root)
+            ChartBuilder::on(&plot)
                 .caption(&title, (FONT, 16))
                 .margin(10)
                 .x_label_area_size(45)
@@ -406,7 +471,6 @@ pub fn volcano(contrast: &str, points: &[VolcanoPoint], min_log2fc: f64, p_cut: 
             let style = TextStyle::from((FONT, 10).into_font()).color(&thr).pos(Pos::new(HPos::Left, VPos::Bottom));
             tryc!(chart.draw_series(std::iter::once(Text::new(p_cut_label.to_string(), (-xm * 0.98, y), style))), &title);
         }
-        let classes = [(0i8, RGBColor(150, 150, 150), "not significant"), (1, UP, "up"), (-1, DOWN, "down")];
         for (class, color, name) in classes {
             let mut seen = HashSet::new();
             let mut d = String::new();
@@ -431,10 +495,6 @@ pub fn volcano(contrast: &str, points: &[VolcanoPoint], min_log2fc: f64, p_cut: 
                     hex(color)
                 );
             }
-            // Legend entries without drawing anything: an empty series carries the label.
-            tryc!(chart.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>()), &title)
-                .label(name)
-                .legend(move |(x, y)| Circle::new((x + 5, y), 4, color.filled()));
         }
         let mut placed: Vec<(i32, i32, i32)> = Vec::new();
         for p in points.iter().filter(|p| p.label.is_some()) {
@@ -456,7 +516,8 @@ pub fn volcano(contrast: &str, points: &[VolcanoPoint], min_log2fc: f64, p_cut: 
                 crate::esc(text)
             );
         }
-        legend_and_present!(chart, root, SeriesLabelPosition::UpperLeft, &title);
+        side_legend(&legend, &entries, &title)?;
+        tryc!(root.present(), &title);
     }
     Ok(finish(splice(buf, &fragment), "chart volcano"))
 }
@@ -483,7 +544,7 @@ pub fn p_histogram(contrast: &str, p: &[f64]) -> Result<String, ReportError> {
                 .build_cartesian_2d(0.0..1.0, 0.0..ymax),
             &title
         );
-        tryc!(chart.configure_mesh().disable_x_mesh().x_desc("p-value").y_desc("proteins").draw(), &title);
+        tryc!(chart.configure_mesh().disable_x_mesh().y_label_formatter(&|v| format!("{v:.0}")).x_desc("p-value").y_desc("proteins").draw(), &title);
         let w = 1.0 / BINS as f64;
         tryc!(
             chart.draw_series(counts.iter().enumerate().map(|(i, &c)| {
@@ -530,7 +591,7 @@ pub fn term_bars(title: &str, names: &[String], adj_p: &[f64], alpha: f64) -> Re
                     }
                     _ => String::new(),
                 })
-                .x_desc("−log10 adjusted p")
+                .x_desc(format!("−log10 adjusted p (red line: adjusted p = {alpha})"))
                 .draw(),
             title
         );
@@ -551,10 +612,8 @@ pub fn term_bars(title: &str, names: &[String], adj_p: &[f64], alpha: f64) -> Re
                 RGBColor(200, 40, 40).stroke_width(1)
             )),
             title
-        )
-        .label(format!("adjusted p = {alpha}"))
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], RGBColor(200, 40, 40)));
-        legend_and_present!(chart, root, SeriesLabelPosition::LowerRight, title);
+        );
+        tryc!(root.present(), title);
     }
     Ok(finish(buf, "chart"))
 }
