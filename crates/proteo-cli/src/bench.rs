@@ -38,6 +38,10 @@ pub struct BenchArgs {
     /// Also run the large case: 20 000 proteins × 10 groups × 10 replicates (DE time and peak memory).
     #[arg(long)]
     large: bool,
+    /// Keep the synthetic input (`matrix.tsv`, `design.tsv`) and its stage outputs in this directory instead of
+    /// deleting them (to inspect the files, or to submit the same job elsewhere).
+    #[arg(long)]
+    keep: Option<PathBuf>,
 }
 
 /// Peak resident memory since the last [`reset_peak_memory`], in bytes (Linux `VmHWM`); `None` elsewhere.
@@ -88,10 +92,18 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let spec = SyntheticSpec { missing: args.missing, ..SyntheticSpec::new(args.proteins, args.groups, args.replicates) };
     let data = generate(&spec);
     let label = format!("synthetic {}×({}×{}), {:.0}% missing", args.proteins, args.groups, args.replicates, args.missing * 100.0);
-    let dir = tempdir()?;
+    let dir = match &args.keep {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+            d.clone()
+        }
+        None => tempdir()?,
+    };
     std::fs::write(dir.join("matrix.tsv"), &data.matrix_tsv)?;
     std::fs::write(dir.join("design.tsv"), &data.design_tsv)?;
-    stage_rows(&label, &dir, "matrix.tsv", "design.tsv", args.reps, DeParams { posthoc: Posthoc::Tukey, ..Default::default() })?;
+    let tukey_params = DeParams { posthoc: Posthoc::Tukey, ..Default::default() };
+    let kept_out = args.keep.as_ref().map(|d| d.join("out"));
+    stage_rows(&label, &dir, "matrix.tsv", "design.tsv", args.reps, tukey_params, kept_out.as_deref())?;
 
     // The DE engine alone, on the QC'd matrix, split into its parts.
     let (table, _) = read_intensities(&data.matrix_tsv, "matrix.tsv", None)?;
@@ -117,12 +129,15 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             "experimental_design.tsv",
             args.reps,
             DeParams::default(),
+            None,
         )?;
     }
     if args.large {
         large_case(args.reps.min(3))?;
     }
-    std::fs::remove_dir_all(&dir).ok();
+    if args.keep.is_none() {
+        std::fs::remove_dir_all(&dir).ok();
+    }
     Ok(())
 }
 
@@ -169,8 +184,12 @@ fn stage_rows(
     design: &str,
     reps: usize,
     de: DeParams,
+    keep: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
-    let out = tempdir()?.join("out");
+    let out = match keep {
+        Some(d) => d.to_path_buf(),
+        None => tempdir()?.join("out"),
+    };
     let job = JobSpec {
         job_id: "bench".into(),
         prefix: String::new(),
@@ -197,6 +216,8 @@ fn stage_rows(
         let size = std::fs::metadata(out.join(file)).map(|m| m.len()).unwrap_or(0);
         println!("  {file:<42} {:>10}", mb(size));
     }
-    std::fs::remove_dir_all(&out).ok();
+    if keep.is_none() {
+        std::fs::remove_dir_all(&out).ok();
+    }
     Ok(())
 }
