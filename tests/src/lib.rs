@@ -39,6 +39,7 @@ pub fn default_params() -> JobParams {
         qc: Default::default(),
         de: Default::default(),
         pathway: PathwayParams::with_gene_sets(shipped_gene_sets().to_string_lossy()),
+        output: Default::default(),
     }
 }
 

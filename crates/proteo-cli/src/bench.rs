@@ -200,6 +200,7 @@ fn stage_rows(
             qc: QcParams::default(),
             de,
             pathway: PathwayParams::with_gene_sets(crate::SHIPPED_GENE_SETS),
+            output: Default::default(),
         },
     };
     let store = FsStore::new(&out);

@@ -48,6 +48,17 @@ pub struct JobParams {
     pub qc: QcParams,
     pub de: DeParams,
     pub pathway: PathwayParams,
+    pub output: OutputParams,
+}
+
+/// How results are stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputParams {
+    /// Keep every bit of the DE statistics. By default they are stored to
+    /// [`proteo_core::tables::STORED_MANTISSA_BITS`] mantissa bits (11 significant digits), which makes
+    /// `de/results.parquet` about a third smaller.
+    pub full_precision: bool,
 }
 
 /// Everything a stage needs to find its inputs and place its outputs.

@@ -7,7 +7,7 @@ pub mod ports;
 pub mod stages;
 pub mod workflow;
 
-pub use contracts::{JobParams, JobSpec, PathwayParams, Stage, StageResult};
+pub use contracts::{JobParams, JobSpec, OutputParams, PathwayParams, Stage, StageResult};
 pub use ports::{ObjectStore, StoreError};
 pub use stages::{run_stage, write_job_summary, write_report, Progress, StageError};
 pub use workflow::{run_job, JobRun};

@@ -8,7 +8,7 @@ use proteo_core::input::{align_to_design, read_design, read_intensities};
 use proteo_core::model::{Design, IntensityTable, SampleInfo};
 use proteo_core::pathway::{Enricher, GeneSets};
 use proteo_core::qc::{run_qc, QcResult, PCA_COMPONENTS};
-use proteo_core::tables::{Table, TableBuilder, TableError};
+use proteo_core::tables::{round_mantissa, Table, TableBuilder, TableError, STORED_MANTISSA_BITS};
 
 use crate::contracts::{JobSpec, Stage, StageResult};
 use crate::ports::{ObjectStore, StoreError};
@@ -315,7 +315,11 @@ async fn de_stage(
     report(0, "reading the QC matrix");
     let (design, matrix) = read_design_and_table(store, job, Stage::Qc, "matrix.parquet").await?;
     report(20, "fitting models");
-    let de = run_de(&matrix.values, &design, &job.params.de).map_err(|e| StageError::InvalidInput(e.to_string()))?;
+    let mut de = run_de(&matrix.values, &design, &job.params.de).map_err(|e| StageError::InvalidInput(e.to_string()))?;
+    if !job.params.output.full_precision {
+        // Once, before anything is written: the Parquet tables, the ranked rows and the counts see the same numbers.
+        round_statistics(&mut de, STORED_MANTISSA_BITS);
+    }
     report(80, "writing results");
     let mut keys = Vec::new();
     let key = job.key(Stage::De, "results.parquet");
@@ -396,26 +400,54 @@ pub fn is_significant(adj_p: f64, log2fc: f64, alpha: f64, min_log2fc: f64) -> b
     adj_p < alpha && log2fc.abs() >= min_log2fc
 }
 
+/// Round the per-row statistics of a DE result to `bits` mantissa bits ([`round_mantissa`]). Degrees of freedom and
+/// average expression repeat per protein and are dictionary-encoded, so they keep every bit.
+fn round_statistics(de: &mut DeOutput, bits: u32) {
+    let round = |v: &mut Vec<f64>| v.iter_mut().for_each(|x| *x = round_mantissa(*x, bits));
+    round(&mut de.log2fc);
+    round(&mut de.t);
+    round(&mut de.p_value);
+    round(&mut de.adj_p_value);
+    if let Some(tk) = &mut de.tukey_p_value {
+        round(tk);
+    }
+}
+
+/// Rows of `de/results.parquet` as flat indices `contrast × proteins + protein`: contrasts in their order, and within
+/// each the proteins by p-value (limma `topTable(sort.by = "P")`; ties and NaN keep the matrix order, NaN last).
+/// Sorted p-values and their adjusted values also compress much better than rows in matrix order.
+fn top_table_order(de: &DeOutput) -> Vec<usize> {
+    let np = de.n_proteins;
+    let mut order = Vec::with_capacity(np * de.contrasts.len());
+    for j in 0..de.contrasts.len() {
+        let start = order.len();
+        order.extend(j * np..(j + 1) * np);
+        let p = |o: usize| if de.p_value[o].is_nan() { f64::INFINITY } else { de.p_value[o] };
+        order[start..].sort_by(|&a, &b| p(a).total_cmp(&p(b)).then(de.p_value[a].is_nan().cmp(&de.p_value[b].is_nan())));
+    }
+    order
+}
+
 fn results_table(de: &DeOutput, matrix: &IntensityTable, job: &JobSpec) -> Result<Vec<u8>, StageError> {
     let np = de.n_proteins;
-    let n = np * de.contrasts.len();
-    let rows = || (0..de.contrasts.len()).flat_map(move |j| (0..np).map(move |i| (j, i)));
+    let order = top_table_order(de);
+    let column = |v: &[f64]| order.iter().map(|&o| v[o]).collect::<Vec<f64>>();
     let alpha = job.params.pathway.alpha;
     let lfc = job.params.pathway.min_log2fc;
     let mut t = TableBuilder::new()
-        .text_dict("protein_id", rows().map(|(_, i)| matrix.protein_ids[i].as_str()))
-        .text_dict("gene_names", rows().map(|(_, i)| matrix.gene_names[i].as_str()))
-        .text_dict("contrast", rows().map(|(j, _)| de.contrasts[j].name.as_str()))
-        .f64_nullable("log2fc", &de.log2fc)
-        .f64_nullable("t", &de.t)
-        .f64_repeated("df", &de.df)
-        .f64_nullable("p_value", &de.p_value)
-        .f64_nullable("adj_p_value", &de.adj_p_value);
+        .text_dict("protein_id", order.iter().map(|&o| matrix.protein_ids[o % np].as_str()))
+        .text_dict("gene_names", order.iter().map(|&o| matrix.gene_names[o % np].as_str()))
+        .text_dict("contrast", order.iter().map(|&o| de.contrasts[o / np].name.as_str()))
+        .f64_nullable("log2fc", &column(&de.log2fc))
+        .f64_nullable("t", &column(&de.t))
+        .f64_repeated("df", &column(&de.df))
+        .f64_nullable("p_value", &column(&de.p_value))
+        .f64_nullable("adj_p_value", &column(&de.adj_p_value));
     if let Some(tk) = &de.tukey_p_value {
-        t = t.f64_nullable("tukey_p_value", tk);
+        t = t.f64_nullable("tukey_p_value", &column(tk));
     }
-    let avg: Vec<f64> = rows().map(|(_, i)| de.avg_expr[i]).collect();
-    let sig: Vec<bool> = (0..n).map(|r| is_significant(de.adj_p_value[r], de.log2fc[r], alpha, lfc)).collect();
+    let avg: Vec<f64> = order.iter().map(|&o| de.avg_expr[o % np]).collect();
+    let sig: Vec<bool> = order.iter().map(|&o| is_significant(de.adj_p_value[o], de.log2fc[o], alpha, lfc)).collect();
     Ok(t.f64_repeated("avg_expr", &avg).bool("significant", sig).to_parquet("de/results.parquet")?)
 }
 
@@ -462,6 +494,9 @@ async fn pathway_stage(
                 }
             }
         }
+        // Matrix order, whatever the order of the DE rows.
+        up.sort_unstable();
+        down.sort_unstable();
         let mut both: Vec<usize> = up.iter().chain(&down).copied().collect();
         both.sort_unstable();
         for (direction, selected) in [("up", &up), ("down", &down), ("both", &both)] {

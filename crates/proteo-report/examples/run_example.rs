@@ -12,6 +12,7 @@ fn main() {
         qc: Default::default(),
         de: Default::default(),
         pathway: PathwayParams::with_gene_sets(root.join("data/gene_sets/go_bp_human_uniprot.gmt.gz").to_string_lossy()),
+        output: Default::default(),
     };
     let job = JobSpec {
         job_id: "example".into(),

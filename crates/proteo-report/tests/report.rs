@@ -27,6 +27,7 @@ fn run(input: &Path, design: &Path, out: &Path) -> ReportInputs {
             qc: Default::default(),
             de: Default::default(),
             pathway: PathwayParams::with_gene_sets(root().join("data/gene_sets/go_bp_human_uniprot.gmt.gz").to_string_lossy()),
+            output: Default::default(),
         },
     };
     pollster::block_on(run_job(&FsStore::new(out), &job, &|_: Progress| {})).map_err(|(s, e)| format!("{s:?}: {e}")).unwrap();
