@@ -128,11 +128,11 @@ test("A: the bundled example from file choice to report, top hits and downloads"
     assert.ok(polled.length >= 1, "the page polled the job at least once");
     for (let i = 1; i < polled.length; i++) assert.ok(polled[i] >= polled[i - 1], `progress went back: ${polled.join(", ")}`);
     assert.equal(polled[polled.length - 1], 100);
-    // A rise counts between two polled values below 100 (the 0 shown while uploading is the page's own).
-    const risesBelow100 = polled.filter((v, i) => i > 0 && v < 100 && v > polled[i - 1]).length;
-    console.log(risesBelow100 > 0
-      ? `progress rose ${risesBelow100} time(s) between polls below 100`
-      : "the job was too fast to catch a rise between two polls below 100; checked that polled progress never fell and ended at 100");
+    // The server pauses before each stage (scripts/test-browser), so the bar must have shown the job advancing:
+    // at least two different values strictly between 0 and 100, rising.
+    const between = [...new Set(seen.filter((v) => v > 0 && v < 100))];
+    assert.ok(between.length >= 2, `the progress bar did not move through the stages; seen: ${seen.join(", ")}`);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i] >= seen[i - 1], `the bar went back: ${seen.join(", ")}`);
     exampleJobId = page.url().match(/#job=([^&]+)/)?.[1] ?? null;
     assert.ok(exampleJobId, "the address names the job");
 

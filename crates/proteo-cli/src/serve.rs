@@ -26,6 +26,10 @@ pub struct ServeArgs {
     /// Gene sets (GMT, plain or gzip) for jobs that name none [default: $PROTEO_GENE_SETS, else the shipped human GO BP].
     #[arg(long)]
     gene_sets: Option<PathBuf>,
+    /// Pause this many milliseconds before each of QC, DE and pathway, so progress can be watched on a small job
+    /// (demos, the browser test).
+    #[arg(long, default_value_t = 0, hide = true)]
+    stage_pause_ms: u64,
 }
 
 pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
@@ -45,6 +49,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         workers,
         gene_sets: gmt.into(),
         retry_interval_scale: 1.0,
+        stage_pause: std::time::Duration::from_millis(args.stage_pause_ms),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(proteo_serve::serve(config, SocketAddr::new(args.host, args.port))).map_err(|e| anyhow::anyhow!(e))

@@ -51,6 +51,9 @@ pub struct ServeConfig {
     pub gene_sets: Bytes,
     /// Multiplies the state machine's retry intervals (1.0 in production).
     pub retry_interval_scale: f64,
+    /// A pause before each of qc, de and pathway, so that progress can be watched on a small job (demos and the
+    /// browser test; zero in production).
+    pub stage_pause: Duration,
 }
 
 /// The production stage runner: `run_job_stage` on a blocking thread (the stages compute synchronously, and the
@@ -59,11 +62,18 @@ pub struct PipelineRunner {
     store: Arc<LocalStore>,
     jobs: Arc<FileJobStore>,
     gene_sets: Bytes,
+    pause: Duration,
 }
 
 impl PipelineRunner {
     pub fn new(store: Arc<LocalStore>, jobs: Arc<FileJobStore>, gene_sets: Bytes) -> Self {
-        PipelineRunner { store, jobs, gene_sets }
+        PipelineRunner { store, jobs, gene_sets, pause: Duration::ZERO }
+    }
+
+    /// Wait `pause` before each stage ([`ServeConfig::stage_pause`]).
+    pub fn with_pause(mut self, pause: Duration) -> Self {
+        self.pause = pause;
+        self
     }
 }
 
@@ -80,6 +90,9 @@ async fn on_blocking_thread<T: Send + 'static>(
 
 impl StageRunner for PipelineRunner {
     async fn run(&self, stage: Stage, job: &JobSpec) -> Result<Vec<String>, StageError> {
+        if !self.pause.is_zero() {
+            tokio::time::sleep(self.pause).await;
+        }
         let (store, jobs, gmt, job) = (Arc::clone(&self.store), Arc::clone(&self.jobs), self.gene_sets.clone(), job.clone());
         on_blocking_thread(async move {
             let store = WithBuiltinGeneSets::new(&*store, Some(gmt));
@@ -126,7 +139,8 @@ impl<R: StageRunner> Clone for Service<R> {
 /// Open the data directory (creating it): the signing secret, the object store, the job store and the workflow.
 pub fn open(config: &ServeConfig) -> Result<LocalService, String> {
     let (store, jobs) = open_stores(config)?;
-    let runner = PipelineRunner::new(Arc::clone(&store), Arc::clone(&jobs), config.gene_sets.clone());
+    let runner =
+        PipelineRunner::new(Arc::clone(&store), Arc::clone(&jobs), config.gene_sets.clone()).with_pause(config.stage_pause);
     Ok(Service::new(store, jobs, runner, config.workers, config.retry_interval_scale))
 }
 

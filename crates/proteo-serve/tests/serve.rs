@@ -31,6 +31,7 @@ fn config(dir: &Path, workers: usize) -> ServeConfig {
         workers,
         gene_sets: std::fs::read(repo("data/gene_sets/go_bp_human_uniprot.gmt.gz")).unwrap().into(),
         retry_interval_scale: 0.001,
+        stage_pause: std::time::Duration::ZERO,
     }
 }
 
