@@ -115,6 +115,8 @@ test("A: the bundled example from file choice to report, top hits and downloads"
     assert.equal(await page.textContent('[data-testid="group-count"]'), `${conditions.length} groups:`);
     assert.equal(await page.locator('[data-testid="group-error"]').count(), 0);
 
+    await page.screenshot({ path: path.join(SHOTS, "page-start.png"), fullPage: true });
+
     await page.click('[data-testid="submit"]');
     const submitted = Date.now();
     const { outcome, seen } = await waitForOutcome(page);
