@@ -6,6 +6,7 @@ exact AWS shape, with the object's real ETag) and invokes the ingest function it
 
 import hashlib
 import json
+import subprocess
 import time
 import urllib.parse
 import uuid
@@ -54,19 +55,22 @@ def deliver(stack: Stack, key: str) -> None:
     assert resp.status_code == 200, f"ingest failed for {key}: HTTP {resp.status_code} {resp.text}"
 
 
-def submit(stack: Stack, example: dict) -> dict:
-    resp = stack.api("POST", "/jobs", json={"fileName": "proteinGroups.txt", "design": example["design"]})
+def submit(stack: Stack, example: dict, file_name: str = "proteinGroups.txt", params: dict | None = None) -> dict:
+    body = {"fileName": file_name, "design": example["design"]}
+    if params is not None:
+        body["params"] = params
+    resp = stack.api("POST", "/jobs", json=body)
     assert resp.status_code == 201, resp.text
     job = resp.json()
     assert job["uploadMethod"] == "PUT" and job["statusUrl"] == f"/jobs/{job['jobId']}"
     return job
 
 
-def upload(stack: Stack, job: dict, data: bytes) -> str:
+def upload(stack: Stack, job: dict, data: bytes, file_name: str = "proteinGroups.txt") -> str:
     """PUT to the presigned URL as a browser would; returns the object key."""
     resp = requests.put(job["uploadUrl"], data=data, timeout=60)
     assert resp.status_code == 200, f"presigned PUT refused: {resp.status_code} {resp.text[:500]}"
-    key = f"jobs/{job['jobId']}/input/proteinGroups.txt"
+    key = f"jobs/{job['jobId']}/input/{file_name}"
     assert stack.s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] == len(data)
     return key
 
@@ -253,6 +257,27 @@ def test_d_transient_failure_of_de_is_retried_and_the_job_succeeds(stack: Stack,
     cloud = download(stack, job_id, "de/results.parquet")
     assert cloud == (local_run / "de/results.parquet").read_bytes()
     report(f"[d] Run DE history: {' → '.join(kinds)}; scenario {time.monotonic() - started:.1f} s")
+
+
+def test_e_a_5000_protein_9_group_job_keeps_every_payload_small(stack: Stack, built):
+    """The issue's scale: 5 000 proteins × 9 groups × 4 replicates with Tukey HSD (36 contrasts, 180 000 DE rows).
+    Only keys and parameters travel: each state payload stays ≤ 1 KB and the poll body ≤ 2 KB."""
+    started = time.monotonic()
+    data_dir = stack.workdir / "synthetic"
+    proc = subprocess.run([str(built / "proteo"), "synthetic", "--out", str(data_dir)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    synthetic = {"design": (data_dir / "design.tsv").read_text()}
+    data = (data_dir / "matrix.tsv").read_bytes()
+    job = submit(stack, synthetic, "matrix.tsv", params={"de": {"posthoc": "tukey"}})
+    key = upload(stack, job, data, "matrix.tsv")
+    deliver(stack, key)
+    body = wait_for_job(stack, job["jobId"], "e")
+    assert body["status"] == "SUCCEEDED", body
+    assert body["summary"]["proteins"] == 5000 and body["summary"]["contrastsTotal"] == 36, body["summary"]
+    check_state_sizes(history(stack, execution_of(stack, job["jobId"])), "e")
+    sizes = {rel: len(download(stack, job["jobId"], rel)) for rel in ("de/results.parquet", "report.html")}
+    report(f"[e] 5 000 × (9 × 4) with Tukey: input {len(data)} B, de/results.parquet {sizes['de/results.parquet']} B, "
+           f"report.html {sizes['report.html']} B; scenario {time.monotonic() - started:.1f} s")
 
 
 if __name__ == "__main__":

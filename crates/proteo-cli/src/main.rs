@@ -34,6 +34,8 @@ enum Command {
     Run(RunArgs),
     /// Time every stage on a synthetic 5 000 × (9 × 4) matrix and on the bundled example; print a table.
     Bench(bench::BenchArgs),
+    /// Write a synthetic matrix and design (the benchmark's data) to run or submit a job of a chosen size.
+    Synthetic(bench::SyntheticArgs),
     /// Serve the web page and the cloud's HTTP API on this machine: jobs run in-process, kept in --data-dir.
     Serve(serve::ServeArgs),
 }
@@ -218,6 +220,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(&args),
         Command::Bench(args) => bench::bench(&args),
+        Command::Synthetic(args) => bench::synthetic(&args),
         Command::Serve(args) => serve::serve(&args),
     };
     match result {
