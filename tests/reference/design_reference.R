@@ -1,6 +1,8 @@
 # Reference numbers for designs beyond one factor, computed with R + limma, for tests/tests/designs_vs_r.rs.
 # Case "batch_age": 3 groups x 6, two batches crossing the groups, numeric covariate `age`, 12 % missing;
-#   model ~ 0 + group + batch + age; contrasts "B-A,C-A,(B+C)/2-A"; eBayes and eBayes(trend = TRUE).
+#   model ~ 0 + group + batch + age; contrasts "B-A,C-A,(B+C)/2-A"; eBayes, eBayes(trend = TRUE),
+#   eBayes(robust = TRUE) and eBayes(trend = TRUE, robust = TRUE) (per-protein noise sd 0.2 + Exp(4) gives the
+#   variance outliers that make robust's prior df differ by protein).
 # Case "paired": 6 subjects each measured in groups A, B, C (column `pair`); model ~ 0 + group + pair;
 #   all pairs; eBayes and treat(lfc = 0.5).
 # proteo runs on the same TSVs with --log2-input --normalize none --impute none --min-valid 1.
@@ -43,7 +45,9 @@ X1 <- model.matrix(~ 0 + g1 + batch + age); colnames(X1) <- c("A", "B", "C", "ba
 C1 <- makeContrasts(contrasts = c("B-A", "C-A", "(B+C)/2-A"), levels = X1)
 cf1 <- contrasts.fit(lmFit(m1, X1), C1)
 r1 <- rbind(results(eBayes(cf1), colnames(C1), "batch_age", "ebayes"),
-            results(eBayes(cf1, trend = TRUE), colnames(C1), "batch_age", "trend"))
+            results(eBayes(cf1, trend = TRUE), colnames(C1), "batch_age", "trend"),
+            results(eBayes(cf1, robust = TRUE), colnames(C1), "batch_age", "robust"),
+            results(eBayes(cf1, trend = TRUE, robust = TRUE), colnames(C1), "batch_age", "robust_trend"))
 
 # ---- paired (repeated measures) ----------------------------------------------------------------------------
 subj <- factor(rep(sprintf("subj%d", 1:6), 3))

@@ -1,6 +1,6 @@
 //! Designs beyond one factor through the whole pipeline, compared with R limma 3.54.1
-//! (fixtures from tests/reference/design_reference.R): batch + numeric covariate with combined contrasts and
-//! trend, and a repeated-measures design (`pair`) with treat.
+//! (fixtures from tests/reference/design_reference.R): batch + numeric covariate with combined contrasts, with
+//! trend, robust and robust + trend, and a repeated-measures design (`pair`) with treat.
 
 use proteo_core::qc::{Impute, Normalize};
 use proteo_tests::*;
@@ -65,6 +65,20 @@ fn batch_and_covariate_with_combined_contrasts_equal_limma() {
         p.de.trend = true;
     });
     compare(&trend, "batch_age", "trend");
+}
+
+#[test]
+fn robust_empirical_bayes_through_the_pipeline_equals_limma() {
+    let contrasts = "B-A,C-A,(B+C)/2-A";
+    for (test, trend) in [("robust", false), ("robust_trend", true)] {
+        let out = run_case("batch_age", |p| {
+            p.de.covariates = vec!["age".into()];
+            p.de.contrasts = contrasts.into();
+            p.de.robust = true;
+            p.de.trend = trend;
+        });
+        compare(&out, "batch_age", test);
+    }
 }
 
 #[test]
