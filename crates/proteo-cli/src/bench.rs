@@ -15,8 +15,10 @@ use proteo_pipeline::{run_stage, JobParams, JobSpec, PathwayParams, Stage};
 
 const EXAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/example");
 
+/// The shape of a synthetic matrix (`proteo bench` and `proteo synthetic` share it, so equal arguments give the
+/// same matrix).
 #[derive(Args)]
-pub struct BenchArgs {
+pub struct Shape {
     /// Proteins in the synthetic matrix.
     #[arg(long, default_value_t = 5000)]
     proteins: usize,
@@ -26,9 +28,27 @@ pub struct BenchArgs {
     /// Replicates per group in the synthetic matrix.
     #[arg(long, default_value_t = 4)]
     replicates: usize,
-    /// Fraction of missing cells in the synthetic matrix.
+    /// Fraction of missing cells in the synthetic matrix (more often at low abundance).
     #[arg(long, default_value_t = 0.1)]
     missing: f64,
+    /// Seed of the generator: the same arguments give the same matrix.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+impl Shape {
+    fn spec(&self) -> anyhow::Result<SyntheticSpec> {
+        if self.groups < 2 || self.replicates < 1 || self.proteins < 1 || !(0.0..1.0).contains(&self.missing) {
+            anyhow::bail!("need --proteins ≥ 1, --groups ≥ 2, --replicates ≥ 1 and 0 ≤ --missing < 1");
+        }
+        Ok(SyntheticSpec { missing: self.missing, seed: self.seed, ..SyntheticSpec::new(self.proteins, self.groups, self.replicates) })
+    }
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    shape: Shape,
     /// Repetitions per measurement; the table shows the median.
     #[arg(long, default_value_t = 5)]
     reps: usize,
@@ -49,31 +69,13 @@ pub struct SyntheticArgs {
     /// Directory to write `matrix.tsv` (plain matrix, linear intensities, empty = missing) and `design.tsv` to.
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, default_value_t = 5000)]
-    proteins: usize,
-    #[arg(long, default_value_t = 9)]
-    groups: usize,
-    #[arg(long, default_value_t = 4)]
-    replicates: usize,
-    /// Fraction of missing cells (more often at low abundance).
-    #[arg(long, default_value_t = 0.1)]
-    missing: f64,
-    /// Seed of the generator: the same arguments give the same files.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    shape: Shape,
 }
 
 /// `proteo synthetic`: the benchmark's data as files, to run (or submit) a job of a chosen size.
 pub fn synthetic(args: &SyntheticArgs) -> anyhow::Result<()> {
-    if args.groups < 2 || args.replicates < 1 || args.proteins < 1 || !(0.0..1.0).contains(&args.missing) {
-        anyhow::bail!("need --proteins ≥ 1, --groups ≥ 2, --replicates ≥ 1 and 0 ≤ --missing < 1");
-    }
-    let spec = SyntheticSpec {
-        missing: args.missing,
-        seed: args.seed,
-        ..SyntheticSpec::new(args.proteins, args.groups, args.replicates)
-    };
-    let data = generate(&spec);
+    let data = generate(&args.shape.spec()?);
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     for (name, bytes) in [("matrix.tsv", &data.matrix_tsv), ("design.tsv", &data.design_tsv)] {
         let path = args.out.join(name);
@@ -81,9 +83,9 @@ pub fn synthetic(args: &SyntheticArgs) -> anyhow::Result<()> {
     }
     println!(
         "{} proteins × {} groups × {} replicates ({} with a real effect) in {}",
-        args.proteins,
-        args.groups,
-        args.replicates,
+        args.shape.proteins,
+        args.shape.groups,
+        args.shape.replicates,
         data.de_proteins.len(),
         args.out.display()
     );
@@ -135,9 +137,10 @@ fn ms(d: Duration) -> String {
 pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     println!("proteo bench — single thread, release build expected; median of {} runs, milliseconds", args.reps);
     println!("{:<44} {:>10}", "measurement", "ms");
-    let spec = SyntheticSpec { missing: args.missing, ..SyntheticSpec::new(args.proteins, args.groups, args.replicates) };
+    let spec = args.shape.spec()?;
+    let shape = &args.shape;
     let data = generate(&spec);
-    let label = format!("synthetic {}×({}×{}), {:.0}% missing", args.proteins, args.groups, args.replicates, args.missing * 100.0);
+    let label = format!("synthetic {}×({}×{}), {:.0}% missing", shape.proteins, shape.groups, shape.replicates, shape.missing * 100.0);
     let dir = match &args.keep {
         Some(d) => {
             std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
