@@ -130,7 +130,7 @@ impl TableBuilder {
         self
     }
 
-    /// Encode as Parquet (snappy, dictionary pages). Same columns in ⇒ same bytes out.
+    /// Encode as Parquet (zstd; dictionary pages, byte-stream split for statistics). Same columns in ⇒ same bytes out.
     pub fn to_parquet(self, table: &str) -> Result<Vec<u8>, TableError> {
         let wrap = |e: Box<dyn std::error::Error + Send + Sync>| TableError::Write { table: table.to_string(), source: e };
         let schema = Arc::new(Schema::new(self.fields));
