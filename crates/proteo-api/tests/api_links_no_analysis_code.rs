@@ -5,8 +5,12 @@ use std::process::Command;
 
 /// The normal (non-dev) dependencies of `package`, as `name` per line.
 fn dependencies(package: &str) -> Vec<String> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(env!("CARGO"))
+    // `cargo test` sets both at run time too; prefer those, so that a test binary reused from a build in another
+    // checkout (a shared CARGO_TARGET_DIR) still finds this checkout and a cargo that exists.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let workspace = Path::new(&manifest_dir).join("../..");
+    let out = Command::new(cargo)
         .current_dir(&workspace)
         .args(["tree", "-p", package, "--edges", "normal", "--prefix", "none", "--format", "{p}"])
         .output()
