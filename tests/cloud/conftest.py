@@ -24,7 +24,9 @@ import requests
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
-BUCKET = "proteo-e2e-data"
+# The bucket infra/template.yaml names for the stack `proteo` (samconfig.toml) in moto's account and region: the
+# checked-in events (tests/events) name it too.
+BUCKET = "proteo-data-123456789012-us-east-1"
 TABLE = "proteo-e2e-jobs"
 STATE_MACHINE_NAME = "proteo-e2e-jobs"
 FUNCTIONS = ("api", "ingest", "qc", "de", "pathway")

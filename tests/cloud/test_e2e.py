@@ -6,21 +6,26 @@ exact AWS shape, with the object's real ETag) and invokes the ingest function it
 
 import hashlib
 import json
+import os
+import shutil
 import subprocess
+import sys
 import time
 import urllib.parse
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import BUCKET, REGION, TABLE, Stack, report
+from conftest import BUCKET, FUNCTIONS, LAMBDA_PORT, REGION, REPO, TABLE, Stack, report
 
 JOB_TIMEOUT_SECONDS = 600  # generous: a function may still compile on its first invoke
 POLL_INTERVAL_SECONDS = 0.5
 MAX_STATE_BYTES = 1024  # docs/cloud.md: the Step Functions state stays ≤ 1 KB at any data size
 MAX_POLL_BYTES = 2048  # docs/cloud.md: GET /jobs/{id} ≤ 2 KB
+EVENTS = REPO / "tests/events"
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers
@@ -282,3 +287,63 @@ def test_e_a_5000_protein_9_group_job_keeps_every_payload_small(stack: Stack, bu
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))
+
+
+def cargo_lambda_invoke(function: str) -> dict:
+    """`cargo lambda invoke <function> --data-file tests/events/<function>.json` as docs/local-invoke.md shows it,
+    against the harness's `cargo lambda watch`; returns the function's JSON response (the command fails on an error)."""
+    cargo_lambda = shutil.which("cargo-lambda", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    assert cargo_lambda, "cargo-lambda not found: run scripts/local-aws"
+    proc = subprocess.run(
+        [cargo_lambda, "lambda", "invoke", function, "--invoke-address", "127.0.0.1", "--invoke-port", str(LAMBDA_PORT),
+         "--data-file", str(EVENTS / f"{function}.json"), "--output-format", "json", "--color", "never"],
+        cwd=REPO, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, f"cargo lambda invoke {function} failed:\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(proc.stdout)
+
+
+def test_f_every_function_answers_cargo_lambda_invoke_with_its_checked_in_event(stack: Stack, example: dict,
+                                                                               local_run):
+    """The checked-in events, sent by `cargo lambda invoke`, do real work once the objects they name exist."""
+    started = time.monotonic()
+    events = {name: json.loads((EVENTS / f"{name}.json").read_text()) for name in FUNCTIONS}
+    record = events["ingest"]["Records"][0]["s3"]
+    assert record["bucket"]["name"] == BUCKET, "the events name the bucket of the stack `proteo` (samconfig.toml)"
+
+    # ingest: the drop-in upload its event announces (`+` is S3's encoding of a space), then the job runs to the end.
+    data_key = urllib.parse.unquote_plus(record["object"]["key"])
+    folder = data_key.rsplit("/", 1)[0] + "/"
+    stack.s3.put_object(Bucket=BUCKET, Key=folder + "design.tsv", Body=example["design"].encode())
+    stack.s3.put_object(Bucket=BUCKET, Key=data_key, Body=example["data"])
+    assert cargo_lambda_invoke("ingest") is None  # an S3-triggered function returns nothing
+    job_id = "u-" + hashlib.sha256(f"{data_key}\n{record['object']['eTag']}".encode()).hexdigest()[:32]
+    assert wait_for_job(stack, job_id, "f")["status"] == "SUCCEEDED"
+
+    # qc → de → pathway for the job their events name, from that job's ingest output (the default parameters the
+    # events carry are those of `proteo run`, so the local run's ingest tables are that job's).
+    spec = events["qc"]
+    assert events["de"] == spec and events["pathway"] == spec and spec["params"] == {}
+    for path in sorted((local_run / "ingest").iterdir()):
+        stack.s3.put_object(Bucket=BUCKET, Key=f"{spec['prefix']}ingest/{path.name}", Body=path.read_bytes())
+    written = {}
+    for stage in ("qc", "de", "pathway"):
+        answer = cargo_lambda_invoke(stage)
+        assert answer["stage"] == stage and answer["keys"], answer
+        assert all(k.startswith(spec["prefix"]) for k in answer["keys"]), answer
+        written[stage] = answer["keys"]
+    for rel in ("qc/matrix.parquet", "de/results.parquet", "pathway/enrichment.parquet"):
+        got = stack.s3.get_object(Bucket=BUCKET, Key=spec["prefix"] + rel)["Body"].read()
+        assert got == (local_run / rel).read_bytes(), f"{rel} differs from proteo run's"
+    assert spec["prefix"] + "report.html" in written["pathway"], written["pathway"]
+
+    # api: GET /jobs counts the jobs and lists the latest, the drop-in job first (the stages invoked by hand ran
+    # without a job item, so they add none).
+    answer = cargo_lambda_invoke("api")
+    assert answer["statusCode"] == 200, answer
+    listing = json.loads(answer["body"])
+    assert listing["recent"][0]["jobId"] == job_id and listing["recent"][0]["status"] == "SUCCEEDED", listing
+    assert listing["counts"]["SUCCEEDED"] >= 1, listing
+    report(f"[f] cargo lambda invoke with tests/events/*.json: ingest → job {job_id} SUCCEEDED; qc, de, pathway wrote "
+           f"{sum(len(k) for k in written.values())} objects (matrix, DE results, enrichment equal to proteo run's); "
+           f"api GET /jobs 200; "
+           f"scenario {time.monotonic() - started:.1f} s")
