@@ -45,7 +45,8 @@ fn compare_results(out: &proteo_core::tables::Table, fixture: &Fixture, columns:
     let ref_keys: Vec<Vec<String>> =
         fixture.text("protein_id").into_iter().zip(fixture.text("contrast")).map(|(p, c)| vec![p, c]).collect();
     assert_eq!(ours_keys.len(), ref_keys.len(), "row count");
-    let order: Vec<usize> = ref_keys.iter().map(|k| *idx.get(k).unwrap_or_else(|| panic!("missing row {k:?}"))).collect();
+    let order: Vec<usize> =
+        ref_keys.iter().map(|k| *idx.get(k).unwrap_or_else(|| panic!("missing row {k:?}"))).collect();
     let labels: Vec<String> = ref_keys.iter().map(|k| k.join(" / ")).collect();
     for (ours_col, ref_col) in columns {
         let all = out.f64(ours_col).unwrap();
@@ -73,7 +74,14 @@ fn limma_moderated_t_and_f_equal_r() {
     compare_results(
         &out.results,
         &fixture,
-        &[("log2fc", "log2fc"), ("t", "t"), ("p_value", "p_value"), ("adj_p_value", "adj_p_value"), ("avg_expr", "avg_expr"), ("df", "df")],
+        &[
+            ("log2fc", "log2fc"),
+            ("t", "t"),
+            ("p_value", "p_value"),
+            ("adj_p_value", "adj_p_value"),
+            ("avg_expr", "avg_expr"),
+            ("df", "df"),
+        ],
     );
     let f = Fixture::read("example_limma_f.tsv");
     let ids = f.text("protein_id");

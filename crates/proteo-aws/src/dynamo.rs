@@ -127,16 +127,15 @@ pub fn record_to_item(r: &JobRecord) -> Item {
 /// empty/zero.
 pub fn record_from_item(item: &Item) -> Result<JobRecord, JobStoreError> {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-    let number = |name: &str| -> Result<u64, JobStoreError> {
-        match item.get(name) {
-            None => Ok(0),
-            Some(v) => v
-                .as_n()
-                .ok()
-                .and_then(|x| x.parse::<u64>().ok())
-                .ok_or_else(|| JobStoreError::Transient(format!("job item attribute `{name}` is not a whole number"))),
-        }
-    };
+    let number =
+        |name: &str| -> Result<u64, JobStoreError> {
+            match item.get(name) {
+                None => Ok(0),
+                Some(v) => v.as_n().ok().and_then(|x| x.parse::<u64>().ok()).ok_or_else(|| {
+                    JobStoreError::Transient(format!("job item attribute `{name}` is not a whole number"))
+                }),
+            }
+        };
     let json = |name: &str| -> serde_json::Value {
         text(name).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(serde_json::Value::Null)
     };
@@ -169,7 +168,8 @@ pub fn record_from_item(item: &Item) -> Result<JobRecord, JobStoreError> {
 }
 
 /// Attributes the monitoring listing reads (the poll endpoint reads whole items).
-const LISTING_PROJECTION: &[&str] = &["jobId", "status", "stage", "progress", "message", "createdAt", "updatedAt", "source"];
+const LISTING_PROJECTION: &[&str] =
+    &["jobId", "status", "stage", "progress", "message", "createdAt", "updatedAt", "source"];
 
 impl JobStore for DynamoJobStore {
     async fn create(&self, record: &JobRecord) -> Result<bool, JobStoreError> {
@@ -201,7 +201,14 @@ impl JobStore for DynamoJobStore {
         out.item().map(record_from_item).transpose()
     }
 
-    async fn progress(&self, job_id: &str, stage: &str, progress: u8, message: &str, now: u64) -> Result<(), JobStoreError> {
+    async fn progress(
+        &self,
+        job_id: &str,
+        stage: &str,
+        progress: u8,
+        message: &str,
+        now: u64,
+    ) -> Result<(), JobStoreError> {
         let condition = format!("{UNFINISHED} AND #progress <= :progress");
         let set = [
             ("status", s(JobStatus::Running.as_str())),
@@ -287,7 +294,14 @@ mod tests {
 
     #[test]
     fn item_round_trips_and_follows_the_documented_attribute_types() {
-        let mut r = JobRecord::queued("j1", "api", "jobs/j1/input/pg.txt", "jobs/j1/input/design.tsv", json!({"qc": {}}), 1_700_000_000_123);
+        let mut r = JobRecord::queued(
+            "j1",
+            "api",
+            "jobs/j1/input/pg.txt",
+            "jobs/j1/input/design.tsv",
+            json!({"qc": {}}),
+            1_700_000_000_123,
+        );
         r.result_keys = vec!["jobs/j1/qc/matrix.parquet".into()];
         r.summary = json!({"proteins": 10});
         r.error_type = Some("InvalidInput".into());

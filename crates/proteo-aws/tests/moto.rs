@@ -3,7 +3,9 @@
 //! `moto_server -p 5000 & PROTEO_TEST_AWS_ENDPOINT=http://127.0.0.1:5000 cargo test -p proteo-aws -- --ignored`
 
 use proteo_aws::{Clients, Config};
-use proteo_jobs::{Finish, JobRecord, JobStatus, JobStore, JobStoreError, ObjectStore, Presigner, StoreError, Workflow};
+use proteo_jobs::{
+    Finish, JobRecord, JobStatus, JobStore, JobStoreError, ObjectStore, Presigner, StoreError, Workflow,
+};
 use serde_json::json;
 
 const ENDPOINT_VAR: &str = "PROTEO_TEST_AWS_ENDPOINT";
@@ -18,13 +20,15 @@ async fn clients(bucket: &str, table: &str) -> (Clients, Config) {
     let endpoint = std::env::var(ENDPOINT_VAR).unwrap_or_else(|_| panic!("set {ENDPOINT_VAR} to a moto server's URL"));
     // The SDK reads these through its standard chain, as in a Lambda pointed at moto (set once, before any read).
     static ENV: std::sync::Once = std::sync::Once::new();
-    ENV.call_once(|| for (k, v) in [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_REGION", "us-east-1"),
-    ] {
-        std::env::set_var(k, v);
+    ENV.call_once(|| {
+        for (k, v) in [
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+        ] {
+            std::env::set_var(k, v);
+        }
     });
     let config = Config::from_lookup(|k| match k {
         "PROTEO_BUCKET" => Some(bucket.to_string()),
@@ -52,7 +56,10 @@ async fn s3_store_maps_missing_keys_and_lists_etags() {
     // MD5 of "abc", without S3's quotes.
     assert_eq!(listed[0].etag, "900150983cd24fb0d6963f7d28e17f72");
     let url = store.presign_put("jobs/j1/input/data.txt", 900).await.unwrap();
-    assert!(url.contains(&format!("{}/jobs/j1/input/data.txt", config.bucket)) && url.contains("X-Amz-Signature="), "{url}");
+    assert!(
+        url.contains(&format!("{}/jobs/j1/input/data.txt", config.bucket)) && url.contains("X-Amz-Signature="),
+        "{url}"
+    );
     let other = c.s3.clone();
     let no_bucket = proteo_aws::S3Store::new(other, "no-such-bucket").get("k").await.unwrap_err();
     assert!(matches!(no_bucket, StoreError::Transient { .. } | StoreError::NotFound { .. }));
@@ -68,14 +75,19 @@ async fn dynamo_job_store_enforces_forward_only_transitions() {
         .table_name(&config.table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("jobId").attribute_type(ScalarAttributeType::S).build().unwrap(),
+            AttributeDefinition::builder()
+                .attribute_name("jobId")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
         )
         .key_schema(KeySchemaElement::builder().attribute_name("jobId").key_type(KeyType::Hash).build().unwrap())
         .send()
         .await
         .unwrap();
     let jobs = c.job_store(&config);
-    let rec = JobRecord::queued("j1", "api", "jobs/j1/input/x.txt", "jobs/j1/input/design.tsv", json!({"qc": {}}), 1_000);
+    let rec =
+        JobRecord::queued("j1", "api", "jobs/j1/input/x.txt", "jobs/j1/input/design.tsv", json!({"qc": {}}), 1_000);
     assert!(jobs.create(&rec).await.unwrap());
     assert!(!jobs.create(&rec).await.unwrap(), "the second create finds the first");
     assert_eq!(jobs.get("j1").await.unwrap().unwrap(), rec);
@@ -89,9 +101,13 @@ async fn dynamo_job_store_enforces_forward_only_transitions() {
     assert!(jobs.get("nope").await.unwrap().is_none(), "a refused update must not create an item");
 
     jobs.attach_results("j1", &["jobs/j1/summary.json".into()], &json!({"proteins": 3}), 3_000).await.unwrap();
-    jobs.finish("j1", &Finish::Succeeded { result_keys: vec!["jobs/j1/summary.json".into()], summary: json!({"proteins": 3}) }, 4_000)
-        .await
-        .unwrap();
+    jobs.finish(
+        "j1",
+        &Finish::Succeeded { result_keys: vec!["jobs/j1/summary.json".into()], summary: json!({"proteins": 3}) },
+        4_000,
+    )
+    .await
+    .unwrap();
     let late = jobs.progress("j1", "pathway", 99, "late", 5_000).await.unwrap_err();
     assert_eq!(late, JobStoreError::Conflict { job_id: "j1".into(), status: "SUCCEEDED".into() });
     let failed = Finish::Failed { error_type: "Transient".into(), message: "late".into() };

@@ -41,7 +41,11 @@ impl Shape {
         if self.groups < 2 || self.replicates < 1 || self.proteins < 1 || !(0.0..1.0).contains(&self.missing) {
             anyhow::bail!("need --proteins ≥ 1, --groups ≥ 2, --replicates ≥ 1 and 0 ≤ --missing < 1");
         }
-        Ok(SyntheticSpec { missing: self.missing, seed: self.seed, ..SyntheticSpec::new(self.proteins, self.groups, self.replicates) })
+        Ok(SyntheticSpec {
+            missing: self.missing,
+            seed: self.seed,
+            ..SyntheticSpec::new(self.proteins, self.groups, self.replicates)
+        })
     }
 }
 
@@ -140,7 +144,13 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let spec = args.shape.spec()?;
     let shape = &args.shape;
     let data = generate(&spec);
-    let label = format!("synthetic {}×({}×{}), {:.0}% missing", shape.proteins, shape.groups, shape.replicates, shape.missing * 100.0);
+    let label = format!(
+        "synthetic {}×({}×{}), {:.0}% missing",
+        shape.proteins,
+        shape.groups,
+        shape.replicates,
+        shape.missing * 100.0
+    );
     let dir = match &args.keep {
         Some(d) => {
             std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;

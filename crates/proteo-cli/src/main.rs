@@ -19,7 +19,8 @@ use proteo_pipeline::fs_store::FsStore;
 use proteo_pipeline::{run_job, JobParams, JobSpec, OutputParams, PathwayParams, Progress, Stage};
 
 /// The GO BP gene sets shipped in the repository (used when neither --gene-sets nor PROTEO_GENE_SETS is given).
-pub(crate) const SHIPPED_GENE_SETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/gene_sets/go_bp_human_uniprot.gmt.gz");
+pub(crate) const SHIPPED_GENE_SETS: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/gene_sets/go_bp_human_uniprot.gmt.gz");
 
 #[derive(Parser)]
 #[command(name = "proteo", version, about = "Proteomics QC → differential expression → pathway enrichment, to Parquet")]
@@ -237,7 +238,11 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let store = FsStore::new(&args.out);
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(100) };
-    bar.set_style(ProgressStyle::with_template("{prefix:>26} [{bar:30}] {pos:>3}% {msg}").expect("template").progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>26} [{bar:30}] {pos:>3}% {msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
     let started = Instant::now();
     let stage_start = std::sync::Mutex::new((Stage::Ingest, Instant::now()));
     let on_progress = |p: Progress| {
@@ -250,7 +255,12 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         bar.set_position(p.percent as u64);
         bar.set_message(p.message.clone());
         if p.percent == 100 {
-            bar.println(format!("[{n}/4] {:<24} done in {:>6.2} s  {}", p.stage.title(), cur.1.elapsed().as_secs_f64(), p.message));
+            bar.println(format!(
+                "[{n}/4] {:<24} done in {:>6.2} s  {}",
+                p.stage.title(),
+                cur.1.elapsed().as_secs_f64(),
+                p.message
+            ));
         }
     };
     let outcome = pollster::block_on(run_job(&store, &job, &on_progress));
@@ -267,7 +277,11 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
         let i = &ingest["input"];
         println!(
             "Input: {} rows ({} format); removed {} reverse, {} contaminants, {} only-by-site",
-            i["rows_read"], i["format"].as_str().unwrap_or(""), i["removed_reverse"], i["removed_contaminant"], i["removed_only_by_site"]
+            i["rows_read"],
+            i["format"].as_str().unwrap_or(""),
+            i["removed_reverse"],
+            i["removed_contaminant"],
+            i["removed_only_by_site"]
         );
     }
     if let Some(qc) = get(Stage::Qc) {
@@ -280,14 +294,23 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
     if let Some(de) = get(Stage::De) {
         println!("DE: {}", de["model"].as_str().unwrap_or(""));
         for c in de["contrasts"].as_array().into_iter().flatten() {
-            println!("  {:<28} {:>5} significant ({} up, {} down)", c["contrast"].as_str().unwrap_or(""), c["significant"], c["up"], c["down"]);
+            println!(
+                "  {:<28} {:>5} significant ({} up, {} down)",
+                c["contrast"].as_str().unwrap_or(""),
+                c["significant"],
+                c["up"],
+                c["down"]
+            );
         }
         if let Some(f) = de["f_test_significant"].as_u64() {
             println!("  {:<28} {:>5} significant", "F test (any difference)", f);
         }
     }
     if let Some(pw) = get(Stage::Pathway) {
-        println!("Pathways: {} gene sets, {} of {} proteins annotated", pw["terms"], pw["background_annotated"], pw["background"]);
+        println!(
+            "Pathways: {} gene sets, {} of {} proteins annotated",
+            pw["terms"], pw["background_annotated"], pw["background"]
+        );
         for s in pw["selections"].as_array().into_iter().flatten() {
             if let Some(term) = s["top_term"].as_str() {
                 println!(

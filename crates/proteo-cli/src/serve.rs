@@ -35,9 +35,12 @@ pub struct ServeArgs {
 pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let gene_sets = match &args.gene_sets {
         Some(p) => p.clone(),
-        None => std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from).unwrap_or_else(|| crate::SHIPPED_GENE_SETS.into()),
+        None => {
+            std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from).unwrap_or_else(|| crate::SHIPPED_GENE_SETS.into())
+        }
     };
-    let gmt = std::fs::read(&gene_sets).with_context(|| format!("cannot read the gene sets {}", gene_sets.display()))?;
+    let gmt =
+        std::fs::read(&gene_sets).with_context(|| format!("cannot read the gene sets {}", gene_sets.display()))?;
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if workers == 0 {
         anyhow::bail!("--workers must be at least 1");
@@ -51,7 +54,8 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         retry_interval_scale: 1.0,
         stage_pause: std::time::Duration::from_millis(args.stage_pause_ms),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(proteo_serve::serve(config, SocketAddr::new(args.host, args.port))).map_err(|e| anyhow::anyhow!(e))
 }
 

@@ -14,7 +14,15 @@ fn proteo(args: &[&str]) -> Output {
 }
 
 fn run_files(input: &Path, design: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["run", input.to_str().unwrap(), "--design", design.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"];
+    let mut args = vec![
+        "run",
+        input.to_str().unwrap(),
+        "--design",
+        design.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
     args.extend_from_slice(extra);
     proteo(&args)
 }
@@ -59,7 +67,8 @@ fn bundled_example_runs_end_to_end_and_reruns_bit_identically() {
         assert!(!x.is_empty(), "{f} is empty");
         assert_eq!(x, y, "{f} differs between two runs with the same seed");
     }
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(a.path().join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["parameters"]["qc"]["seed"], 42);
     assert_eq!(summary["stages"]["ingest"]["input"]["rows_read"], 1459);
     let other_seed = tempfile::tempdir().unwrap();
@@ -87,7 +96,8 @@ fn two_and_nine_groups_give_the_right_contrasts() {
         let out = dir.path().join("out");
         let o = run_files(&m, &d, &out, &["--posthoc", "tukey"]);
         assert!(o.status.success(), "{groups} groups: {}", String::from_utf8_lossy(&o.stderr));
-        let de: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("de/summary.json")).unwrap()).unwrap();
+        let de: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("de/summary.json")).unwrap()).unwrap();
         assert_eq!(de["contrasts"].as_array().unwrap().len(), contrasts);
         assert_eq!(out.join("de/ftest.parquet").exists(), ftest, "{groups} groups");
     }
@@ -130,8 +140,18 @@ fn bad_inputs_are_refused_with_a_clear_sentence() {
     assert_refused(b"protein\tA1\tA1\tB1\tB2\nP1\t1\t2\t3\t4\n", DESIGN4, &[], &["data.tsv", "A1"]);
     assert_refused(b"protein\tA1\tA2\tB1\tB2\nP1\t1\t2\t3\t4\nP1\t1\t2\t3\t4\n", DESIGN4, &[], &["data.tsv", "P1"]);
     assert_refused(b"protein\tA1\tA2\tB1\tB2\nP1\t1\t2\t3\nP2\t1\t2\t3\t4\n", DESIGN4, &[], &["data.tsv", "line 2"]);
-    assert_refused(b"protein\tA1\tA2\tB1\tB2\nP1\t1,5\t2\t3\t4\n", DESIGN4, &[], &["data.tsv", "line 2", "A1", "comma"]);
-    assert_refused(b"protein\tA1\tA2\tB1\tB2\nP1\t1\t2\t3\t4\n", "sample\tgroup\nA1\tA\nA2\tA\nB1\tB\nB9\tB\n", &[], &["B9", "B2"]);
+    assert_refused(
+        b"protein\tA1\tA2\tB1\tB2\nP1\t1,5\t2\t3\t4\n",
+        DESIGN4,
+        &[],
+        &["data.tsv", "line 2", "A1", "comma"],
+    );
+    assert_refused(
+        b"protein\tA1\tA2\tB1\tB2\nP1\t1\t2\t3\t4\n",
+        "sample\tgroup\nA1\tA\nA2\tA\nB1\tB\nB9\tB\n",
+        &[],
+        &["B9", "B2"],
+    );
     let mut utf16 = vec![0xFF, 0xFE];
     for c in "protein\tA1\n".encode_utf16() {
         utf16.extend_from_slice(&c.to_le_bytes());
@@ -152,8 +172,20 @@ fn help_lists_every_option() {
     let o = proteo(&["run", "--help"]);
     let text = String::from_utf8_lossy(&o.stdout);
     for flag in [
-        "--design", "--out", "--format", "--log2-input", "--min-valid", "--normalize", "--impute", "--seed", "--de",
-        "--contrasts", "--posthoc", "--alpha", "--min-log2fc", "--gene-sets",
+        "--design",
+        "--out",
+        "--format",
+        "--log2-input",
+        "--min-valid",
+        "--normalize",
+        "--impute",
+        "--seed",
+        "--de",
+        "--contrasts",
+        "--posthoc",
+        "--alpha",
+        "--min-log2fc",
+        "--gene-sets",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }

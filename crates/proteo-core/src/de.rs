@@ -252,7 +252,8 @@ impl ContrastParser<'_> {
             }
             Some(_) => {
                 let rest = &self.s[self.pos..];
-                let best = (0..k).filter(|&g| rest.starts_with(self.groups[g].as_str())).max_by_key(|&g| self.groups[g].len());
+                let best =
+                    (0..k).filter(|&g| rest.starts_with(self.groups[g].as_str())).max_by_key(|&g| self.groups[g].len());
                 match best {
                     Some(g) => {
                         self.pos += self.groups[g].len();
@@ -479,7 +480,8 @@ pub fn run_de(values: &[f64], design: &Design, params: &DeParams) -> Result<DeOu
             );
         }
         DeMethod::Welch | DeMethod::Student => {
-            let pairs = pairwise_only(if params.method == DeMethod::Welch { "Welch t-test" } else { "Student t-test" })?;
+            let pairs =
+                pairwise_only(if params.method == DeMethod::Welch { "Welch t-test" } else { "Student t-test" })?;
             let test_name = if params.method == DeMethod::Welch { "Welch t-test" } else { "Student t-test" };
             need_two(&mut pairs.iter().flat_map(|&(a, b)| [a, b]), test_name)?;
             let mut a_buf = Vec::with_capacity(ns);
@@ -496,7 +498,11 @@ pub fn run_de(values: &[f64], design: &Design, params: &DeParams) -> Result<DeOu
                             b_buf.push(row[s]);
                         }
                     }
-                    let r = if params.method == DeMethod::Welch { welch_t(&a_buf, &b_buf) } else { student_t(&a_buf, &b_buf) };
+                    let r = if params.method == DeMethod::Welch {
+                        welch_t(&a_buf, &b_buf)
+                    } else {
+                        student_t(&a_buf, &b_buf)
+                    };
                     let o = j * np + i;
                     log2fc[o] = r.diff;
                     t[o] = r.t;

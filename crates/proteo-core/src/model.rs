@@ -95,10 +95,7 @@ impl Design {
     /// For each sample, the index of its group in [`Design::groups`].
     pub fn group_index(&self) -> Vec<usize> {
         let groups = self.groups();
-        self.samples
-            .iter()
-            .map(|s| groups.iter().position(|g| g == &s.group).expect("group listed"))
-            .collect()
+        self.samples.iter().map(|s| groups.iter().position(|g| g == &s.group).expect("group listed")).collect()
     }
 
     pub fn sample_names(&self) -> Vec<String> {

@@ -17,20 +17,14 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 #[derive(Debug, thiserror::Error)]
 pub enum PathwayError {
-    #[error(
-        "gene-set file `{file}` looks gzip-compressed but could not be decompressed: {source}"
-    )]
+    #[error("gene-set file `{file}` looks gzip-compressed but could not be decompressed: {source}")]
     Gzip {
         file: String,
         #[source]
         source: std::io::Error,
     },
     #[error("gene-set file `{file}`, line {line}: {reason} (expected GMT: `id<TAB>name<TAB>member<TAB>member...`)")]
-    BadLine {
-        file: String,
-        line: usize,
-        reason: String,
-    },
+    BadLine { file: String, line: usize, reason: String },
     #[error("gene-set file `{file}` contains no gene sets")]
     Empty { file: String },
 }
@@ -128,8 +122,7 @@ impl Interner {
     }
 
     fn intern(&mut self, key: &str) -> u32 {
-        let next =
-            u32::try_from(self.keys.len()).expect("fewer than 2^32 distinct gene-set members");
+        let next = u32::try_from(self.keys.len()).expect("fewer than 2^32 distinct gene-set members");
         let id = match packed_key(key) {
             Some(packed) => *self.packed.entry(packed).or_insert(next),
             None => match self.long.get(key) {
@@ -176,11 +169,7 @@ impl<'f> GmtParser<'f> {
     }
 
     fn bad(&self, line: usize, reason: String) -> PathwayError {
-        PathwayError::BadLine {
-            file: self.file.to_string(),
-            line,
-            reason,
-        }
+        PathwayError::BadLine { file: self.file.to_string(), line, reason }
     }
 
     fn parse_gzip(&mut self, bytes: &[u8]) -> Result<(), PathwayError> {
@@ -234,14 +223,9 @@ impl<'f> GmtParser<'f> {
                 Ok(())
             })();
             drop(rx);
-            let inflated = inflater
-                .join()
-                .expect("the gzip inflating thread does not panic");
+            let inflated = inflater.join().expect("the gzip inflating thread does not panic");
             // A corrupt stream shows up first as a truncated last line: report the gzip error, not the symptom.
-            inflated.map_err(|source| PathwayError::Gzip {
-                file: self.file.to_string(),
-                source,
-            })?;
+            inflated.map_err(|source| PathwayError::Gzip { file: self.file.to_string(), source })?;
             parsed?;
             self.parse_lines(&carry)
         })
@@ -254,12 +238,7 @@ impl<'f> GmtParser<'f> {
             return Ok(());
         }
         let text = std::str::from_utf8(text).map_err(|e| {
-            let line = self.lines_done
-                + 1
-                + text[..e.valid_up_to()]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count();
+            let line = self.lines_done + 1 + text[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
             self.bad(line, format!("not valid UTF-8 ({e})"))
         })?;
         for line in text.split('\n') {
@@ -278,22 +257,13 @@ impl<'f> GmtParser<'f> {
         let mut fields = line.split('\t');
         let id = fields.next().unwrap_or("").trim();
         if id.is_empty() {
-            return Err(self.bad(
-                line_no,
-                "the gene-set id (first field) is empty".to_string(),
-            ));
+            return Err(self.bad(line_no, "the gene-set id (first field) is empty".to_string()));
         }
         let Some(name) = fields.next() else {
-            return Err(self.bad(
-                line_no,
-                format!("gene set `{id}` has no tab-separated name field"),
-            ));
+            return Err(self.bad(line_no, format!("gene set `{id}` has no tab-separated name field")));
         };
         if let Some(&first) = self.seen_ids.get(id) {
-            return Err(self.bad(
-                line_no,
-                format!("gene-set id `{id}` was already defined on line {first}"),
-            ));
+            return Err(self.bad(line_no, format!("gene-set id `{id}` was already defined on line {first}")));
         }
         self.seen_ids.insert(id.to_string(), line_no);
         let stamp = u32::try_from(self.sets.len() + 1).expect("fewer than 2^32 gene sets");
@@ -308,24 +278,15 @@ impl<'f> GmtParser<'f> {
                 members.push(k as u32);
             }
         }
-        self.sets.push(GeneSet {
-            id: id.to_string(),
-            name: name.trim().to_string(),
-            members,
-        });
+        self.sets.push(GeneSet { id: id.to_string(), name: name.trim().to_string(), members });
         Ok(())
     }
 
     fn finish(self) -> Result<GeneSets, PathwayError> {
         if self.sets.is_empty() {
-            return Err(PathwayError::Empty {
-                file: self.file.to_string(),
-            });
+            return Err(PathwayError::Empty { file: self.file.to_string() });
         }
-        Ok(GeneSets {
-            sets: self.sets,
-            keys: self.keys,
-        })
+        Ok(GeneSets { sets: self.sets, keys: self.keys })
     }
 }
 
@@ -388,9 +349,7 @@ impl GeneSets {
     }
     /// Members of `set` as they are written in the file (first occurrence of each).
     pub fn members<'a>(&'a self, set: &'a GeneSet) -> impl Iterator<Item = &'a str> + 'a {
-        set.members
-            .iter()
-            .map(move |&k| &*self.keys.keys[k as usize])
+        set.members.iter().map(move |&k| &*self.keys.keys[k as usize])
     }
     fn key_id(&self, key: &str) -> Option<u32> {
         self.keys.get(key)
@@ -417,8 +376,7 @@ pub fn group_accessions(protein_group_id: &str) -> Vec<&str> {
             };
         }
         if let Some((base, suffix)) = acc.rsplit_once('-') {
-            if !base.is_empty() && !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit())
-            {
+            if !base.is_empty() && !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()) {
                 acc = base;
             }
         }
@@ -531,10 +489,9 @@ impl<'a> Enricher<'a> {
                 .map(|i| {
                     let raw: Vec<&str> = match key {
                         AnnotationKey::UniprotAccession => group_accessions(&background_ids[i]),
-                        AnnotationKey::GeneName => background_genes
-                            .get(i)
-                            .map(|g| group_gene_names(g))
-                            .unwrap_or_default(),
+                        AnnotationKey::GeneName => {
+                            background_genes.get(i).map(|g| group_gene_names(g)).unwrap_or_default()
+                        }
                     };
                     raw.into_iter().filter_map(|k| sets.key_id(k)).collect()
                 })
@@ -588,21 +545,11 @@ impl<'a> Enricher<'a> {
             }
             if (min_size..=max_size).contains(&members.len()) {
                 members.sort_unstable();
-                tested.push(TestedSet {
-                    set: s,
-                    members: members.clone(),
-                });
+                tested.push(TestedSet { set: s, members: members.clone() });
             }
         }
 
-        Enricher {
-            sets,
-            background_ids: background_ids.to_vec(),
-            key,
-            annotated,
-            n_annotated,
-            tested,
-        }
+        Enricher { sets, background_ids: background_ids.to_vec(), key, annotated, n_annotated, tested }
     }
 
     /// Which run column was matched to the gene sets. When nothing matched either way this is
@@ -630,11 +577,7 @@ impl<'a> Enricher<'a> {
         let mut mask = vec![false; self.background_ids.len()];
         let mut n = 0;
         for &i in selected {
-            assert!(
-                i < mask.len(),
-                "selected index {i} is outside the background of {} protein groups",
-                mask.len()
-            );
+            assert!(i < mask.len(), "selected index {i} is outside the background of {} protein groups", mask.len());
             if !mask[i] && self.annotated[i] {
                 mask[i] = true;
                 n += 1;
@@ -654,22 +597,13 @@ impl<'a> Enricher<'a> {
             return Vec::new();
         }
         let big_n = self.n_annotated as u64;
-        let overlaps: Vec<usize> = self
-            .tested
-            .iter()
-            .map(|t| t.members.iter().filter(|&&g| mask[g as usize]).count())
-            .collect();
+        let overlaps: Vec<usize> =
+            self.tested.iter().map(|t| t.members.iter().filter(|&&g| mask[g as usize]).count()).collect();
         let p: Vec<f64> = self
             .tested
             .iter()
             .zip(&overlaps)
-            .map(|(t, &k)| {
-                if k == 0 {
-                    1.0
-                } else {
-                    phyper_upper(k as u64, t.members.len() as u64, big_n, n as u64)
-                }
-            })
+            .map(|(t, &k)| if k == 0 { 1.0 } else { phyper_upper(k as u64, t.members.len() as u64, big_n, n as u64) })
             .collect();
         let adj = p_adjust_bh(&p);
 
@@ -701,11 +635,7 @@ impl<'a> Enricher<'a> {
                 overlap_ids,
             });
         }
-        rows.sort_by(|a, b| {
-            a.p_value
-                .total_cmp(&b.p_value)
-                .then_with(|| a.term_id.cmp(&b.term_id))
-        });
+        rows.sort_by(|a, b| a.p_value.total_cmp(&b.p_value).then_with(|| a.term_id.cmp(&b.term_id)));
         rows
     }
 }
@@ -716,28 +646,13 @@ mod tests {
 
     #[test]
     fn accessions_are_normalised() {
-        assert_eq!(
-            group_accessions("P12345-2;Q9XXX5;CON__P02768;REV__Q1"),
-            vec!["P12345", "Q9XXX5", "P02768"]
-        );
-        assert_eq!(
-            group_accessions("sp|P12345|ALBU_HUMAN;tr|A0A024R|A0A_HUMAN"),
-            vec!["P12345", "A0A024R"]
-        );
-        assert_eq!(
-            group_accessions("P12345;P12345-3; P12345-12"),
-            vec!["P12345"]
-        );
-        assert_eq!(
-            group_accessions("CON__sp|P02769|ALBU_BOVIN"),
-            vec!["P02769"]
-        );
+        assert_eq!(group_accessions("P12345-2;Q9XXX5;CON__P02768;REV__Q1"), vec!["P12345", "Q9XXX5", "P02768"]);
+        assert_eq!(group_accessions("sp|P12345|ALBU_HUMAN;tr|A0A024R|A0A_HUMAN"), vec!["P12345", "A0A024R"]);
+        assert_eq!(group_accessions("P12345;P12345-3; P12345-12"), vec!["P12345"]);
+        assert_eq!(group_accessions("CON__sp|P02769|ALBU_BOVIN"), vec!["P02769"]);
         assert_eq!(group_accessions("REV__P1"), Vec::<&str>::new());
         assert_eq!(group_accessions("GENE-A"), vec!["GENE-A"]);
-        assert_eq!(
-            group_gene_names("HLA-A; HLA-B;HLA-A;"),
-            vec!["HLA-A", "HLA-B"]
-        );
+        assert_eq!(group_gene_names("HLA-A; HLA-B;HLA-A;"), vec!["HLA-A", "HLA-B"]);
     }
 
     #[test]
@@ -747,40 +662,19 @@ mod tests {
         assert_eq!(sets.len(), 3);
         assert_eq!(sets.sets()[0].len(), 2);
         assert!(sets.sets()[1].is_empty());
-        assert_eq!(
-            sets.members(&sets.sets()[0]).collect::<Vec<_>>(),
-            vec!["A", "B"]
-        );
+        assert_eq!(sets.members(&sets.sets()[0]).collect::<Vec<_>>(), vec!["A", "B"]);
         assert_eq!(sets.n_keys(), 3);
 
         let err = GeneSets::from_gmt(b"T1\tone\tA\nT2 no tabs\n", "x.gmt").unwrap_err();
-        assert!(
-            matches!(err, PathwayError::BadLine { line: 2, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, PathwayError::BadLine { line: 2, .. }), "{err}");
         let err = GeneSets::from_gmt(b"T1\tone\tA\n\tname\tB\n", "x.gmt").unwrap_err();
-        assert!(
-            matches!(err, PathwayError::BadLine { line: 2, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, PathwayError::BadLine { line: 2, .. }), "{err}");
         let err = GeneSets::from_gmt(b"T1\tone\tA\n\nT1\tagain\tB\n", "x.gmt").unwrap_err();
-        assert!(
-            err.to_string().contains("line 3") && err.to_string().contains("line 1"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("line 3") && err.to_string().contains("line 1"), "{err}");
         let err = GeneSets::from_gmt(b"T1\tone\t\xff\n", "x.gmt").unwrap_err();
-        assert!(
-            matches!(err, PathwayError::BadLine { line: 1, .. }),
-            "{err}"
-        );
-        assert!(matches!(
-            GeneSets::from_gmt(b"\n\n", "x.gmt"),
-            Err(PathwayError::Empty { .. })
-        ));
-        assert!(matches!(
-            GeneSets::from_gmt(&[0x1f, 0x8b, 0, 1, 2], "x.gmt.gz"),
-            Err(PathwayError::Gzip { .. })
-        ));
+        assert!(matches!(err, PathwayError::BadLine { line: 1, .. }), "{err}");
+        assert!(matches!(GeneSets::from_gmt(b"\n\n", "x.gmt"), Err(PathwayError::Empty { .. })));
+        assert!(matches!(GeneSets::from_gmt(&[0x1f, 0x8b, 0, 1, 2], "x.gmt.gz"), Err(PathwayError::Gzip { .. })));
     }
 
     #[test]
@@ -811,19 +705,13 @@ mod tests {
 
         let broken = format!("{text}no tab here\n{text}");
         let err = GeneSets::from_gmt(&gz(&broken), "big.gmt.gz").unwrap_err();
-        assert!(
-            matches!(err, PathwayError::BadLine { line, .. } if line == n_lines + 1),
-            "{err}"
-        );
+        assert!(matches!(err, PathwayError::BadLine { line, .. } if line == n_lines + 1), "{err}");
     }
 
     #[test]
     fn group_counts_once_when_several_accessions_hit_a_set() {
         let sets = GeneSets::from_gmt(b"S\ts\tA\tB\tC\nU\tu\tD\n", "x.gmt").unwrap();
-        let ids: Vec<String> = ["A;B", "C-2", "D", "E"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let ids: Vec<String> = ["A;B", "C-2", "D", "E"].iter().map(|s| s.to_string()).collect();
         let e = Enricher::new(&sets, &ids, &[], 1, 10);
         assert_eq!(e.key_used(), AnnotationKey::UniprotAccession);
         assert_eq!(e.n_annotated(), 3);
@@ -849,10 +737,7 @@ mod tests {
         assert_eq!(e.key_used(), AnnotationKey::GeneName);
         assert_eq!(e.n_annotated(), 2);
         let e = Enricher::new(&sets, &ids, &[], 1, 10);
-        assert_eq!(
-            (e.key_used(), e.n_annotated()),
-            (AnnotationKey::UniprotAccession, 0)
-        );
+        assert_eq!((e.key_used(), e.n_annotated()), (AnnotationKey::UniprotAccession, 0));
         assert!(e.run(&[0, 1]).is_empty());
     }
 }

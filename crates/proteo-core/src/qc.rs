@@ -50,7 +50,13 @@ pub struct QcParams {
 
 impl Default for QcParams {
     fn default() -> Self {
-        QcParams { log2_input: false, min_valid: None, normalize: Normalize::Median, impute: Impute::Perseus, seed: DEFAULT_SEED }
+        QcParams {
+            log2_input: false,
+            min_valid: None,
+            normalize: Normalize::Median,
+            impute: Impute::Perseus,
+            seed: DEFAULT_SEED,
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{RecordBatchReader, 
-    Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, StringDictionaryBuilder, UInt32Array,
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, RecordBatchReader, StringArray, StringDictionaryBuilder,
+    UInt32Array,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use bytes::Bytes;
@@ -132,7 +133,8 @@ impl TableBuilder {
 
     /// Encode as Parquet (zstd; dictionary pages, byte-stream split for statistics). Same columns in ⇒ same bytes out.
     pub fn to_parquet(self, table: &str) -> Result<Vec<u8>, TableError> {
-        let wrap = |e: Box<dyn std::error::Error + Send + Sync>| TableError::Write { table: table.to_string(), source: e };
+        let wrap =
+            |e: Box<dyn std::error::Error + Send + Sync>| TableError::Write { table: table.to_string(), source: e };
         let schema = Arc::new(Schema::new(self.fields));
         let batch = RecordBatch::try_new(schema.clone(), self.columns).map_err(|e| wrap(Box::new(e)))?;
         let mut props = WriterProperties::builder()
@@ -163,7 +165,8 @@ pub struct Table {
 
 impl Table {
     pub fn from_parquet(bytes: Bytes, table: &str) -> Result<Self, TableError> {
-        let wrap = |e: Box<dyn std::error::Error + Send + Sync>| TableError::Read { table: table.to_string(), source: e };
+        let wrap =
+            |e: Box<dyn std::error::Error + Send + Sync>| TableError::Read { table: table.to_string(), source: e };
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
             .map_err(|e| wrap(Box::new(e)))?
             .with_batch_size(ROW_GROUP_ROWS)
@@ -184,10 +187,9 @@ impl Table {
     }
 
     fn column(&self, column: &str) -> Result<&ArrayRef, TableError> {
-        self.batch.column_by_name(column).ok_or_else(|| TableError::MissingColumn {
-            table: self.name.clone(),
-            column: column.to_string(),
-        })
+        self.batch
+            .column_by_name(column)
+            .ok_or_else(|| TableError::MissingColumn { table: self.name.clone(), column: column.to_string() })
     }
 
     fn type_error(&self, column: &str, found: &DataType, expected: &'static str) -> TableError {
@@ -204,12 +206,8 @@ impl Table {
         let col = self.column(column)?;
         let plain = match col.data_type() {
             DataType::Utf8 => col.clone(),
-            DataType::Dictionary(_, v) if **v == DataType::Utf8 => {
-                arrow::compute::cast(col, &DataType::Utf8).map_err(|e| TableError::Read {
-                    table: self.name.clone(),
-                    source: Box::new(e),
-                })?
-            }
+            DataType::Dictionary(_, v) if **v == DataType::Utf8 => arrow::compute::cast(col, &DataType::Utf8)
+                .map_err(|e| TableError::Read { table: self.name.clone(), source: Box::new(e) })?,
             other => return Err(self.type_error(column, other, "text")),
         };
         let s = plain.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");

@@ -35,11 +35,7 @@ fn background() -> Background {
             selected.push(i);
         }
     }
-    Background {
-        ids,
-        genes,
-        selected,
-    }
+    Background { ids, genes, selected }
 }
 
 struct Summary {
@@ -52,66 +48,30 @@ struct Summary {
 
 fn summary(key: &str) -> Summary {
     let text = fixture("pathway_summary.tsv");
-    let line = text
-        .lines()
-        .skip(1)
-        .find(|l| l.starts_with(&format!("{key}\t")))
-        .expect("summary row");
-    let f: Vec<usize> = line
-        .split('\t')
-        .skip(1)
-        .map(|v| v.parse().unwrap())
-        .collect();
-    Summary {
-        min_size: f[0],
-        max_size: f[1],
-        n_annotated: f[2],
-        n_selected: f[3],
-        n_tested: f[4],
-    }
+    let line = text.lines().skip(1).find(|l| l.starts_with(&format!("{key}\t"))).expect("summary row");
+    let f: Vec<usize> = line.split('\t').skip(1).map(|v| v.parse().unwrap()).collect();
+    Summary { min_size: f[0], max_size: f[1], n_annotated: f[2], n_selected: f[3], n_tested: f[4] }
 }
 
 fn assert_close(what: &str, ours: f64, r: f64) {
     let rel = ((ours - r) / r).abs();
-    assert!(
-        rel <= REL_TOL,
-        "{what}: ours {ours:e}, R {r:e}, rel err {rel:e}"
-    );
+    assert!(rel <= REL_TOL, "{what}: ours {ours:e}, R {r:e}, rel err {rel:e}");
 }
 
 fn compare(rows: &[EnrichmentRow], expected_file: &str) {
     let text = fixture(expected_file);
-    let expected: Vec<Vec<&str>> = text
-        .lines()
-        .skip(1)
-        .map(|l| l.split('\t').collect())
-        .collect();
-    assert!(
-        expected.len() >= 10,
-        "{expected_file} has only {} rows",
-        expected.len()
-    );
+    let expected: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    assert!(expected.len() >= 10, "{expected_file} has only {} rows", expected.len());
     let got: Vec<&str> = rows.iter().map(|r| r.term_id.as_str()).collect();
     let want: Vec<&str> = expected.iter().map(|e| e[0]).collect();
-    assert_eq!(
-        got, want,
-        "rows or their order (p, then term id) differ from R"
-    );
+    assert_eq!(got, want, "rows or their order (p, then term id) differ from R");
     for (r, e) in rows.iter().zip(&expected) {
         let at = &r.term_id;
         assert_eq!(r.term_name, e[1], "{at}");
-        assert_eq!(
-            r.set_size,
-            e[2].parse::<usize>().unwrap(),
-            "{at}: set size K"
-        );
+        assert_eq!(r.set_size, e[2].parse::<usize>().unwrap(), "{at}: set size K");
         assert_eq!(r.overlap, e[3].parse::<usize>().unwrap(), "{at}: overlap k");
         assert_close(&format!("{at} expected"), r.expected, e[4].parse().unwrap());
-        assert_close(
-            &format!("{at} fold"),
-            r.fold_enrichment,
-            e[5].parse().unwrap(),
-        );
+        assert_close(&format!("{at} fold"), r.fold_enrichment, e[5].parse().unwrap());
         assert_close(&format!("{at} p"), r.p_value, e[6].parse().unwrap());
         assert_close(&format!("{at} adj p"), r.adj_p_value, e[7].parse().unwrap());
         assert_eq!(r.overlap_ids, e[8], "{at}: overlapping protein ids");
@@ -125,16 +85,8 @@ fn check_run(gmt_bytes: &[u8], file_name: &str, key: AnnotationKey, expected_fil
     let enricher = Enricher::new(&sets, &bg.ids, &bg.genes, s.min_size, s.max_size);
     assert_eq!(enricher.key_used(), key);
     assert_eq!(enricher.n_annotated(), s.n_annotated, "N");
-    assert_eq!(
-        enricher.n_selected_annotated(&bg.selected),
-        s.n_selected,
-        "n"
-    );
-    assert_eq!(
-        enricher.n_tested_sets(),
-        s.n_tested,
-        "sets passing the size limits"
-    );
+    assert_eq!(enricher.n_selected_annotated(&bg.selected), s.n_selected, "n");
+    assert_eq!(enricher.n_tested_sets(), s.n_tested, "sets passing the size limits");
     let rows = enricher.run(&bg.selected);
     compare(&rows, expected_file);
     // A second selection through the same enricher must not be affected by the first.
@@ -154,15 +106,9 @@ fn uniprot_keyed_matches_r() {
 #[test]
 fn gzip_input_gives_the_same_result() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(fixture("pathway_uniprot.gmt").as_bytes())
-        .unwrap();
+    gz.write_all(fixture("pathway_uniprot.gmt").as_bytes()).unwrap();
     let bytes = gz.finish().unwrap();
-    check_run(
-        &bytes,
-        "pathway_uniprot.gmt.gz",
-        AnnotationKey::UniprotAccession,
-        "pathway_expected_uniprot.tsv",
-    );
+    check_run(&bytes, "pathway_uniprot.gmt.gz", AnnotationKey::UniprotAccession, "pathway_expected_uniprot.tsv");
 }
 
 #[test]
@@ -198,13 +144,7 @@ fn shipped_go_bp_with_example_protein_groups() {
     }
     assert_eq!(ids.len(), 1_459);
 
-    let enricher = Enricher::new(
-        &sets,
-        &ids,
-        &genes,
-        DEFAULT_MIN_SET_SIZE,
-        DEFAULT_MAX_SET_SIZE,
-    );
+    let enricher = Enricher::new(&sets, &ids, &genes, DEFAULT_MIN_SET_SIZE, DEFAULT_MAX_SET_SIZE);
     println!(
         "example: {} of {} protein groups annotated by {}; {} GO BP terms tested (size {}..={})",
         enricher.n_annotated(),
@@ -217,16 +157,8 @@ fn shipped_go_bp_with_example_protein_groups() {
     assert_eq!(enricher.key_used(), AnnotationKey::UniprotAccession);
     // Human cell-line proteome against a propagated GO BP: most groups (all but contaminants, decoys and
     // unreviewed oddities) should be annotated.
-    assert!(
-        enricher.n_annotated() > 1_200 && enricher.n_annotated() < ids.len(),
-        "{}",
-        enricher.n_annotated()
-    );
-    assert!(
-        enricher.n_tested_sets() > 1_000,
-        "{}",
-        enricher.n_tested_sets()
-    );
+    assert!(enricher.n_annotated() > 1_200 && enricher.n_annotated() < ids.len(), "{}", enricher.n_annotated());
+    assert!(enricher.n_tested_sets() > 1_000, "{}", enricher.n_tested_sets());
 
     // Ribosomal proteins (gene names RPL*/RPS*) must bring up cytoplasmic translation as the top term.
     let ribosomal: Vec<usize> = genes
@@ -234,18 +166,14 @@ fn shipped_go_bp_with_example_protein_groups() {
         .enumerate()
         .filter(|(_, g)| {
             g.split(';').any(|g| {
-                (g.starts_with("RPL") || g.starts_with("RPS"))
-                    && g[3..].starts_with(|c: char| c.is_ascii_digit())
+                (g.starts_with("RPL") || g.starts_with("RPS")) && g[3..].starts_with(|c: char| c.is_ascii_digit())
             })
         })
         .map(|(i, _)| i)
         .collect();
     assert!(ribosomal.len() >= 20, "{}", ribosomal.len());
     let rows = enricher.run(&ribosomal);
-    println!(
-        "ribosomal selection ({} groups), top terms:",
-        ribosomal.len()
-    );
+    println!("ribosomal selection ({} groups), top terms:", ribosomal.len());
     for r in rows.iter().take(5) {
         println!(
             "  {} {} K={} k={} p={:e} adj={:e}",
@@ -253,10 +181,7 @@ fn shipped_go_bp_with_example_protein_groups() {
         );
     }
     let top = &rows[..5.min(rows.len())];
-    let hit = top
-        .iter()
-        .find(|r| r.term_id == "GO:0002181")
-        .expect("GO:0002181 cytoplasmic translation in the top 5");
+    let hit = top.iter().find(|r| r.term_id == "GO:0002181").expect("GO:0002181 cytoplasmic translation in the top 5");
     assert_eq!(hit.term_name, "cytoplasmic translation");
     assert!(hit.adj_p_value < 1e-10, "{}", hit.adj_p_value);
 }

@@ -45,7 +45,14 @@ impl JobStore for MemoryJobStore {
         Ok(self.jobs.lock().expect("lock").get(job_id).cloned())
     }
 
-    async fn progress(&self, job_id: &str, stage: &str, progress: u8, message: &str, now: u64) -> Result<(), JobStoreError> {
+    async fn progress(
+        &self,
+        job_id: &str,
+        stage: &str,
+        progress: u8,
+        message: &str,
+        now: u64,
+    ) -> Result<(), JobStoreError> {
         let mut jobs = self.jobs.lock().expect("lock");
         let r = jobs.get_mut(job_id).ok_or_else(|| JobStoreError::NotFound(job_id.to_string()))?;
         if !r.status.can_become(JobStatus::Running) || progress < r.progress {
@@ -128,7 +135,8 @@ mod tests {
     #[test]
     fn late_writes_cannot_reopen_a_finished_job() {
         let s = MemoryJobStore::new();
-        let rec = JobRecord::queued("j1", "api", "jobs/j1/input/x", "jobs/j1/input/design.tsv", serde_json::json!({}), 1);
+        let rec =
+            JobRecord::queued("j1", "api", "jobs/j1/input/x", "jobs/j1/input/design.tsv", serde_json::json!({}), 1);
         assert!(pollster::block_on(s.create(&rec)).unwrap());
         assert!(!pollster::block_on(s.create(&rec)).unwrap(), "second create finds the first");
         pollster::block_on(s.progress("j1", "qc", 10, "qc", 2)).unwrap();

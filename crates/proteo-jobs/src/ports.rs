@@ -56,7 +56,8 @@ pub trait JobStore: Send + Sync {
         now: u64,
     ) -> impl Future<Output = Result<(), JobStoreError>> + Send;
     /// SUCCEEDED or FAILED, unless already finished.
-    fn finish(&self, job_id: &str, finish: &Finish, now: u64) -> impl Future<Output = Result<(), JobStoreError>> + Send;
+    fn finish(&self, job_id: &str, finish: &Finish, now: u64)
+        -> impl Future<Output = Result<(), JobStoreError>> + Send;
     /// Counts by status and the `limit` most recent jobs.
     fn list(&self, limit: usize) -> impl Future<Output = Result<JobListing, JobStoreError>> + Send;
 }
@@ -70,7 +71,11 @@ pub enum WorkflowError {
 /// Starts the stage chain for a job. The execution is named by the job id, so a second start is refused by the
 /// service: `Ok(false)` means it already existed.
 pub trait Workflow: Send + Sync {
-    fn start(&self, job_id: &str, input: &serde_json::Value) -> impl Future<Output = Result<bool, WorkflowError>> + Send;
+    fn start(
+        &self,
+        job_id: &str,
+        input: &serde_json::Value,
+    ) -> impl Future<Output = Result<bool, WorkflowError>> + Send;
 }
 
 /// What a listing says about one object.

@@ -75,7 +75,14 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
-    pub fn queued(job_id: &str, source: &str, input_key: &str, design_key: &str, params: serde_json::Value, now: u64) -> Self {
+    pub fn queued(
+        job_id: &str,
+        source: &str,
+        input_key: &str,
+        design_key: &str,
+        params: serde_json::Value,
+        now: u64,
+    ) -> Self {
         JobRecord {
             job_id: job_id.to_string(),
             status: JobStatus::Queued,

@@ -123,7 +123,9 @@ where
         UploadKey::DropIn { folder, is_design } => {
             let listing = ctx.store.list(&folder).await?;
             let direct = |o: &&ObjectMeta| {
-                o.key.strip_prefix(folder.as_str()).is_some_and(|f| !f.is_empty() && !f.contains('/') && !f.starts_with('.'))
+                o.key
+                    .strip_prefix(folder.as_str())
+                    .is_some_and(|f| !f.is_empty() && !f.contains('/') && !f.starts_with('.'))
             };
             let design = listing
                 .iter()
@@ -157,7 +159,8 @@ where
             }
             for (data_key, etag) in data {
                 let job_id = derived_job_id(&data_key, &etag);
-                let queued = JobRecord::queued(&job_id, "upload", &data_key, &design.key, serde_json::json!({}), now_ms());
+                let queued =
+                    JobRecord::queued(&job_id, "upload", &data_key, &design.key, serde_json::json!({}), now_ms());
                 let item = if ctx.jobs.create(&queued).await.map_err(job_store)? {
                     tracing::info!(job_id, input = data_key, "drop-in job created");
                     queued
@@ -184,7 +187,10 @@ mod tests {
 
     #[test]
     fn keys_are_classified_as_docs_cloud_md_says() {
-        assert_eq!(UploadKey::classify("jobs/abc/input/proteinGroups.txt"), UploadKey::ApiInput { job_id: "abc".into() });
+        assert_eq!(
+            UploadKey::classify("jobs/abc/input/proteinGroups.txt"),
+            UploadKey::ApiInput { job_id: "abc".into() }
+        );
         assert_eq!(UploadKey::classify("jobs/abc/input/design.tsv"), UploadKey::Ignored);
         assert_eq!(UploadKey::classify("jobs/abc/qc/matrix.parquet"), UploadKey::Ignored);
         assert_eq!(UploadKey::classify("jobs/abc/input/nested/x.txt"), UploadKey::Ignored);
@@ -205,7 +211,10 @@ mod tests {
 
     #[test]
     fn event_keys_are_url_decoded() {
-        assert_eq!(s3_event_key("uploads/my+experiment/protein%2BGroups+%28v2%29.txt"), "uploads/my experiment/protein+Groups (v2).txt");
+        assert_eq!(
+            s3_event_key("uploads/my+experiment/protein%2BGroups+%28v2%29.txt"),
+            "uploads/my experiment/protein+Groups (v2).txt"
+        );
         assert_eq!(s3_event_key("uploads/caf%C3%A9/x.txt"), "uploads/café/x.txt");
     }
 

@@ -19,7 +19,11 @@ pub struct StageCtx<S, J> {
 
 /// Run `stage` for the job spec in the event. Returns `{"stage": "qc", "keys": [...]}`; the pathway stage also
 /// writes `summary.json` and `report.html` and attaches the result keys and a small summary to the job item.
-pub async fn stage_handler<S, J>(ctx: &StageCtx<S, J>, stage: Stage, event: LambdaEvent<Value>) -> Result<Value, Diagnostic>
+pub async fn stage_handler<S, J>(
+    ctx: &StageCtx<S, J>,
+    stage: Stage,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Diagnostic>
 where
     S: ObjectStore + ObjectLister,
     J: JobStore,

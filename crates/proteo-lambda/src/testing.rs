@@ -8,11 +8,10 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use proteo_jobs::memory::MemoryJobStore;
 use proteo_jobs::{
-    Finish, JobListing, JobRecord, JobStore, JobStoreError, ObjectLister, ObjectMeta, ObjectStore, StoreError, Workflow,
-    WorkflowError,
+    Finish, JobListing, JobRecord, JobStore, JobStoreError, ObjectLister, ObjectMeta, ObjectStore, StoreError,
+    Workflow, WorkflowError,
 };
 use sha2::{Digest, Sha256};
-
 
 /// A bucket in memory; the ETag is a content hash, as S3's is for single-part uploads.
 #[derive(Default)]
@@ -37,7 +36,12 @@ impl ObjectStore for MemoryStore {
         if self.fail_reads.load(Ordering::SeqCst) {
             return Err(StoreError::Transient { key: key.to_string(), message: "connection reset".into() });
         }
-        self.objects.lock().unwrap().get(key).map(|(b, _)| b.clone()).ok_or(StoreError::NotFound { key: key.to_string() })
+        self.objects
+            .lock()
+            .unwrap()
+            .get(key)
+            .map(|(b, _)| b.clone())
+            .ok_or(StoreError::NotFound { key: key.to_string() })
     }
     async fn put(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<(), StoreError> {
         self.insert(key, &body);
@@ -89,12 +93,25 @@ impl JobStore for RecordingJobs {
     async fn get(&self, job_id: &str) -> Result<Option<JobRecord>, JobStoreError> {
         self.inner.get(job_id).await
     }
-    async fn progress(&self, job_id: &str, stage: &str, progress: u8, message: &str, now: u64) -> Result<(), JobStoreError> {
+    async fn progress(
+        &self,
+        job_id: &str,
+        stage: &str,
+        progress: u8,
+        message: &str,
+        now: u64,
+    ) -> Result<(), JobStoreError> {
         self.inner.progress(job_id, stage, progress, message, now).await?;
         self.progress_log.lock().unwrap().push((job_id.to_string(), stage.to_string(), progress));
         Ok(())
     }
-    async fn attach_results(&self, job_id: &str, keys: &[String], summary: &serde_json::Value, now: u64) -> Result<(), JobStoreError> {
+    async fn attach_results(
+        &self,
+        job_id: &str,
+        keys: &[String],
+        summary: &serde_json::Value,
+        now: u64,
+    ) -> Result<(), JobStoreError> {
         self.inner.attach_results(job_id, keys, summary, now).await
     }
     async fn finish(&self, job_id: &str, finish: &Finish, now: u64) -> Result<(), JobStoreError> {
@@ -134,7 +151,11 @@ mod tests {
             gmt.push_str(&format!("BLOCK_{block}\tblock\t{}\n", members.join("\t")));
         }
         World {
-            ingest: IngestCtx { store: MemoryStore::default(), jobs: RecordingJobs::default(), workflow: FakeWorkflow::default() },
+            ingest: IngestCtx {
+                store: MemoryStore::default(),
+                jobs: RecordingJobs::default(),
+                workflow: FakeWorkflow::default(),
+            },
             matrix: data.matrix_tsv,
             design: data.design_tsv,
             gmt: Box::leak(gmt.into_bytes().into_boxed_slice()),
@@ -174,7 +195,14 @@ mod tests {
     async fn api_job_runs_ingest_qc_de_pathway_with_monotonic_progress() {
         let w = world();
         let input = "jobs/job-1/input/my matrix (v2).tsv";
-        let item = JobRecord::queued("job-1", "api", input, "jobs/job-1/input/design.tsv", json!({"pathway": {"min_set_size": 5}}), 1);
+        let item = JobRecord::queued(
+            "job-1",
+            "api",
+            input,
+            "jobs/job-1/input/design.tsv",
+            json!({"pathway": {"min_set_size": 5}}),
+            1,
+        );
         assert!(w.ingest.jobs.create(&item).await.unwrap());
         w.ingest.store.insert(input, &w.matrix);
         w.ingest.store.insert("jobs/job-1/input/design.tsv", &w.design);
@@ -197,7 +225,10 @@ mod tests {
         for (stage, expect) in [
             (Stage::Qc, vec!["jobs/job-1/qc/matrix.parquet", "jobs/job-1/qc/summary.json"]),
             (Stage::De, vec!["jobs/job-1/de/results.parquet", "jobs/job-1/de/summary.json"]),
-            (Stage::Pathway, vec!["jobs/job-1/pathway/enrichment.parquet", "jobs/job-1/summary.json", "jobs/job-1/report.html"]),
+            (
+                Stage::Pathway,
+                vec!["jobs/job-1/pathway/enrichment.parquet", "jobs/job-1/summary.json", "jobs/job-1/report.html"],
+            ),
         ] {
             let out = stage_handler(&ctx, stage, LambdaEvent::new(spec.clone(), Context::default()))
                 .await
@@ -220,7 +251,14 @@ mod tests {
 
         let r = job(&ctx.jobs, "job-1").await;
         assert_eq!((r.status, r.stage.as_str(), r.progress), (JobStatus::Running, "pathway", 99));
-        for k in ["qc/matrix.parquet", "qc/pca.parquet", "de/results.parquet", "pathway/enrichment.parquet", "summary.json", "report.html"] {
+        for k in [
+            "qc/matrix.parquet",
+            "qc/pca.parquet",
+            "de/results.parquet",
+            "pathway/enrichment.parquet",
+            "summary.json",
+            "report.html",
+        ] {
             assert!(r.result_keys.contains(&format!("jobs/job-1/{k}")), "{k} not in {:?}", r.result_keys);
         }
         assert!(!r.result_keys.iter().any(|k| k.contains("/input/") || k.contains("/ingest/")), "{:?}", r.result_keys);
@@ -276,7 +314,11 @@ mod tests {
     async fn a_storage_outage_is_returned_as_transient_for_a_retry() {
         let w = world();
         let input = "jobs/job-3/input/m.tsv";
-        w.ingest.jobs.create(&JobRecord::queued("job-3", "api", input, "jobs/job-3/input/design.tsv", Value::Null, 1)).await.unwrap();
+        w.ingest
+            .jobs
+            .create(&JobRecord::queued("job-3", "api", input, "jobs/job-3/input/design.tsv", Value::Null, 1))
+            .await
+            .unwrap();
         w.ingest.store.insert(input, &w.matrix);
         w.ingest.store.insert("jobs/job-3/input/design.tsv", &w.design);
         w.ingest.store.fail_reads.store(true, Ordering::SeqCst);
@@ -322,7 +364,8 @@ mod tests {
     async fn stage_errors_reach_step_functions_as_error_types() {
         let w = world();
         let (ctx, _) = stage_ctx(w);
-        let bad = stage_handler(&ctx, Stage::Qc, LambdaEvent::new(json!({"job": 1}), Context::default())).await.unwrap_err();
+        let bad =
+            stage_handler(&ctx, Stage::Qc, LambdaEvent::new(json!({"job": 1}), Context::default())).await.unwrap_err();
         assert_eq!(bad.error_type, "InvalidInput");
         assert!(bad.error_message.ends_with('.'), "{}", bad.error_message);
         // DE before QC: the QC matrix is missing, which is our bug, not the user's data.

@@ -3,7 +3,8 @@
 //! turned into a FAILED job. Shared by the Lambda functions and `proteo serve`, which differ only in their adapters.
 
 use proteo_jobs::{
-    keys, now_ms, Finish, JobRecord, JobStatus, JobStore, JobStoreError, ObjectLister, ObjectStore, StoreError, Workflow,
+    keys, now_ms, Finish, JobRecord, JobStatus, JobStore, JobStoreError, ObjectLister, ObjectStore, StoreError,
+    Workflow,
 };
 use serde_json::{json, Value};
 
@@ -116,9 +117,9 @@ async fn result_keys(store: &impl ObjectLister, job: &JobSpec) -> Result<Vec<Str
         .map(|o| o.key)
         .filter(|k| {
             let rel = &k[job.prefix.len().min(k.len())..];
-            let tables = ["qc/", "de/", "pathway/"].iter().any(|d| {
-                rel.strip_prefix(d).is_some_and(|f| !f.contains('/') && f.ends_with(".parquet"))
-            });
+            let tables = ["qc/", "de/", "pathway/"]
+                .iter()
+                .any(|d| rel.strip_prefix(d).is_some_and(|f| !f.contains('/') && f.ends_with(".parquet")));
             tables || *k == summary || *k == report
         })
         .collect();
@@ -189,9 +190,15 @@ where
     W: Workflow,
 {
     let job_id = item.job_id.clone();
-    let past_ingest = item.status.is_finished() || (item.status == JobStatus::Running && item.stage != Stage::Ingest.as_str());
+    let past_ingest =
+        item.status.is_finished() || (item.status == JobStatus::Running && item.stage != Stage::Ingest.as_str());
     if past_ingest {
-        tracing::info!(job_id, status = item.status.as_str(), stage = item.stage, "job already past ingest; duplicate event ignored");
+        tracing::info!(
+            job_id,
+            status = item.status.as_str(),
+            stage = item.stage,
+            "job already past ingest; duplicate event ignored"
+        );
         return Ok(());
     }
     let spec = match job_spec(&item) {
@@ -251,7 +258,10 @@ impl<S: ObjectStore> ObjectStore for WithBuiltinGeneSets<'_, S> {
 
     async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StoreError> {
         if key == BUILTIN_GO_BP_KEY {
-            return Err(StoreError::Transient { key: key.to_string(), message: "the built-in gene sets are read-only".into() });
+            return Err(StoreError::Transient {
+                key: key.to_string(),
+                message: "the built-in gene sets are read-only".into(),
+            });
         }
         self.inner.put(key, body, content_type).await
     }

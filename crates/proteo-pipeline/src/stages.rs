@@ -272,7 +272,8 @@ fn read_design_table(bytes: Bytes) -> Result<Design, StageError> {
     let opt = |v: String| (!v.is_empty()).then_some(v);
     let (sample, group) = (t.text("sample")?, t.text("group")?);
     let (replicate, pair, batch) = (t.text("replicate")?, t.text("pair")?, t.text("batch")?);
-    let extra_names: Vec<String> = t.column_names().into_iter().filter(|c| !DESIGN_FIXED.contains(&c.as_str())).collect();
+    let extra_names: Vec<String> =
+        t.column_names().into_iter().filter(|c| !DESIGN_FIXED.contains(&c.as_str())).collect();
     let extras = extra_names.iter().map(|c| t.text(c)).collect::<Result<Vec<_>, _>>()?;
     let samples = (0..t.num_rows())
         .map(|i| SampleInfo {
@@ -332,7 +333,8 @@ async fn de_stage(
     report(0, "reading the QC matrix");
     let (design, matrix) = read_design_and_table(store, job, Stage::Qc, "matrix.parquet").await?;
     report(20, "fitting models");
-    let mut de = run_de(&matrix.values, &design, &job.params.de).map_err(|e| StageError::InvalidInput(e.to_string()))?;
+    let mut de =
+        run_de(&matrix.values, &design, &job.params.de).map_err(|e| StageError::InvalidInput(e.to_string()))?;
     if !job.params.output.full_precision {
         // Once, before anything is written: the Parquet tables, the ranked rows and the counts see the same numbers.
         round_statistics(&mut de, STORED_MANTISSA_BITS);
@@ -404,8 +406,7 @@ async fn de_stage(
             json!({"contrast": c.name, "significant": up + down, "up": up, "down": down})
         })
         .collect();
-    let f_significant =
-        de.ftest.as_ref().map(|f| f.adj_p_value.iter().filter(|p| **p < alpha).count());
+    let f_significant = de.ftest.as_ref().map(|f| f.adj_p_value.iter().filter(|p| **p < alpha).count());
     let summary = json!({
         "model": de.model,
         "proteins_tested": np,
@@ -446,7 +447,8 @@ fn top_table_order(de: &DeOutput) -> Vec<usize> {
         let start = order.len();
         order.extend(j * np..(j + 1) * np);
         let p = |o: usize| if de.p_value[o].is_nan() { f64::INFINITY } else { de.p_value[o] };
-        order[start..].sort_by(|&a, &b| p(a).total_cmp(&p(b)).then(de.p_value[a].is_nan().cmp(&de.p_value[b].is_nan())));
+        order[start..]
+            .sort_by(|&a, &b| p(a).total_cmp(&p(b)).then(de.p_value[a].is_nan().cmp(&de.p_value[b].is_nan())));
     }
     order
 }
@@ -488,7 +490,8 @@ fn parsed_gene_sets(gmt: Bytes, name: &str) -> Result<std::sync::Arc<GeneSets>, 
             return Ok(sets.clone());
         }
     }
-    let sets = std::sync::Arc::new(GeneSets::from_gmt(&gmt, name).map_err(|e| StageError::InvalidInput(e.to_string()))?);
+    let sets =
+        std::sync::Arc::new(GeneSets::from_gmt(&gmt, name).map_err(|e| StageError::InvalidInput(e.to_string()))?);
     *last = Some((gmt, sets.clone()));
     Ok(sets)
 }
@@ -637,8 +640,8 @@ pub async fn write_job_summary(store: &impl ObjectStore, job: &JobSpec) -> Resul
     let mut stages = serde_json::Map::new();
     for stage in Stage::ALL {
         let bytes = store.get(&job.key(stage, "summary.json")).await?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| StageError::Internal(format!("{} summary: {e}", stage.as_str())))?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| StageError::Internal(format!("{} summary: {e}", stage.as_str())))?;
         stages.insert(stage.as_str().to_string(), value);
     }
     let summary = json!({

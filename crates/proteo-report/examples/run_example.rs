@@ -1,8 +1,8 @@
 //! Run the pipeline on the bundled example into a directory (default /tmp/proteo-example-run) and render /tmp/report.html.
-use std::path::{Path, PathBuf};
 use proteo_pipeline::contracts::PathwayParams;
 use proteo_pipeline::fs_store::FsStore;
 use proteo_pipeline::{run_job, JobParams, JobSpec, Progress};
+use std::path::{Path, PathBuf};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -11,7 +11,9 @@ fn main() {
         format: None,
         qc: Default::default(),
         de: Default::default(),
-        pathway: PathwayParams::with_gene_sets(root.join("data/gene_sets/go_bp_human_uniprot.gmt.gz").to_string_lossy()),
+        pathway: PathwayParams::with_gene_sets(
+            root.join("data/gene_sets/go_bp_human_uniprot.gmt.gz").to_string_lossy(),
+        ),
         output: Default::default(),
     };
     let job = JobSpec {

@@ -69,7 +69,11 @@ fn legend_width(entries: &[(String, RGBColor, Mark)]) -> u32 {
 }
 
 /// The legend in its own strip beside the plot, so it never covers data, labels or threshold lines.
-fn side_legend(area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, entries: &[(String, RGBColor, Mark)], chart: &str) -> Result<(), ReportError> {
+fn side_legend(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    entries: &[(String, RGBColor, Mark)],
+    chart: &str,
+) -> Result<(), ReportError> {
     let style = TextStyle::from((FONT, 11).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
     for (k, (label, color, mark)) in entries.iter().enumerate() {
         let y = 46 + 18 * k as i32;
@@ -110,7 +114,11 @@ fn rows_height(n: usize) -> u32 {
 
 /// Inline SVG inside HTML needs no namespace; dropping it keeps the page free of any URL.
 fn finish(svg: String, class: &str) -> String {
-    svg.replacen(r#" xmlns="http://www.w3.org/2000/svg""#, "", 1).replacen("<svg ", &format!("<svg class=\"{class}\" "), 1)
+    svg.replacen(r#" xmlns="http://www.w3.org/2000/svg""#, "", 1).replacen(
+        "<svg ",
+        &format!("<svg class=\"{class}\" "),
+        1,
+    )
 }
 
 fn splice(svg: String, fragment: &str) -> String {
@@ -252,7 +260,8 @@ pub fn box_plots(title: &str, samples: &[String], groups: &[String], data: &[Vec
             for i in (0..n).filter(|&i| &groups[i as usize] == g) {
                 let Some([w0, q1, med, q3, w1]) = stats[i as usize] else { continue };
                 let row = n - 1 - i;
-                let (top, bottom, mid) = (SegmentValue::Exact(row), SegmentValue::Exact(row + 1), SegmentValue::CenterOf(row));
+                let (top, bottom, mid) =
+                    (SegmentValue::Exact(row), SegmentValue::Exact(row + 1), SegmentValue::CenterOf(row));
                 let mut r = Rectangle::new([(q1, top.clone()), (q3, bottom.clone())], c.mix(0.55).filled());
                 r.set_margin(3, 3, 0, 0);
                 elements.push(r.into_dyn());
@@ -335,9 +344,7 @@ pub fn pca(
             tryc!(chart.draw_series(idx.iter().map(|&i| Circle::new((pc1[i], pc2[i]), 6, c.filled()))), title);
             let style = TextStyle::from((FONT, 10).into_font()).color(&RGBColor(80, 80, 80));
             tryc!(
-                chart.draw_series(
-                    idx.iter().map(|&i| Text::new(samples[i].clone(), (pc1[i], pc2[i]), style.clone()))
-                ),
+                chart.draw_series(idx.iter().map(|&i| Text::new(samples[i].clone(), (pc1[i], pc2[i]), style.clone()))),
                 title
             );
         }
@@ -393,7 +400,10 @@ pub fn heatmap(samples: &[String], corr: &[Vec<f64>]) -> Result<String, ReportEr
             let r = corr[i as usize][j as usize];
             let fill = if r.is_finite() { color(r) } else { RGBColor(200, 200, 200) };
             Rectangle::new(
-                [(SegmentValue::Exact(i), SegmentValue::Exact(j)), (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1))],
+                [
+                    (SegmentValue::Exact(i), SegmentValue::Exact(j)),
+                    (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1)),
+                ],
                 fill.filled(),
             )
         });
@@ -428,10 +438,17 @@ const P_FLOOR: f64 = 1e-300;
 
 /// log2FC against −log10 p; threshold lines at ±`min_log2fc` and at `p_cut`; significant points in colour,
 /// labels for the points that carry one. Points are one `<path>` per class with pixel-deduplicated dots.
-pub fn volcano(contrast: &str, points: &[VolcanoPoint], min_log2fc: f64, p_cut: f64, p_cut_label: &str) -> Result<String, ReportError> {
+pub fn volcano(
+    contrast: &str,
+    points: &[VolcanoPoint],
+    min_log2fc: f64,
+    p_cut: f64,
+    p_cut_label: &str,
+) -> Result<String, ReportError> {
     let title = format!("Volcano: {contrast}");
     let ny = |p: f64| -p.max(P_FLOOR).log10();
-    let xm = finite_range(points.iter().map(|p| p.log2fc.abs())).map(|r| r.1).unwrap_or(1.0).max(min_log2fc * 1.5) * 1.05;
+    let xm =
+        finite_range(points.iter().map(|p| p.log2fc.abs())).map(|r| r.1).unwrap_or(1.0).max(min_log2fc * 1.5) * 1.05;
     let ymax = finite_range(points.iter().map(|p| ny(p.p))).map(|r| r.1).unwrap_or(1.0).max(ny(p_cut)).max(1.0) * 1.08;
     let mut buf = String::new();
     let mut fragment = String::new();
@@ -469,7 +486,10 @@ pub fn volcano(contrast: &str, points: &[VolcanoPoint], min_log2fc: f64, p_cut: 
             let y = ny(p_cut);
             tryc!(chart.draw_series(LineSeries::new(vec![(-xm, y), (xm, y)], thr.stroke_width(1))), &title);
             let style = TextStyle::from((FONT, 10).into_font()).color(&thr).pos(Pos::new(HPos::Left, VPos::Bottom));
-            tryc!(chart.draw_series(std::iter::once(Text::new(p_cut_label.to_string(), (-xm * 0.98, y), style))), &title);
+            tryc!(
+                chart.draw_series(std::iter::once(Text::new(p_cut_label.to_string(), (-xm * 0.98, y), style))),
+                &title
+            );
         }
         for (class, color, name) in classes {
             let mut seen = HashSet::new();
@@ -544,11 +564,23 @@ pub fn p_histogram(contrast: &str, p: &[f64]) -> Result<String, ReportError> {
                 .build_cartesian_2d(0.0..1.0, 0.0..ymax),
             &title
         );
-        tryc!(chart.configure_mesh().disable_x_mesh().y_label_formatter(&|v| format!("{v:.0}")).x_desc("p-value").y_desc("proteins").draw(), &title);
+        tryc!(
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .y_label_formatter(&|v| format!("{v:.0}"))
+                .x_desc("p-value")
+                .y_desc("proteins")
+                .draw(),
+            &title
+        );
         let w = 1.0 / BINS as f64;
         tryc!(
             chart.draw_series(counts.iter().enumerate().map(|(i, &c)| {
-                Rectangle::new([(i as f64 * w, 0.0), ((i + 1) as f64 * w, c as f64)], PALETTE[0].filled().stroke_width(0))
+                Rectangle::new(
+                    [(i as f64 * w, 0.0), ((i + 1) as f64 * w, c as f64)],
+                    PALETTE[0].filled().stroke_width(0),
+                )
             })),
             &title
         );
@@ -562,10 +594,17 @@ pub fn term_bars(title: &str, names: &[String], adj_p: &[f64], alpha: f64) -> Re
     let n = names.len() as i32;
     let vals: Vec<f64> = adj_p.iter().map(|p| -p.max(P_FLOOR).log10()).collect();
     let xmax = finite_range(vals.iter().copied()).map(|r| r.1).unwrap_or(1.0).max(-alpha.log10()) * 1.1;
-    let short: Vec<String> = names
-        .iter()
-        .map(|s| if s.chars().count() > 48 { format!("{}…", s.chars().take(47).collect::<String>()) } else { s.clone() })
-        .collect();
+    let short: Vec<String> =
+        names
+            .iter()
+            .map(|s| {
+                if s.chars().count() > 48 {
+                    format!("{}…", s.chars().take(47).collect::<String>())
+                } else {
+                    s.clone()
+                }
+            })
+            .collect();
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, (640, (60 + 24 * n.max(3)) as u32 + 50)).into_drawing_area();
@@ -599,7 +638,8 @@ pub fn term_bars(title: &str, names: &[String], adj_p: &[f64], alpha: f64) -> Re
             chart.draw_series(vals.iter().enumerate().map(|(i, &v)| {
                 let row = n - 1 - i as i32;
                 let c = if adj_p[i] < alpha { PALETTE[0] } else { RGBColor(180, 180, 180) };
-                let mut r = Rectangle::new([(0.0, SegmentValue::Exact(row)), (v, SegmentValue::Exact(row + 1))], c.filled());
+                let mut r =
+                    Rectangle::new([(0.0, SegmentValue::Exact(row)), (v, SegmentValue::Exact(row + 1))], c.filled());
                 r.set_margin(3, 3, 0, 0);
                 r
             })),

@@ -155,7 +155,8 @@ fn correlation(cols: &[Vec<f64>]) -> Vec<Vec<f64>> {
 
 /// The largest raw p whose BH-adjusted p is below `alpha`; if none is, the p one hit would need (alpha / m).
 fn p_cut(p: &[f64], adj: &[f64], alpha: f64) -> (f64, bool) {
-    let best = p.iter().zip(adj).filter(|(p, a)| p.is_finite() && **a < alpha).map(|(p, _)| *p).fold(f64::NAN, f64::max);
+    let best =
+        p.iter().zip(adj).filter(|(p, a)| p.is_finite() && **a < alpha).map(|(p, _)| *p).fold(f64::NAN, f64::max);
     if best.is_finite() {
         (best, true)
     } else {
@@ -191,7 +192,11 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
     let mut filters = Vec::new();
     for (stage, v) in [("Input", &ingest["input"]), ("QC", &summary["stages"]["qc"]["qc"])] {
         if let Some(m) = v.as_object() {
-            filters.extend(m.iter().filter(|(_, v)| v.is_number()).map(|(k, v)| (format!("{stage}: {}", humanize(k)), json_text(v))));
+            filters.extend(
+                m.iter()
+                    .filter(|(_, v)| v.is_number())
+                    .map(|(k, v)| (format!("{stage}: {}", humanize(k)), json_text(v))),
+            );
         }
     }
     let _ = write!(body, "<div><h3>Filtering</h3>{}</div>", kv_table(&filters));
@@ -210,7 +215,10 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
                 json_text(&c["significant"])
             );
         }
-        let _ = write!(body, "</table><p class=\"note\">Significant: BH-adjusted p &lt; {alpha} and |log2FC| ≥ {min_lfc}.</p>");
+        let _ = write!(
+            body,
+            "</table><p class=\"note\">Significant: BH-adjusted p &lt; {alpha} and |log2FC| ≥ {min_lfc}.</p>"
+        );
     }
     body.push_str("</section>");
 
@@ -219,8 +227,20 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
     let samples = st.text("sample")?;
     let groups = st.text("group")?;
     body.push_str("<section id=\"qc\"><h2>Quality control</h2><div class=\"grid\">");
-    body.push_str(&charts::sample_bars("Proteins identified per sample", "proteins identified", &samples, &groups, &num(&st, "identified")?)?);
-    body.push_str(&charts::sample_bars("Missing values per sample", "% missing", &samples, &groups, &num(&st, "missing_pct")?)?);
+    body.push_str(&charts::sample_bars(
+        "Proteins identified per sample",
+        "proteins identified",
+        &samples,
+        &groups,
+        &num(&st, "identified")?,
+    )?);
+    body.push_str(&charts::sample_bars(
+        "Missing values per sample",
+        "% missing",
+        &samples,
+        &groups,
+        &num(&st, "missing_pct")?,
+    )?);
     let raw = inputs.table("ingest/table.parquet")?;
     let already_log2 = params["qc"]["log2_input"].as_bool().unwrap_or(false);
     let raw_names = raw.column_names();
@@ -230,7 +250,11 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
             if !raw_names.contains(s) {
                 return Ok(Vec::new());
             }
-            Ok(num(&raw, s)?.into_iter().filter(|v| v.is_finite() && (already_log2 || *v > 0.0)).map(|v| if already_log2 { v } else { v.log2() }).collect())
+            Ok(num(&raw, s)?
+                .into_iter()
+                .filter(|v| v.is_finite() && (already_log2 || *v > 0.0))
+                .map(|v| if already_log2 { v } else { v.log2() })
+                .collect())
         })
         .collect::<Result<_, ReportError>>()?;
     body.push_str(&charts::box_plots("Intensities before normalization (log2 raw)", &samples, &groups, &before)?);
@@ -271,19 +295,39 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
         let labelled: Vec<usize> = ranked.iter().copied().filter(|&r| sig(r)).take(VOLCANO_LABELS).collect();
         let name = |r: usize| {
             let g = first_gene(&genes[r]);
-            if g.is_empty() { pid[r].clone() } else { g.to_string() }
+            if g.is_empty() {
+                pid[r].clone()
+            } else {
+                g.to_string()
+            }
         };
         let points: Vec<charts::VolcanoPoint> = rows
             .iter()
             .map(|&r| charts::VolcanoPoint {
                 log2fc: lfc[r],
                 p: p[r],
-                class: if sig(r) { if lfc[r] > 0.0 { 1 } else { -1 } } else { 0 },
+                class: if sig(r) {
+                    if lfc[r] > 0.0 {
+                        1
+                    } else {
+                        -1
+                    }
+                } else {
+                    0
+                },
                 label: labelled.contains(&r).then(|| name(r)),
             })
             .collect();
-        let (cut, reached) = p_cut(&rows.iter().map(|&r| p[r]).collect::<Vec<_>>(), &rows.iter().map(|&r| adj[r]).collect::<Vec<_>>(), alpha);
-        let cut_label = if reached { format!("adj. p = {alpha}") } else { format!("adj. p = {alpha} not reached (line at {alpha}/m)") };
+        let (cut, reached) = p_cut(
+            &rows.iter().map(|&r| p[r]).collect::<Vec<_>>(),
+            &rows.iter().map(|&r| adj[r]).collect::<Vec<_>>(),
+            alpha,
+        );
+        let cut_label = if reached {
+            format!("adj. p = {alpha}")
+        } else {
+            format!("adj. p = {alpha} not reached (line at {alpha}/m)")
+        };
         let n_sig = rows.iter().filter(|&&r| sig(r)).count();
         let _ = write!(
             body,
@@ -318,9 +362,15 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
 
     // Pathways
     let en = inputs.table("pathway/enrichment.parquet")?;
-    let (ec, ed, eid, ename) = (en.text("contrast")?, en.text("direction")?, en.text("term_id")?, en.text("term_name")?);
-    let (eset, eov, efe, ep, eadj) =
-        (num(&en, "set_size")?, num(&en, "overlap")?, num(&en, "fold_enrichment")?, num(&en, "p_value")?, num(&en, "adj_p_value")?);
+    let (ec, ed, eid, ename) =
+        (en.text("contrast")?, en.text("direction")?, en.text("term_id")?, en.text("term_name")?);
+    let (eset, eov, efe, ep, eadj) = (
+        num(&en, "set_size")?,
+        num(&en, "overlap")?,
+        num(&en, "fold_enrichment")?,
+        num(&en, "p_value")?,
+        num(&en, "adj_p_value")?,
+    );
     let gene_sets = json_text(&summary["stages"]["pathway"]["gene_sets"]);
     let _ = write!(body, "<section id=\"pathway\"><h2>Pathway over-representation</h2><p class=\"note\">Gene sets: {}. Significant proteins per contrast and direction tested against all proteins in the final matrix (hypergeometric, BH-adjusted).</p>", esc(&gene_sets));
     let mut any = false;
@@ -336,7 +386,8 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
             let mut rows: Vec<usize> = (0..en.num_rows()).filter(|&i| &ec[i] == c && ed[i] == d).collect();
             rows.sort_by(|&a, &b| eadj[a].total_cmp(&eadj[b]).then(ep[a].total_cmp(&ep[b])));
             rows.truncate(TOP_TERMS);
-            let _ = write!(body, "<details class=\"terms\"><summary>{} — {}</summary><div class=\"grid\">", esc(c), esc(d));
+            let _ =
+                write!(body, "<details class=\"terms\"><summary>{} — {}</summary><div class=\"grid\">", esc(c), esc(d));
             let names: Vec<String> = rows.iter().map(|&i| ename[i].clone()).collect();
             let padj: Vec<f64> = rows.iter().map(|&i| eadj[i]).collect();
             body.push_str(&charts::term_bars(&format!("Top terms: {c}, {d}"), &names, &padj, alpha)?);

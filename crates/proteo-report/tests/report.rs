@@ -26,11 +26,15 @@ fn run(input: &Path, design: &Path, out: &Path) -> ReportInputs {
             format: None,
             qc: Default::default(),
             de: Default::default(),
-            pathway: PathwayParams::with_gene_sets(root().join("data/gene_sets/go_bp_human_uniprot.gmt.gz").to_string_lossy()),
+            pathway: PathwayParams::with_gene_sets(
+                root().join("data/gene_sets/go_bp_human_uniprot.gmt.gz").to_string_lossy(),
+            ),
             output: Default::default(),
         },
     };
-    pollster::block_on(run_job(&FsStore::new(out), &job, &|_: Progress| {})).map_err(|(s, e)| format!("{s:?}: {e}")).unwrap();
+    pollster::block_on(run_job(&FsStore::new(out), &job, &|_: Progress| {}))
+        .map_err(|(s, e)| format!("{s:?}: {e}"))
+        .unwrap();
     let mut inputs = ReportInputs::default();
     for key in REPORT_INPUTS {
         inputs.files.insert(key.to_string(), Bytes::from(std::fs::read(out.join(key)).unwrap()));
@@ -46,7 +50,11 @@ fn assert_self_contained(html: &str) {
 #[test]
 fn example_report_has_every_chart_the_contrasts_and_labelled_hits() {
     let dir = tempfile::tempdir().unwrap();
-    let inputs = run(&root().join("data/example/proteinGroups.txt"), &root().join("data/example/experimental_design.tsv"), dir.path());
+    let inputs = run(
+        &root().join("data/example/proteinGroups.txt"),
+        &root().join("data/example/experimental_design.tsv"),
+        dir.path(),
+    );
     let html = render(&inputs).unwrap();
     println!("example report: {} bytes", html.len());
     assert!(html.len() > 50_000 && html.len() < 2_000_000, "{} bytes", html.len());
@@ -67,7 +75,8 @@ fn example_report_has_every_chart_the_contrasts_and_labelled_hits() {
     // The most significant hit of CD34Neg-CD34Low, by the DE table itself, is a volcano label.
     let de = Table::from_parquet(inputs.files["de/results.parquet"].clone(), "de").unwrap();
     let (c, g, adj) = (de.text("contrast").unwrap(), de.text("gene_names").unwrap(), de.f64("adj_p_value").unwrap());
-    let best = (0..de.num_rows()).filter(|&i| c[i] == "CD34Neg-CD34Low").min_by(|&a, &b| adj[a].total_cmp(&adj[b])).unwrap();
+    let best =
+        (0..de.num_rows()).filter(|&i| c[i] == "CD34Neg-CD34Low").min_by(|&a, &b| adj[a].total_cmp(&adj[b])).unwrap();
     assert!(adj[best] < 0.05);
     let gene = g[best].split(';').next().unwrap();
     assert!(html.contains(&format!(">{gene}</text>")), "label {gene} missing");

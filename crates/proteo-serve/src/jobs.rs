@@ -28,7 +28,10 @@ impl FileJobStore {
         for path in paths {
             let bytes = std::fs::read(&path)?;
             let record: JobRecord = serde_json::from_slice(&bytes).map_err(|e| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: not a job record: {e}", path.display()))
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: not a job record: {e}", path.display()),
+                )
             })?;
             memory.insert(record);
         }
@@ -84,7 +87,14 @@ impl JobStore for FileJobStore {
         self.memory.get(job_id).await
     }
 
-    async fn progress(&self, job_id: &str, stage: &str, progress: u8, message: &str, now: u64) -> Result<(), JobStoreError> {
+    async fn progress(
+        &self,
+        job_id: &str,
+        stage: &str,
+        progress: u8,
+        message: &str,
+        now: u64,
+    ) -> Result<(), JobStoreError> {
         checked(job_id)?;
         let _w = self.write.lock().await;
         self.memory.progress(job_id, stage, progress, message, now).await?;
@@ -127,15 +137,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let s = FileJobStore::open(dir.path()).unwrap();
-            let a = JobRecord::queued("job-a", "api", "jobs/job-a/input/x.txt", "jobs/job-a/input/design.tsv", json!({}), 1);
+            let a = JobRecord::queued(
+                "job-a",
+                "api",
+                "jobs/job-a/input/x.txt",
+                "jobs/job-a/input/design.tsv",
+                json!({}),
+                1,
+            );
             assert!(s.create(&a).await.unwrap());
             assert!(!s.create(&a).await.unwrap(), "a second create of the same id is refused");
             s.progress("job-a", "qc", 20, "Quality control: filtering", 2).await.unwrap();
-            let b = JobRecord::queued("job-b", "api", "jobs/job-b/input/x.txt", "jobs/job-b/input/design.tsv", json!({}), 3);
+            let b = JobRecord::queued(
+                "job-b",
+                "api",
+                "jobs/job-b/input/x.txt",
+                "jobs/job-b/input/design.tsv",
+                json!({}),
+                3,
+            );
             s.create(&b).await.unwrap();
-            s.finish("job-b", &Finish::Failed { error_type: "InvalidInput".into(), message: "x.txt, line 3: …".into() }, 4)
-                .await
-                .unwrap();
+            s.finish(
+                "job-b",
+                &Finish::Failed { error_type: "InvalidInput".into(), message: "x.txt, line 3: …".into() },
+                4,
+            )
+            .await
+            .unwrap();
         }
         let s = FileJobStore::open(dir.path()).unwrap();
         let a = s.get("job-a").await.unwrap().unwrap();

@@ -93,7 +93,8 @@ impl StageRunner for PipelineRunner {
         if !self.pause.is_zero() {
             tokio::time::sleep(self.pause).await;
         }
-        let (store, jobs, gmt, job) = (Arc::clone(&self.store), Arc::clone(&self.jobs), self.gene_sets.clone(), job.clone());
+        let (store, jobs, gmt, job) =
+            (Arc::clone(&self.store), Arc::clone(&self.jobs), self.gene_sets.clone(), job.clone());
         on_blocking_thread(async move {
             let store = WithBuiltinGeneSets::new(&*store, Some(gmt));
             run_job_stage(&store, &*jobs, &job, stage).await
@@ -110,7 +111,8 @@ pub struct Capped<R> {
 
 impl<R: StageRunner> StageRunner for Capped<R> {
     async fn run(&self, stage: Stage, job: &JobSpec) -> Result<Vec<String>, StageError> {
-        let _permit = self.permits.acquire().await.map_err(|_| StageError::Transient("the server is shutting down".into()))?;
+        let _permit =
+            self.permits.acquire().await.map_err(|_| StageError::Transient("the server is shutting down".into()))?;
         self.inner.run(stage, job).await
     }
 }
@@ -139,8 +141,8 @@ impl<R: StageRunner> Clone for Service<R> {
 /// Open the data directory (creating it): the signing secret, the object store, the job store and the workflow.
 pub fn open(config: &ServeConfig) -> Result<LocalService, String> {
     let (store, jobs) = open_stores(config)?;
-    let runner =
-        PipelineRunner::new(Arc::clone(&store), Arc::clone(&jobs), config.gene_sets.clone()).with_pause(config.stage_pause);
+    let runner = PipelineRunner::new(Arc::clone(&store), Arc::clone(&jobs), config.gene_sets.clone())
+        .with_pause(config.stage_pause);
     Ok(Service::new(store, jobs, runner, config.workers, config.retry_interval_scale))
 }
 
@@ -179,7 +181,13 @@ fn signing_secret(path: &std::path::Path) -> Result<Vec<u8>, String> {
 
 impl<R: StageRunner> Service<R> {
     /// `workers` stage runs at once (at least 1); `interval_scale` multiplies the ASL's retry intervals.
-    pub fn new(store: Arc<LocalStore>, jobs: Arc<FileJobStore>, runner: R, workers: usize, interval_scale: f64) -> Self {
+    pub fn new(
+        store: Arc<LocalStore>,
+        jobs: Arc<FileJobStore>,
+        runner: R,
+        workers: usize,
+        interval_scale: f64,
+    ) -> Self {
         let machine = StateMachine::parse(STATE_MACHINE_ASL).expect("the compiled-in state machine parses (tested)");
         let permits = Arc::new(Semaphore::new(workers.max(1)));
         let runner = Capped { inner: runner, permits: Arc::clone(&permits) };
@@ -249,7 +257,9 @@ impl<R: StageRunner> Service<R> {
                         (Err(e), _) => {
                             let _ = mark_failed(&*self.jobs, &item.job_id, &e).await;
                         }
-                        (Ok(_), None) => tracing::warn!(job_id = item.job_id, stage = item.stage, "unknown stage; not resumed"),
+                        (Ok(_), None) => {
+                            tracing::warn!(job_id = item.job_id, stage = item.stage, "unknown stage; not resumed")
+                        }
                     }
                 }
                 JobStatus::Succeeded | JobStatus::Failed => {}
@@ -321,7 +331,11 @@ async fn upload<R: StageRunner>(
     StatusCode::OK.into_response()
 }
 
-async fn download<R: StageRunner>(State(service): State<Service<R>>, Path(key): Path<String>, Query(q): Query<Signed>) -> Response {
+async fn download<R: StageRunner>(
+    State(service): State<Service<R>>,
+    Path(key): Path<String>,
+    Query(q): Query<Signed>,
+) -> Response {
     if let Err(e) = service.store.verify("GET", &key, q.expires, q.signature.as_deref()) {
         return refused(StatusCode::FORBIDDEN, e.to_string());
     }
@@ -332,7 +346,9 @@ async fn download<R: StageRunner>(State(service): State<Service<R>>, Path(key): 
             response.headers_mut().insert(header::CONTENT_TYPE, ct);
             response
         }
-        Err(proteo_jobs::StoreError::NotFound { .. }) => refused(StatusCode::NOT_FOUND, format!("`{key}` does not exist")),
+        Err(proteo_jobs::StoreError::NotFound { .. }) => {
+            refused(StatusCode::NOT_FOUND, format!("`{key}` does not exist"))
+        }
         Err(e) => refused(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

@@ -82,7 +82,13 @@ impl LocalStore {
     }
 
     /// Check a `/files/<key>` request's `expires` and `signature` for `method` (`GET` or `PUT`).
-    pub fn verify(&self, method: &str, key: &str, expires: Option<u64>, signature: Option<&str>) -> Result<(), SignatureError> {
+    pub fn verify(
+        &self,
+        method: &str,
+        key: &str,
+        expires: Option<u64>,
+        signature: Option<&str>,
+    ) -> Result<(), SignatureError> {
         let (Some(expires), Some(signature)) = (expires, signature) else { return Err(SignatureError::Missing) };
         let expected = self.signature(method, key, expires);
         // Compare digests of both, so the comparison takes the same time wherever the strings differ.
@@ -202,12 +208,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
         let url = s.presign_put("jobs/a/input/my file.txt", 900).await.unwrap();
-        assert!(url.starts_with("http://127.0.0.1:9/files/jobs/a/input/my%20file.txt?expires=1700000900&signature="), "{url}");
+        assert!(
+            url.starts_with("http://127.0.0.1:9/files/jobs/a/input/my%20file.txt?expires=1700000900&signature="),
+            "{url}"
+        );
         let sig = url.rsplit_once("signature=").unwrap().1;
         assert_eq!(s.verify("PUT", "jobs/a/input/my file.txt", Some(1_700_000_900), Some(sig)), Ok(()));
-        assert_eq!(s.verify("GET", "jobs/a/input/my file.txt", Some(1_700_000_900), Some(sig)), Err(SignatureError::Mismatch));
-        assert_eq!(s.verify("PUT", "jobs/b/input/my file.txt", Some(1_700_000_900), Some(sig)), Err(SignatureError::Mismatch));
-        assert_eq!(s.verify("PUT", "jobs/a/input/my file.txt", Some(1_700_000_901), Some(sig)), Err(SignatureError::Mismatch));
+        assert_eq!(
+            s.verify("GET", "jobs/a/input/my file.txt", Some(1_700_000_900), Some(sig)),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            s.verify("PUT", "jobs/b/input/my file.txt", Some(1_700_000_900), Some(sig)),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            s.verify("PUT", "jobs/a/input/my file.txt", Some(1_700_000_901), Some(sig)),
+            Err(SignatureError::Mismatch)
+        );
         assert_eq!(s.verify("PUT", "jobs/a/input/my file.txt", None, Some(sig)), Err(SignatureError::Missing));
         let old = s.signature("PUT", "k", 1_699_999_990);
         assert_eq!(s.verify("PUT", "k", Some(1_699_999_990), Some(&old)), Err(SignatureError::Expired(10)));

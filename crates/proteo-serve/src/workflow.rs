@@ -257,7 +257,8 @@ impl<R: StageRunner, J: JobStore> Inner<R, J> {
                 if attempts[i] >= retry[i].max_attempts {
                     break Err((error, cause));
                 }
-                let wait = retry[i].interval_seconds * retry[i].backoff_rate.powi(attempts[i] as i32) * self.interval_scale;
+                let wait =
+                    retry[i].interval_seconds * retry[i].backoff_rate.powi(attempts[i] as i32) * self.interval_scale;
                 attempts[i] += 1;
                 tracing::warn!(job_id = %id, state = %current, error, attempt = attempts[i], wait_s = wait, "retrying");
                 tokio::time::sleep(Duration::from_secs_f64(wait.max(0.0))).await;
@@ -281,7 +282,12 @@ impl<R: StageRunner, J: JobStore> Inner<R, J> {
 
     /// Run one Task; an error is `(Error, Cause)` as Step Functions names them. The Cause of a stage error is the
     /// Lambda error JSON `{"errorType", "errorMessage"}`, as in the cloud.
-    async fn act(&self, action: Action, job: &JobSpec, caught: Option<&(String, String)>) -> Result<(), (String, String)> {
+    async fn act(
+        &self,
+        action: Action,
+        job: &JobSpec,
+        caught: Option<&(String, String)>,
+    ) -> Result<(), (String, String)> {
         match action {
             Action::Stage(stage) => self.runner.run(stage, job).await.map(|_| ()).map_err(|e| {
                 let cause = json!({"errorType": e.error_type(), "errorMessage": e.to_string()}).to_string();
@@ -337,7 +343,8 @@ mod tests {
         while let Some(State::Task { action, retry, catch, next }) = m.states.get(&cur) {
             order.push(*action);
             if let Action::Stage(_) = action {
-                let r = retry.iter().find(|r| r.errors.contains(&"Transient".to_string())).expect("Transient is retried");
+                let r =
+                    retry.iter().find(|r| r.errors.contains(&"Transient".to_string())).expect("Transient is retried");
                 assert_eq!((r.interval_seconds, r.backoff_rate, r.max_attempts), (2.0, 2.0, 3));
                 assert!(!retry.iter().any(|r| matches(&r.errors, "InvalidInput")), "refused input must not be retried");
                 assert!(catch.iter().any(|c| matches(&c.errors, "InvalidInput") && c.next == "Mark Failed"));
@@ -360,6 +367,9 @@ mod tests {
         assert!(e.starts_with("state `Run DE`: unknown function"), "{e}");
         let mut doc: Value = serde_json::from_str(STATE_MACHINE_ASL).unwrap();
         doc["States"]["Run QC"]["Next"] = json!("Nowhere");
-        assert_eq!(StateMachine::parse(&doc.to_string()).unwrap_err(), "state `Run QC` goes to `Nowhere`, which is not a state");
+        assert_eq!(
+            StateMachine::parse(&doc.to_string()).unwrap_err(),
+            "state `Run QC` goes to `Nowhere`, which is not a state"
+        );
     }
 }

@@ -45,7 +45,12 @@ fn service<R: StageRunner>(dir: &Path, workers: usize, wrap: impl FnOnce(Pipelin
 
 async fn call(app: &Router, method: &str, uri: &str, body: Vec<u8>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let uri = uri.strip_prefix(PUBLIC_URL).unwrap_or(uri);
-    let req = Request::builder().method(method).uri(uri).header("content-type", "application/json").body(Body::from(body)).unwrap();
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
     let (parts, body) = res.into_parts();
     (parts.status, parts.headers, body.collect().await.unwrap().to_bytes().to_vec())
@@ -63,7 +68,8 @@ fn example_design() -> String {
 /// POST /jobs; returns (job id, upload URL).
 async fn submit(app: &Router, file_name: &str, params: Value) -> (String, String) {
     let (status, body) =
-        json_call(app, "POST", "/jobs", json!({"fileName": file_name, "design": example_design(), "params": params})).await;
+        json_call(app, "POST", "/jobs", json!({"fileName": file_name, "design": example_design(), "params": params}))
+            .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     (body["jobId"].as_str().unwrap().to_string(), body["uploadUrl"].as_str().unwrap().to_string())
 }

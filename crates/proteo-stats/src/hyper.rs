@@ -29,18 +29,10 @@ fn ln_dbinom_raw(x: f64, n: f64, p: f64, q: f64) -> f64 {
         if n == 0.0 {
             return 0.0;
         }
-        return if p < 0.1 {
-            -bd0(n, n * q) - n * p
-        } else {
-            n * q.ln()
-        };
+        return if p < 0.1 { -bd0(n, n * q) - n * p } else { n * q.ln() };
     }
     if x == n {
-        return if q < 0.1 {
-            -bd0(n, n * p) - n * q
-        } else {
-            n * p.ln()
-        };
+        return if q < 0.1 { -bd0(n, n * p) - n * q } else { n * p.ln() };
     }
     if x < 0.0 || x > n {
         return f64::NEG_INFINITY;
@@ -56,8 +48,7 @@ fn dhyper_raw(x: f64, r: f64, b: f64, n: f64) -> f64 {
     let total = r + b;
     let p = n / total;
     let q = (total - n) / total;
-    let ln_d =
-        ln_dbinom_raw(x, r, p, q) + ln_dbinom_raw(n - x, b, p, q) - ln_dbinom_raw(n, total, p, q);
+    let ln_d = ln_dbinom_raw(x, r, p, q) + ln_dbinom_raw(n - x, b, p, q) - ln_dbinom_raw(n, total, p, q);
     ln_d.exp()
 }
 
@@ -139,17 +130,13 @@ pub fn phyper_upper(k: u64, big_k: u64, n_total: u64, n_drawn: u64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use crate::special::STIRLERR_SMALL;
     use super::*;
+    use crate::special::STIRLERR_SMALL;
 
     /// Exact `P(X = k)` by products of small ratios, for cross-checks on small urns.
     fn dhyper_exact(k: u64, big_k: u64, n_total: u64, n_drawn: u64) -> f64 {
-        let ln_choose = |a: u64, b: u64| -> f64 {
-            (0..b).map(|i| ((a - i) as f64 / (b - i) as f64).ln()).sum()
-        };
-        (ln_choose(big_k, k) + ln_choose(n_total - big_k, n_drawn - k)
-            - ln_choose(n_total, n_drawn))
-        .exp()
+        let ln_choose = |a: u64, b: u64| -> f64 { (0..b).map(|i| ((a - i) as f64 / (b - i) as f64).ln()).sum() };
+        (ln_choose(big_k, k) + ln_choose(n_total - big_k, n_drawn - k) - ln_choose(n_total, n_drawn)).exp()
     }
 
     #[test]
@@ -165,9 +152,7 @@ mod tests {
 
     #[test]
     fn small_urn_matches_exact_products() {
-        for (big_k, n_total, n_drawn) in
-            [(5, 20, 7), (12, 30, 15), (1, 10, 3), (9, 9, 4), (3, 40, 40)]
-        {
+        for (big_k, n_total, n_drawn) in [(5, 20, 7), (12, 30, 15), (1, 10, 3), (9, 9, 4), (3, 40, 40)] {
             let mut total = 0.0;
             for k in 0..=n_drawn {
                 let d = dhyper(k, big_k, n_total, n_drawn);
@@ -175,21 +160,13 @@ mod tests {
                 let lo = n_drawn.saturating_sub(n_total - big_k);
                 if k >= lo && k <= big_k.min(n_drawn) {
                     let exact = dhyper_exact(k, big_k, n_total, n_drawn);
-                    assert!(
-                        (d - exact).abs() <= 1e-12 * exact,
-                        "{k} {big_k} {n_total} {n_drawn}: {d} vs {exact}"
-                    );
+                    assert!((d - exact).abs() <= 1e-12 * exact, "{k} {big_k} {n_total} {n_drawn}: {d} vs {exact}");
                 } else {
                     assert_eq!(d, 0.0);
                 }
-                let upper: f64 = (k..=n_drawn)
-                    .map(|j| dhyper(j, big_k, n_total, n_drawn))
-                    .sum();
+                let upper: f64 = (k..=n_drawn).map(|j| dhyper(j, big_k, n_total, n_drawn)).sum();
                 let p = phyper_upper(k, big_k, n_total, n_drawn);
-                assert!(
-                    (p - upper).abs() <= 1e-12 * upper.max(1e-300),
-                    "{k} {big_k} {n_total} {n_drawn}"
-                );
+                assert!((p - upper).abs() <= 1e-12 * upper.max(1e-300), "{k} {big_k} {n_total} {n_drawn}");
             }
             assert!((total - 1.0).abs() < 1e-12);
         }

@@ -41,16 +41,10 @@ fn cases() -> Vec<Case> {
 
 /// Compares one value; returns the relative error when it was compared relatively.
 fn check(what: &str, c: &Case, ours: f64, r: f64) -> Option<f64> {
-    let at = format!(
-        "{what}(k={}, K={}, N={}, n={})",
-        c.k, c.big_k, c.n_total, c.n_drawn
-    );
+    let at = format!("{what}(k={}, K={}, N={}, n={})", c.k, c.big_k, c.n_total, c.n_drawn);
     if r >= SMALLEST_COMPARED {
         let rel = ((ours - r) / r).abs();
-        assert!(
-            rel <= REL_TOL,
-            "{at}: ours {ours:e}, R {r:e}, rel err {rel:e}"
-        );
+        assert!(rel <= REL_TOL, "{at}: ours {ours:e}, R {r:e}, rel err {rel:e}");
         Some(rel)
     } else if r == 0.0 && (ours == 0.0) {
         None
@@ -66,43 +60,29 @@ fn upper_tail_and_density_match_r() {
     assert!(cases.len() > 5_000, "fixture too small: {}", cases.len());
     let (mut worst_p, mut worst_d, mut deep) = (0.0f64, 0.0f64, 0usize);
     for c in &cases {
-        if let Some(rel) = check(
-            "phyper_upper",
-            c,
-            phyper_upper(c.k, c.big_k, c.n_total, c.n_drawn),
-            c.upper,
-        ) {
+        if let Some(rel) = check("phyper_upper", c, phyper_upper(c.k, c.big_k, c.n_total, c.n_drawn), c.upper) {
             worst_p = worst_p.max(rel);
             if c.upper < 1e-200 {
                 deep += 1;
             }
         }
-        if let Some(rel) = check(
-            "dhyper",
-            c,
-            dhyper(c.k, c.big_k, c.n_total, c.n_drawn),
-            c.dhyper,
-        ) {
+        if let Some(rel) = check("dhyper", c, dhyper(c.k, c.big_k, c.n_total, c.n_drawn), c.dhyper) {
             worst_d = worst_d.max(rel);
         }
     }
-    println!("{} cases; worst relative error: upper {worst_p:e}, density {worst_d:e}; {deep} tails in [1e-300, 1e-200]", cases.len());
-    assert!(
-        deep >= 20,
-        "the fixture should reach deep tails, only {deep} did"
+    println!(
+        "{} cases; worst relative error: upper {worst_p:e}, density {worst_d:e}; {deep} tails in [1e-300, 1e-200]",
+        cases.len()
     );
+    assert!(deep >= 20, "the fixture should reach deep tails, only {deep} did");
 }
 
 #[test]
 fn fixture_covers_large_urns_and_edges() {
     let cases = cases();
-    assert!(cases
-        .iter()
-        .any(|c| c.n_total == 30_000 && c.big_k >= 15_000 && c.n_drawn >= 15_000));
+    assert!(cases.iter().any(|c| c.n_total == 30_000 && c.big_k >= 15_000 && c.n_drawn >= 15_000));
     assert!(cases.iter().any(|c| c.k == 0 && c.upper == 1.0));
-    assert!(cases
-        .iter()
-        .any(|c| c.k > c.big_k.min(c.n_drawn) && c.upper == 0.0));
+    assert!(cases.iter().any(|c| c.k > c.big_k.min(c.n_drawn) && c.upper == 0.0));
     assert!(cases.iter().any(|c| c.big_k == 0));
     assert!(cases.iter().any(|c| c.n_drawn == c.n_total));
 }
