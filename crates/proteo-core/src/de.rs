@@ -394,7 +394,7 @@ pub struct DeOutput {
 /// Run differential expression on a log2 matrix (proteins × samples in design order, `NaN` = missing).
 pub fn run_de(values: &[f64], design: &Design, params: &DeParams) -> Result<DeOutput, DeError> {
     let ns = design.samples.len();
-    let np = if ns == 0 { 0 } else { values.len() / ns };
+    let np = values.len().checked_div(ns).unwrap_or(0);
     let groups = design.groups();
     let gidx = design.group_index();
     let k = groups.len();

@@ -69,6 +69,19 @@ fn decode_job_spec(payload: Value) -> Result<JobSpec, StageError> {
     Ok(job)
 }
 
+/// Everything a stage function's `main` does: JSON tracing, config from the environment (naming a missing
+/// variable), SDK clients built once, then serve `stage` until the runtime stops.
+pub async fn serve_stage(stage: Stage, builtin_gene_sets: Option<&'static [u8]>) -> Result<(), lambda_runtime::Error> {
+    proteo_aws::init_tracing();
+    let config = proteo_aws::Config::from_env()?;
+    let clients = proteo_aws::Clients::new(&config).await;
+    let ctx = StageCtx { store: clients.object_store(&config), jobs: clients.job_store(&config), builtin_gene_sets };
+    lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<serde_json::Value>| {
+        stage_handler(&ctx, stage, event)
+    }))
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,17 +96,4 @@ mod tests {
         let bad_id = json!({"jobId": "../x", "prefix": "jobs/../x/", "inputKey": "a", "designKey": "b", "params": {}});
         assert!(decode_job_spec(bad_id).unwrap_err().to_string().contains("not valid"));
     }
-}
-
-/// Everything a stage function's `main` does: JSON tracing, config from the environment (naming a missing
-/// variable), SDK clients built once, then serve `stage` until the runtime stops.
-pub async fn serve_stage(stage: Stage, builtin_gene_sets: Option<&'static [u8]>) -> Result<(), lambda_runtime::Error> {
-    proteo_aws::init_tracing();
-    let config = proteo_aws::Config::from_env()?;
-    let clients = proteo_aws::Clients::new(&config).await;
-    let ctx = StageCtx { store: clients.object_store(&config), jobs: clients.job_store(&config), builtin_gene_sets };
-    lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<serde_json::Value>| {
-        stage_handler(&ctx, stage, event)
-    }))
-    .await
 }

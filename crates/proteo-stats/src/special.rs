@@ -126,6 +126,84 @@ pub fn trigamma_inverse(x: f64) -> f64 {
     y
 }
 
+/// `stirlerr(n) = ln(n!) - (n + 1/2) ln(n) + n - ln(√(2π))` for n = 0..=15, computed with mpmath at 40 digits
+/// (`mpmath.log(mpmath.factorial(n)) - ...`) and rounded to the nearest double. n = 0 is a placeholder (unused).
+pub(crate) const STIRLERR_SMALL: [f64; 16] = [
+    0.0,
+    0.08106146679532726,
+    0.0413406959554093,
+    0.02767792568499834,
+    0.020790672103765093,
+    0.016644691189821193,
+    0.013876128823070748,
+    0.01189670994589177,
+    0.010411265261972096,
+    0.009255462182712733,
+    0.00833056343336287,
+    0.007573675487951841,
+    0.00694284010720953,
+    0.006408994188004207,
+    0.0059513701127588475,
+    0.005554733551962801,
+];
+/// `stirlerr`: up to here the exact form (a table for integers, `lgamma` otherwise); above, the Stirling series.
+const STIRLERR_EXACT_UPTO: f64 = 15.0;
+/// `bd0`: the series is used when |x − np| is below this fraction of x + np.
+const BD0_SERIES_BELOW: f64 = 0.1;
+const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// R's `stirlerr(n)` = ln Γ(n + 1) − (n + ½) ln n + n − ln √(2π), the error of Stirling's formula (Loader 2000;
+/// R nmath/stirlerr.c): exact for n ≤ 15, then the asymptotic series cut where the next term is below double precision.
+pub(crate) fn stirlerr(n: f64) -> f64 {
+    const S0: f64 = 1.0 / 12.0;
+    const S1: f64 = 1.0 / 360.0;
+    const S2: f64 = 1.0 / 1260.0;
+    const S3: f64 = 1.0 / 1680.0;
+    const S4: f64 = 1.0 / 1188.0;
+    if n <= STIRLERR_EXACT_UPTO {
+        if n >= 1.0 && n.fract() == 0.0 {
+            return STIRLERR_SMALL[n as usize];
+        }
+        return statrs::function::gamma::ln_gamma(n + 1.0) - (n + 0.5) * n.ln() + n - LN_SQRT_2PI;
+    }
+    let nn = n * n;
+    if n > 500.0 {
+        (S0 - S1 / nn) / n
+    } else if n > 80.0 {
+        (S0 - (S1 - S2 / nn) / nn) / n
+    } else if n > 35.0 {
+        (S0 - (S1 - (S2 - S3 / nn) / nn) / nn) / n
+    } else {
+        (S0 - (S1 - (S2 - (S3 - S4 / nn) / nn) / nn) / nn) / n
+    }
+}
+
+/// R's `bd0(x, np)` = x ln(x/np) + np − x, by a series in v = (x−np)/(x+np) where the direct form cancels
+/// (Loader 2000; R nmath/bd0.c).
+pub(crate) fn bd0(x: f64, np: f64) -> f64 {
+    if !x.is_finite() || !np.is_finite() || np == 0.0 {
+        return f64::NAN;
+    }
+    if (x - np).abs() < BD0_SERIES_BELOW * (x + np) {
+        let mut v = (x - np) / (x + np);
+        let mut s = (x - np) * v;
+        if s.abs() < f64::MIN_POSITIVE {
+            return s;
+        }
+        let mut ej = 2.0 * x * v;
+        v *= v;
+        for j in 1..1000 {
+            ej *= v;
+            let s1 = s + ej / f64::from(2 * j + 1);
+            if s1 == s {
+                return s1;
+            }
+            s = s1;
+        }
+    }
+    x * (x / np).ln() + np - x
+}
+
 #[cfg(test)]
 #[allow(clippy::excessive_precision)] // reference values exactly as R prints them with %.17g
 mod tests {
@@ -209,82 +287,4 @@ mod tests {
         assert_eq!(trigamma_inverse(4e7), 1.0 / 4e7f64.sqrt());
         assert_eq!(trigamma_inverse(1e-7), 1e7);
     }
-}
-
-/// `stirlerr(n) = ln(n!) - (n + 1/2) ln(n) + n - ln(√(2π))` for n = 0..=15, computed with mpmath at 40 digits
-/// (`mpmath.log(mpmath.factorial(n)) - ...`) and rounded to the nearest double. n = 0 is a placeholder (unused).
-pub(crate) const STIRLERR_SMALL: [f64; 16] = [
-    0.0,
-    0.08106146679532726,
-    0.0413406959554093,
-    0.02767792568499834,
-    0.020790672103765093,
-    0.016644691189821193,
-    0.013876128823070748,
-    0.01189670994589177,
-    0.010411265261972096,
-    0.009255462182712733,
-    0.00833056343336287,
-    0.007573675487951841,
-    0.00694284010720953,
-    0.006408994188004207,
-    0.0059513701127588475,
-    0.005554733551962801,
-];
-/// `stirlerr`: up to here the exact form (a table for integers, `lgamma` otherwise); above, the Stirling series.
-const STIRLERR_EXACT_UPTO: f64 = 15.0;
-/// `bd0`: the series is used when |x − np| is below this fraction of x + np.
-const BD0_SERIES_BELOW: f64 = 0.1;
-const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
-
-/// R's `stirlerr(n)` = ln Γ(n + 1) − (n + ½) ln n + n − ln √(2π), the error of Stirling's formula (Loader 2000;
-/// R nmath/stirlerr.c): exact for n ≤ 15, then the asymptotic series cut where the next term is below double precision.
-pub(crate) fn stirlerr(n: f64) -> f64 {
-    const S0: f64 = 1.0 / 12.0;
-    const S1: f64 = 1.0 / 360.0;
-    const S2: f64 = 1.0 / 1260.0;
-    const S3: f64 = 1.0 / 1680.0;
-    const S4: f64 = 1.0 / 1188.0;
-    if n <= STIRLERR_EXACT_UPTO {
-        if n >= 1.0 && n.fract() == 0.0 {
-            return STIRLERR_SMALL[n as usize];
-        }
-        return statrs::function::gamma::ln_gamma(n + 1.0) - (n + 0.5) * n.ln() + n - LN_SQRT_2PI;
-    }
-    let nn = n * n;
-    if n > 500.0 {
-        (S0 - S1 / nn) / n
-    } else if n > 80.0 {
-        (S0 - (S1 - S2 / nn) / nn) / n
-    } else if n > 35.0 {
-        (S0 - (S1 - (S2 - S3 / nn) / nn) / nn) / n
-    } else {
-        (S0 - (S1 - (S2 - (S3 - S4 / nn) / nn) / nn) / nn) / n
-    }
-}
-
-/// R's `bd0(x, np)` = x ln(x/np) + np − x, by a series in v = (x−np)/(x+np) where the direct form cancels
-/// (Loader 2000; R nmath/bd0.c).
-pub(crate) fn bd0(x: f64, np: f64) -> f64 {
-    if !x.is_finite() || !np.is_finite() || np == 0.0 {
-        return f64::NAN;
-    }
-    if (x - np).abs() < BD0_SERIES_BELOW * (x + np) {
-        let mut v = (x - np) / (x + np);
-        let mut s = (x - np) * v;
-        if s.abs() < f64::MIN_POSITIVE {
-            return s;
-        }
-        let mut ej = 2.0 * x * v;
-        v *= v;
-        for j in 1..1000 {
-            ej *= v;
-            let s1 = s + ej / f64::from(2 * j + 1);
-            if s1 == s {
-                return s1;
-            }
-            s = s1;
-        }
-    }
-    x * (x / np).ln() + np - x
 }
