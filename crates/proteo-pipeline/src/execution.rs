@@ -86,9 +86,7 @@ where
     let result = run_with_progress(store, jobs, &job, stage).await?;
     let mut keys = result.keys;
     if stage == Stage::Pathway {
-        let summary_key = write_job_summary(store, &job).await?;
-        let job_summary: Value = serde_json::from_slice(&store.get(&summary_key).await?)
-            .map_err(|e| StageError::Internal(format!("{summary_key} is not JSON: {e}")))?;
+        let (summary_key, job_summary) = write_job_summary(store, &job).await?;
         let report_key = write_report(store, &job).await?;
         let result_keys = result_keys(store, &job).await?;
         match jobs.attach_results(&job.job_id, &result_keys, &item_summary(&job_summary), now_ms()).await {

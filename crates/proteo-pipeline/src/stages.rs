@@ -635,8 +635,12 @@ struct PathwayColumns {
     proteins: Vec<String>,
 }
 
-/// Write the job's `summary.json` from the stage summaries in the store: counts, parameters, versions.
-pub async fn write_job_summary(store: &impl ObjectStore, job: &JobSpec) -> Result<String, StageError> {
+/// Write the job's `summary.json` from the stage summaries in the store: counts, parameters, versions. Returns its
+/// key and the summary itself (so a caller that needs it does not read it back).
+pub async fn write_job_summary(
+    store: &impl ObjectStore,
+    job: &JobSpec,
+) -> Result<(String, serde_json::Value), StageError> {
     let mut stages = serde_json::Map::new();
     for stage in Stage::ALL {
         let bytes = store.get(&job.key(stage, "summary.json")).await?;
@@ -654,7 +658,7 @@ pub async fn write_job_summary(store: &impl ObjectStore, job: &JobSpec) -> Resul
     });
     let key = job.summary_key();
     store.put(&key, serde_json::to_vec_pretty(&summary).expect("json"), JSON).await?;
-    Ok(key)
+    Ok((key, summary))
 }
 
 /// Render `report.html` from the job's outputs (the files in [`proteo_report::REPORT_INPUTS`], which include the job

@@ -28,7 +28,7 @@ pub async fn run_job(
         timings.push((stage, start.elapsed()));
         results.push(r);
     }
-    let summary_key = write_job_summary(store, job).await.map_err(|e| (Stage::Pathway, e))?;
+    let (summary_key, _) = write_job_summary(store, job).await.map_err(|e| (Stage::Pathway, e))?;
     let report_key = write_report(store, job).await.map_err(|e| (Stage::Pathway, e))?;
     Ok(JobRun { results, timings, summary_key, report_key })
 }
