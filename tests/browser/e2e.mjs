@@ -183,6 +183,9 @@ test("A: the bundled example from file choice to report, top hits and downloads"
 
     await page.click('#report-nav button[data-section="de"]');
     await page.screenshot({ path: path.join(SHOTS, "page-results.png"), fullPage: true });
+    // What a user sees without scrolling (the README's picture of the page: scripts/screenshots).
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(SHOTS, "page-results-top.png") });
     await page.locator('[data-testid="report-frame"]').screenshot({ path: path.join(SHOTS, "report.png") });
   });
 });
