@@ -89,6 +89,12 @@ impl Fixture {
     }
 }
 
+/// The (protein, contrast) key of every row of a long DE results table, in row order.
+pub fn protein_contrast_keys(results: &Table) -> Vec<Vec<String>> {
+    let (proteins, contrasts) = (results.text("protein_id").unwrap(), results.text("contrast").unwrap());
+    proteins.into_iter().zip(contrasts).map(|(p, c)| vec![p, c]).collect()
+}
+
 /// Row keys (e.g. protein + contrast) → row index, to compare tables regardless of row order.
 pub fn index_by(keys: &[Vec<String>]) -> HashMap<Vec<String>, usize> {
     keys.iter().cloned().enumerate().map(|(i, k)| (k, i)).collect()

@@ -35,13 +35,7 @@ fn compare(out: &proteo_core::tables::Table, case: &str, test: &str) {
         .map(|(i, _)| i)
         .collect();
     assert!(!rows.is_empty(), "fixture has rows for {case}/{test}");
-    let keys: Vec<Vec<String>> = out
-        .text("protein_id")
-        .unwrap()
-        .into_iter()
-        .zip(out.text("contrast").unwrap())
-        .map(|(p, c)| vec![p, c])
-        .collect();
+    let keys = protein_contrast_keys(out);
     assert_eq!(keys.len(), rows.len(), "{case}/{test}: row count");
     let idx = index_by(&keys);
     let (pids, contrasts) = (fixture.text("protein_id"), fixture.text("contrast"));

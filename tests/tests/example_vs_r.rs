@@ -34,13 +34,7 @@ impl JobOutputs {
 
 /// Align our long results to the fixture's (protein, contrast) rows and compare the listed columns.
 fn compare_results(out: &proteo_core::tables::Table, fixture: &Fixture, columns: &[(&str, &str)]) {
-    let ours_keys: Vec<Vec<String>> = out
-        .text("protein_id")
-        .unwrap()
-        .into_iter()
-        .zip(out.text("contrast").unwrap())
-        .map(|(p, c)| vec![p, c])
-        .collect();
+    let ours_keys = protein_contrast_keys(out);
     let idx = index_by(&ours_keys);
     let ref_keys: Vec<Vec<String>> =
         fixture.text("protein_id").into_iter().zip(fixture.text("contrast")).map(|(p, c)| vec![p, c]).collect();
@@ -113,14 +107,7 @@ fn anova_and_tukey_equal_r() {
     // Tukey: 1e-6 absolute is the bar. The fixture uses TukeyHSD where df > 10 and the exact integral where
     // R's ptukey is imprecise (df ≤ 10; see tests/reference/example_reference.R).
     let tk = Fixture::read("example_tukey.tsv");
-    let ours_keys: Vec<Vec<String>> = out
-        .results
-        .text("protein_id")
-        .unwrap()
-        .into_iter()
-        .zip(out.results.text("contrast").unwrap())
-        .map(|(p, c)| vec![p, c])
-        .collect();
+    let ours_keys = protein_contrast_keys(&out.results);
     let idx = index_by(&ours_keys);
     let ours = out.results.f64("tukey_p_value").unwrap();
     let reference = tk.num("tukey_p_value");
