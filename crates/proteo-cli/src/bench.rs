@@ -9,7 +9,7 @@ use clap::Args;
 use proteo_core::de::{run_de, DeParams, Posthoc};
 use proteo_core::input::{align_to_design, read_design, read_intensities};
 use proteo_core::qc::{run_qc, QcParams};
-use proteo_core::synthetic::{generate, SyntheticSpec};
+use proteo_core::synthetic::{generate, SyntheticData, SyntheticSpec};
 use proteo_pipeline::fs_store::FsStore;
 use proteo_pipeline::{run_stage, JobParams, JobSpec, PathwayParams, Stage};
 
@@ -80,11 +80,7 @@ pub struct SyntheticArgs {
 /// `proteo synthetic`: the benchmark's data as files, to run (or submit) a job of a chosen size.
 pub fn synthetic(args: &SyntheticArgs) -> anyhow::Result<()> {
     let data = generate(&args.shape.spec()?);
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    for (name, bytes) in [("matrix.tsv", &data.matrix_tsv), ("design.tsv", &data.design_tsv)] {
-        let path = args.out.join(name);
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    write_synthetic(&args.out, &data)?;
     println!(
         "{} proteins × {} groups × {} replicates ({} with a real effect) in {}",
         args.shape.proteins,
@@ -93,6 +89,16 @@ pub fn synthetic(args: &SyntheticArgs) -> anyhow::Result<()> {
         data.de_proteins.len(),
         args.out.display()
     );
+    Ok(())
+}
+
+/// `matrix.tsv` and `design.tsv` of `data` in `dir` (created if missing).
+fn write_synthetic(dir: &std::path::Path, data: &SyntheticData) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (name, bytes) in [("matrix.tsv", &data.matrix_tsv), ("design.tsv", &data.design_tsv)] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(())
 }
 
@@ -152,14 +158,10 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         shape.missing * 100.0
     );
     let dir = match &args.keep {
-        Some(d) => {
-            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-            d.clone()
-        }
+        Some(d) => d.clone(),
         None => tempdir()?,
     };
-    std::fs::write(dir.join("matrix.tsv"), &data.matrix_tsv)?;
-    std::fs::write(dir.join("design.tsv"), &data.design_tsv)?;
+    write_synthetic(&dir, &data)?;
     let tukey_params = DeParams { posthoc: Posthoc::Tukey, ..Default::default() };
     let kept_out = args.keep.as_ref().map(|d| d.join("out"));
     stage_rows(&label, &dir, "matrix.tsv", "design.tsv", args.reps, tukey_params, kept_out.as_deref())?;
