@@ -87,6 +87,13 @@ def _venv_bin() -> Path:
     return Path(sys.executable).parent
 
 
+def cargo_lambda() -> str:
+    """The cargo-lambda that scripts/local-aws installs into this venv (or one on PATH)."""
+    found = shutil.which("cargo-lambda", path=f"{_venv_bin()}{os.pathsep}{os.environ['PATH']}")
+    assert found, "cargo-lambda not found: run scripts/local-aws"
+    return found
+
+
 @dataclass
 class Stack:
     moto_url: str
@@ -207,10 +214,8 @@ def stack(built: Path, tmp_path_factory) -> Stack:
         watch_log = workdir / "cargo-lambda.log"
         watch_env = {**os.environ, "CARGO_TARGET_DIR": str(TARGET_DIR), "CARGO_TERM_COLOR": "never",
                      "PATH": f"{_venv_bin()}{os.pathsep}{os.environ['PATH']}"}
-        cargo_lambda = shutil.which("cargo-lambda", path=watch_env["PATH"])
-        assert cargo_lambda, "cargo-lambda not found: run scripts/local-aws"
         watch = subprocess.Popen(
-            [cargo_lambda, "lambda", "watch", "-A", "127.0.0.1", "-P", str(LAMBDA_PORT),
+            [cargo_lambda(), "lambda", "watch", "-A", "127.0.0.1", "-P", str(LAMBDA_PORT),
              "--ignore-changes", "--env-file", str(env_file)],
             cwd=REPO, stdout=watch_log.open("w"), stderr=subprocess.STDOUT, env=watch_env, start_new_session=True)
         procs.append(watch)

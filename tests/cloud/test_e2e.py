@@ -6,20 +6,16 @@ exact AWS shape, with the object's real ETag) and invokes the ingest function it
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
-import sys
 import time
 import urllib.parse
 import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import BUCKET, FUNCTIONS, LAMBDA_PORT, REGION, REPO, TABLE, Stack, report
+from conftest import BUCKET, FUNCTIONS, LAMBDA_PORT, REGION, REPO, TABLE, Stack, cargo_lambda, report
 
 JOB_TIMEOUT_SECONDS = 600  # generous: a function may still compile on its first invoke
 POLL_INTERVAL_SECONDS = 0.5
@@ -292,10 +288,8 @@ if __name__ == "__main__":
 def cargo_lambda_invoke(function: str) -> dict:
     """`cargo lambda invoke <function> --data-file tests/events/<function>.json` as docs/local-invoke.md shows it,
     against the harness's `cargo lambda watch`; returns the function's JSON response (the command fails on an error)."""
-    cargo_lambda = shutil.which("cargo-lambda", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    assert cargo_lambda, "cargo-lambda not found: run scripts/local-aws"
     proc = subprocess.run(
-        [cargo_lambda, "lambda", "invoke", function, "--invoke-address", "127.0.0.1", "--invoke-port", str(LAMBDA_PORT),
+        [cargo_lambda(), "lambda", "invoke", function, "--invoke-address", "127.0.0.1", "--invoke-port", str(LAMBDA_PORT),
          "--data-file", str(EVENTS / f"{function}.json"), "--output-format", "json", "--color", "never"],
         cwd=REPO, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, f"cargo lambda invoke {function} failed:\n{proc.stdout}\n{proc.stderr}"
