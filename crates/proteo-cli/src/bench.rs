@@ -66,6 +66,19 @@ pub struct BenchArgs {
     /// deleting them (to inspect the files, or to submit the same job elsewhere).
     #[arg(long)]
     keep: Option<PathBuf>,
+    /// Benchmark precursor quantification instead: a synthetic DIA-NN 2.x report.parquet per `--runs` entry, read
+    /// (detection, projection, filters) and quantified by MaxLFQ; time, rows/s and peak memory.
+    #[arg(long)]
+    precursor: bool,
+    /// Runs of each synthetic report (with --precursor).
+    #[arg(long, value_delimiter = ',', default_value = "200,1000")]
+    runs: Vec<usize>,
+    /// Precursors of each synthetic report (with --precursor).
+    #[arg(long, default_value_t = 40_000)]
+    precursors: usize,
+    /// Fraction of precursor × run cells without a row (with --precursor; more often at low intensity).
+    #[arg(long, default_value_t = 0.05)]
+    precursor_missing: f64,
 }
 
 #[derive(Args)]
@@ -103,24 +116,24 @@ fn write_synthetic(dir: &std::path::Path, data: &SyntheticData) -> anyhow::Resul
 }
 
 /// Peak resident memory since the last [`reset_peak_memory`], in bytes (Linux `VmHWM`); `None` elsewhere.
-fn peak_memory() -> Option<u64> {
+pub(crate) fn peak_memory() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
 }
 
-fn current_memory() -> Option<u64> {
+pub(crate) fn current_memory() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
 }
 
 /// Reset the kernel's peak-RSS counter of this process (writing 5 to clear_refs, Linux ≥ 4.0).
-fn reset_peak_memory() -> bool {
+pub(crate) fn reset_peak_memory() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-fn mb(bytes: u64) -> String {
+pub(crate) fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
@@ -145,6 +158,9 @@ fn ms(d: Duration) -> String {
 }
 
 pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.precursor {
+        return crate::bench_quant::bench(&args.runs, args.precursors, args.precursor_missing, args.keep.as_deref());
+    }
     println!("proteo bench — single thread, release build expected; median of {} runs, milliseconds", args.reps);
     println!("{:<44} {:>10}", "measurement", "ms");
     let spec = args.shape.spec()?;
@@ -202,7 +218,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn tempdir() -> anyhow::Result<PathBuf> {
+pub(crate) fn tempdir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("proteo-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
@@ -258,6 +274,7 @@ fn stage_rows(
         design_key: dir.join(design).to_string_lossy().into_owned(),
         params: JobParams {
             format: None,
+            quant: Default::default(),
             qc: QcParams::default(),
             de,
             pathway: PathwayParams::with_gene_sets(crate::SHIPPED_GENE_SETS),

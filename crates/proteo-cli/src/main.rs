@@ -1,6 +1,7 @@
 //! The `proteo` command: run QC → DE → pathway locally on files, or benchmark the stages.
 
 mod bench;
+mod bench_quant;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use proteo_core::de::{DeMethod, DeParams, Posthoc};
 use proteo_core::model::InputFormat;
 use proteo_core::qc::{Impute, Normalize, QcParams, DEFAULT_SEED};
+use proteo_core::quant::{QuantParams, Quantity, DEFAULT_MIN_SHARED, DEFAULT_Q_VALUE};
 use proteo_pipeline::contracts::{DEFAULT_ALPHA, DEFAULT_MAX_SET_SIZE, DEFAULT_MIN_LOG2FC, DEFAULT_MIN_SET_SIZE};
 use proteo_pipeline::fs_store::FsStore;
 use proteo_pipeline::{run_job, JobParams, JobSpec, OutputParams, PathwayParams, Progress, Stage};
@@ -48,6 +50,18 @@ enum FormatArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum QuantityArg {
+    /// `Precursor.Normalised` where the report has it, else `Precursor.Quantity` (AlphaDIA: `intensity`), by MaxLFQ.
+    Auto,
+    /// `Precursor.Normalised` by MaxLFQ.
+    PrecursorNormalised,
+    /// `Precursor.Quantity` by MaxLFQ.
+    PrecursorQuantity,
+    /// The report's own `PG.MaxLFQ` per protein group and run.
+    PgMaxlfq,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum NormalizeArg {
     Median,
     None,
@@ -76,7 +90,8 @@ enum PosthocArg {
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// Protein-intensity table: MaxQuant proteinGroups.txt, or a plain matrix (CSV/TSV: protein id, then one column per sample).
+    /// Protein-intensity table (MaxQuant proteinGroups.txt, or a plain matrix: protein id, then one column per sample),
+    /// or a precursor report (DIA-NN report.parquet / report.tsv / pr_matrix, AlphaDIA precursors) quantified by MaxLFQ.
     input: PathBuf,
     /// Design file (CSV/TSV) with columns `sample` (or `label`) and `group` (or `condition`); optional `replicate`, `pair`, `batch`, covariates.
     #[arg(long)]
@@ -87,6 +102,31 @@ pub struct RunArgs {
     /// Input format; detected from the header when omitted.
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
+    /// Precursor reports (DIA-NN report.parquet/.tsv, AlphaDIA precursors): the quantity that becomes the protein
+    /// matrix; protein groups are quantified by MaxLFQ unless `pg-maxlfq`.
+    #[arg(long, value_enum, default_value = "auto")]
+    quantity: QuantityArg,
+    /// Precursor reports: keep rows with run-specific precursor q-value `Q.Value` (AlphaDIA `qval`) ≤ this.
+    #[arg(long, default_value_t = DEFAULT_Q_VALUE)]
+    q_value: f64,
+    /// Precursor reports: keep rows with `Lib.Q.Value` ≤ this (the MBR library's precursor q-value; limpa's default).
+    #[arg(long, default_value_t = DEFAULT_Q_VALUE)]
+    lib_q_value: f64,
+    /// Precursor reports: keep rows with `Lib.PG.Q.Value` ≤ this (the MBR library's protein-group q-value).
+    #[arg(long, default_value_t = DEFAULT_Q_VALUE)]
+    lib_pg_q_value: f64,
+    /// Precursor reports: also keep only rows with run-specific `PG.Q.Value` (AlphaDIA `pg_qval`) ≤ this [default: not applied].
+    #[arg(long)]
+    pg_q_value: Option<f64>,
+    /// Precursor reports: also keep only rows with `Global.PG.Q.Value` ≤ this [default: not applied].
+    #[arg(long)]
+    global_pg_q_value: Option<f64>,
+    /// Precursor reports: keep only proteotypic precursors (`Proteotypic` = 1).
+    #[arg(long)]
+    proteotypic_only: bool,
+    /// Precursor reports: precursors two runs must share for their MaxLFQ ratio to count (1 as in iq and DIA-NN).
+    #[arg(long, default_value_t = DEFAULT_MIN_SHARED)]
+    min_shared: usize,
     /// The values are already log2: skip the log2 transform.
     #[arg(long)]
     log2_input: bool,
@@ -157,6 +197,21 @@ impl RunArgs {
                 FormatArg::Matrix => InputFormat::Matrix,
                 FormatArg::Maxquant => InputFormat::Maxquant,
             }),
+            quant: QuantParams {
+                quantity: match self.quantity {
+                    QuantityArg::Auto => Quantity::Auto,
+                    QuantityArg::PrecursorNormalised => Quantity::PrecursorNormalised,
+                    QuantityArg::PrecursorQuantity => Quantity::PrecursorQuantity,
+                    QuantityArg::PgMaxlfq => Quantity::PgMaxlfq,
+                },
+                q_value: self.q_value,
+                lib_q_value: self.lib_q_value,
+                lib_pg_q_value: self.lib_pg_q_value,
+                pg_q_value: self.pg_q_value,
+                global_pg_q_value: self.global_pg_q_value,
+                proteotypic_only: self.proteotypic_only,
+                min_shared: self.min_shared,
+            },
             qc: QcParams {
                 log2_input: self.log2_input,
                 min_valid: self.min_valid,
@@ -270,6 +325,10 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn s(v: &serde_json::Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
 fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: f64) {
     let get = |stage: Stage| results.iter().find(|r| r.stage == stage).map(|r| &r.summary);
     println!();
@@ -283,6 +342,34 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
             i["removed_contaminant"],
             i["removed_only_by_site"]
         );
+        let p = &i["precursor"];
+        if p.is_object() {
+            let filters: Vec<String> = p["filters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| match f["applied"].as_bool() {
+                    Some(true) => format!("{} ≤ {} removed {}", s(&f["column"]), f["threshold"], f["removed"]),
+                    _ => format!("{} (no such column)", s(&f["column"])),
+                })
+                .collect();
+            println!(
+                "Precursors: {} runs, {} precursors, {} protein groups by {}; {}; removed {} decoys, {} without a \
+                 quantity{}",
+                p["runs"],
+                p["precursors"],
+                p["protein_groups"],
+                s(&p["method"]),
+                filters.join(", "),
+                p["removed_decoy"],
+                p["removed_no_quantity"],
+                if p["removed_not_proteotypic"].as_u64().unwrap_or(0) > 0 {
+                    format!(", {} not proteotypic", p["removed_not_proteotypic"])
+                } else {
+                    String::new()
+                }
+            );
+        }
     }
     if let Some(qc) = get(Stage::Qc) {
         let c = &qc["qc"];

@@ -60,6 +60,9 @@ pub struct InputReport {
     pub removed_reverse: usize,
     pub removed_contaminant: usize,
     pub removed_only_by_site: usize,
+    /// For a precursor-level report: its filters (thresholds and rows removed) and the quantification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precursor: Option<crate::quant::QuantReport>,
 }
 
 /// One row of the design file.

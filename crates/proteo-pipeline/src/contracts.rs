@@ -3,6 +3,7 @@
 use proteo_core::de::DeParams;
 use proteo_core::model::InputFormat;
 use proteo_core::qc::QcParams;
+use proteo_core::quant::QuantParams;
 use serde::{Deserialize, Serialize};
 
 /// Default significance cut-off on the BH-adjusted p-value (LFQ-Analyst / DEP default).
@@ -45,6 +46,8 @@ impl PathwayParams {
 pub struct JobParams {
     /// `None` = detect from the header.
     pub format: Option<InputFormat>,
+    /// How a precursor-level report (DIA-NN report.parquet/.tsv, AlphaDIA precursors) becomes a protein matrix.
+    pub quant: QuantParams,
     pub qc: QcParams,
     pub de: DeParams,
     pub pathway: PathwayParams,

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use serde_json::json;
 
 use proteo_core::de::{run_de, DeOutput};
-use proteo_core::input::{align_to_design, read_design, read_intensities};
+use proteo_core::input::{align_to_design, read_design, read_input};
 use proteo_core::model::{Design, IntensityTable, SampleInfo};
 use proteo_core::pathway::{Enricher, GeneSets};
 use proteo_core::qc::{run_qc, QcResult, PCA_COMPONENTS};
@@ -139,7 +139,7 @@ async fn ingest_stage(
     let design_bytes = get_input(store, &job.design_key, job.design_name()).await?;
     let invalid = |e: &dyn std::fmt::Display| StageError::InvalidInput(e.to_string());
     let (table, input_report) =
-        read_intensities(&input, job.input_name(), job.params.format).map_err(|e| invalid(&e))?;
+        read_input(&input, job.input_name(), job.params.format, &job.params.quant).map_err(|e| invalid(&e))?;
     drop(input);
     let design = read_design(&design_bytes, job.design_name()).map_err(|e| invalid(&e))?;
     let table = align_to_design(table, &design, job.input_name(), job.design_name()).map_err(|e| invalid(&e))?;

@@ -109,12 +109,15 @@ pub enum InputError {
         /// Table columns with no row in the design.
         extra_columns: Vec<String>,
     },
+
+    #[error(transparent)]
+    Quant(#[from] crate::quant::QuantError),
 }
 
 /// At most this many names are spelled out in a message; the rest are counted.
 const MAX_LISTED: usize = 20;
 
-fn list(names: &[String]) -> String {
+pub(crate) fn list(names: &[String]) -> String {
     if names.is_empty() {
         return "no columns".to_string();
     }

@@ -1,26 +1,46 @@
 //! Reading the user's files: intensity tables (plain matrix, MaxQuant) and the sample design.
 
 mod design;
-mod error;
+pub(crate) mod error;
 mod matrix;
 mod maxquant;
-mod text;
+pub(crate) mod text;
 
 pub use design::{align_to_design, read_design};
 pub use error::InputError;
 
 use crate::model::{InputFormat, InputReport, IntensityTable};
+use crate::quant::{self, QuantParams};
 
 /// Reads an intensity table (UTF-8, optionally gzip-compressed; tab, comma or semicolon separated). `file_name` is
 /// only for messages. `format: None` detects the format from the header: MaxQuant when it has `Protein IDs` and an
-/// `LFQ intensity <s>` or `Intensity <s>` column, a plain matrix otherwise.
+/// `LFQ intensity <s>` or `Intensity <s>` column, a precursor-level report (Parquet, or a header
+/// [`quant::looks_like_precursor_report`] recognises) quantified with the default [`QuantParams`], a plain matrix
+/// otherwise.
 pub fn read_intensities(
     bytes: &[u8],
     file_name: &str,
     format: Option<InputFormat>,
 ) -> Result<(IntensityTable, InputReport), InputError> {
+    read_input(bytes, file_name, format, &QuantParams::default())
+}
+
+/// [`read_intensities`] with the parameters precursor-level reports are quantified with.
+pub fn read_input(
+    bytes: &[u8],
+    file_name: &str,
+    format: Option<InputFormat>,
+    quant_params: &QuantParams,
+) -> Result<(IntensityTable, InputReport), InputError> {
+    if format.is_none() && quant::is_parquet(bytes) {
+        return quant::read_precursor_report(bytes, file_name, quant_params);
+    }
     let text = text::decode(bytes, file_name)?;
     let rows = text::Rows::open(&text, file_name)?;
+    if format.is_none() && quant::looks_like_precursor_report(&rows.header).is_some() {
+        drop(rows);
+        return quant::read_precursor_text(&text, file_name, quant_params);
+    }
     let format =
         format.unwrap_or(if maxquant::is_maxquant(&rows.header) { InputFormat::Maxquant } else { InputFormat::Matrix });
     match format {

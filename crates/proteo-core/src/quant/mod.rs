@@ -1,0 +1,341 @@
+//! Precursor-level reports (DIA-NN report.parquet / report.tsv, AlphaDIA precursors.tsv, precursor matrices) to a
+//! protein matrix by MaxLFQ.
+//!
+//! The work is split so that it can be sharded (issue 16): (a) [`scan`] filters the report into a
+//! [`PrecursorTable`], (b) [`PrecursorTable::plan_shards`] / [`PrecursorTable::shard`] split it by protein,
+//! (c) [`quantify_shard`] runs MaxLFQ on one shard, (d) [`reduce`] joins the shards in protein order.
+
+mod columns;
+mod error;
+pub mod maxlfq;
+mod parquet_scan;
+pub mod synthetic;
+mod table;
+mod text_scan;
+
+use bytes::Bytes;
+use parquet::file::reader::ChunkReader;
+
+pub use columns::FilterCount;
+pub use error::QuantError;
+pub use maxlfq::DEFAULT_MIN_SHARED;
+pub use table::{
+    quantify, quantify_shard, reduce, PrecursorTable, ProteinInfo, Shard, ShardResult, DEFAULT_SHARD_CELLS,
+};
+
+use crate::input::InputError;
+use crate::model::{InputReport, IntensityTable};
+
+/// Default precursor q-value thresholds, as limpa and MSstats (`DIANNtoMSstatsFormat(MBR = TRUE)`) filter DIA-NN
+/// reports from match-between-runs searches: run-specific `Q.Value`, and `Lib.Q.Value` / `Lib.PG.Q.Value` of the
+/// library the second pass used.
+pub const DEFAULT_Q_VALUE: f64 = 0.01;
+
+/// Which quantity becomes the protein matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Quantity {
+    /// `Precursor.Normalised` where the report has it, else `Precursor.Quantity` (AlphaDIA: `intensity`), by MaxLFQ.
+    #[default]
+    Auto,
+    /// `Precursor.Normalised` by MaxLFQ.
+    PrecursorNormalised,
+    /// `Precursor.Quantity` (not normalised across runs by DIA-NN) by MaxLFQ.
+    PrecursorQuantity,
+    /// The report's own `PG.MaxLFQ` per protein group and run, no requantification.
+    PgMaxlfq,
+}
+
+/// How a precursor report becomes a protein matrix (a part of the job parameters).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuantParams {
+    pub quantity: Quantity,
+    /// Largest run-specific precursor q-value kept (`Q.Value`; AlphaDIA `qval`).
+    pub q_value: f64,
+    /// Largest `Lib.Q.Value` kept.
+    pub lib_q_value: f64,
+    /// Largest `Lib.PG.Q.Value` kept.
+    pub lib_pg_q_value: f64,
+    /// Largest `PG.Q.Value` kept (AlphaDIA `pg_qval`); not applied when `None`.
+    pub pg_q_value: Option<f64>,
+    /// Largest `Global.PG.Q.Value` kept; not applied when `None`.
+    pub global_pg_q_value: Option<f64>,
+    /// Keep only proteotypic precursors (`Proteotypic` = 1).
+    pub proteotypic_only: bool,
+    /// Precursors two runs must share for their ratio to count.
+    pub min_shared: usize,
+}
+
+impl Default for QuantParams {
+    fn default() -> Self {
+        QuantParams {
+            quantity: Quantity::Auto,
+            q_value: DEFAULT_Q_VALUE,
+            lib_q_value: DEFAULT_Q_VALUE,
+            lib_pg_q_value: DEFAULT_Q_VALUE,
+            pg_q_value: None,
+            global_pg_q_value: None,
+            proteotypic_only: false,
+            min_shared: DEFAULT_MIN_SHARED,
+        }
+    }
+}
+
+impl QuantParams {
+    fn validate(&self) -> Result<(), QuantError> {
+        let thresholds = [
+            ("q_value", Some(self.q_value)),
+            ("lib_q_value", Some(self.lib_q_value)),
+            ("lib_pg_q_value", Some(self.lib_pg_q_value)),
+            ("pg_q_value", self.pg_q_value),
+            ("global_pg_q_value", self.global_pg_q_value),
+        ];
+        for (name, value) in thresholds {
+            if let Some(v) = value {
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(QuantError::InvalidParam {
+                        name,
+                        value: v.to_string(),
+                        expected: "a q-value in [0, 1]",
+                    });
+                }
+            }
+        }
+        if self.min_shared == 0 {
+            return Err(QuantError::InvalidParam { name: "min_shared", value: "0".into(), expected: "at least 1" });
+        }
+        Ok(())
+    }
+}
+
+/// The kinds of precursor-level file proteo quantifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrecursorKind {
+    /// DIA-NN main report, long: one row per precursor and run (report.parquet in 1.9/2.x, report.tsv up to 1.9).
+    DiannReport,
+    /// AlphaDIA precursors.tsv, long: one row per precursor and run.
+    AlphadiaPrecursors,
+    /// DIA-NN report.pr_matrix.tsv: one row per precursor, one column per run.
+    DiannPrMatrix,
+    /// AlphaDIA precursor matrix: `mod_seq_charge_hash`, one column per run, then annotation.
+    AlphadiaPrecursorMatrix,
+}
+
+impl PrecursorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrecursorKind::DiannReport => "DIA-NN main report",
+            PrecursorKind::AlphadiaPrecursors => "AlphaDIA precursors.tsv",
+            PrecursorKind::DiannPrMatrix => "DIA-NN precursor matrix (pr_matrix)",
+            PrecursorKind::AlphadiaPrecursorMatrix => "AlphaDIA precursor matrix",
+        }
+    }
+}
+
+/// Which precursor-level kind a header line (or a Parquet schema's column names) belongs to, if any. Cheap: looks
+/// at names only.
+pub fn looks_like_precursor_report(header_or_schema_columns: &[String]) -> Option<PrecursorKind> {
+    let has = |name: &str| header_or_schema_columns.iter().any(|c| c == name);
+    if has("Precursor.Id") {
+        let run = has("Run") || has("File.Name") || has("Run.Index");
+        if (has("Run.Index") && has("Precursor.Lib.Index"))
+            || (run && (has("Precursor.Quantity") || has("Precursor.Normalised")))
+        {
+            return Some(PrecursorKind::DiannReport);
+        }
+        if has("Protein.Group") && !run {
+            return Some(PrecursorKind::DiannPrMatrix);
+        }
+        return None;
+    }
+    let precursor = has("mod_seq_charge_hash") || has("precursor_idx");
+    if precursor && has("run") && has("intensity") && (has("pg") || has("proteins")) {
+        return Some(PrecursorKind::AlphadiaPrecursors);
+    }
+    if header_or_schema_columns.first().is_some_and(|c| c == "mod_seq_charge_hash") && !has("run") {
+        return Some(PrecursorKind::AlphadiaPrecursorMatrix);
+    }
+    None
+}
+
+/// What reading a precursor report did: the kind, the quantity, each filter with its threshold and the rows it
+/// removed (in the order applied; a row is counted by the first filter it fails), and what was quantified.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QuantReport {
+    pub kind: String,
+    /// The column the protein matrix comes from.
+    pub quantity: String,
+    /// e.g. "MaxLFQ (iq), ratios from ≥ 1 shared precursor".
+    pub method: String,
+    pub rows: usize,
+    pub filters: Vec<FilterCount>,
+    pub removed_decoy: usize,
+    pub removed_not_proteotypic: usize,
+    pub removed_no_protein: usize,
+    /// Empty, zero or missing quantity.
+    pub removed_no_quantity: usize,
+    /// Rows for a (precursor, run) already seen: the larger quantity was kept.
+    pub duplicates_merged: usize,
+    pub runs: usize,
+    pub precursors: usize,
+    pub protein_groups: usize,
+    /// Protein groups whose runs fell into more than one connected component (no shared precursor between them).
+    pub split_protein_groups: usize,
+}
+
+/// `PAR1`, the first and last four bytes of every Parquet file.
+const PARQUET_MAGIC: &[u8] = b"PAR1";
+
+/// Whether `bytes` are a Parquet file.
+pub fn is_parquet(bytes: &[u8]) -> bool {
+    bytes.starts_with(PARQUET_MAGIC)
+}
+
+/// Reads a precursor-level report (Parquet or delimited text, optionally gzip) and quantifies its protein groups by
+/// MaxLFQ (or takes `PG.MaxLFQ`). `file_name` is only for messages.
+pub fn read_precursor_report(
+    bytes: &[u8],
+    file_name: &str,
+    params: &QuantParams,
+) -> Result<(IntensityTable, InputReport), InputError> {
+    if is_parquet(bytes) {
+        return read_precursor_parquet(Bytes::copy_from_slice(bytes), file_name, params);
+    }
+    let text = crate::input::text::decode(bytes, file_name)?;
+    read_precursor_text(&text, file_name, params)
+}
+
+/// Like [`read_precursor_report`] for a Parquet report held in any [`ChunkReader`] (`Bytes`, a `File`): only the
+/// columns used are read, one row group at a time.
+pub fn read_precursor_parquet<R: ChunkReader + 'static>(
+    reader: R,
+    file_name: &str,
+    params: &QuantParams,
+) -> Result<(IntensityTable, InputReport), InputError> {
+    params.validate()?;
+    let (table, report) = parquet_scan::scan(reader, file_name, params)?;
+    finish(table, report, file_name, params)
+}
+
+/// Decoded text (see `input::text::decode`) of a precursor report.
+pub(crate) fn read_precursor_text(
+    text: &[u8],
+    file_name: &str,
+    params: &QuantParams,
+) -> Result<(IntensityTable, InputReport), InputError> {
+    params.validate()?;
+    let (table, report) = text_scan::scan(text, file_name, params)?;
+    finish(table, report, file_name, params)
+}
+
+/// Step (a) alone: the filtered precursor table of a report and what the filters did.
+pub fn scan(bytes: &[u8], file_name: &str, params: &QuantParams) -> Result<(PrecursorTable, QuantReport), InputError> {
+    params.validate()?;
+    if is_parquet(bytes) {
+        return Ok(parquet_scan::scan(Bytes::copy_from_slice(bytes), file_name, params)?);
+    }
+    let text = crate::input::text::decode(bytes, file_name)?;
+    text_scan::scan(&text, file_name, params)
+}
+
+/// Step (a) for a Parquet report in any [`ChunkReader`] (a `File` keeps the report itself out of memory).
+pub fn scan_parquet<R: ChunkReader + 'static>(
+    reader: R,
+    file_name: &str,
+    params: &QuantParams,
+) -> Result<(PrecursorTable, QuantReport), InputError> {
+    params.validate()?;
+    Ok(parquet_scan::scan(reader, file_name, params)?)
+}
+
+/// Worker threads for the local quantification: the machine's cores (the result does not depend on it).
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn finish(
+    table: PrecursorTable,
+    mut report: QuantReport,
+    file_name: &str,
+    params: &QuantParams,
+) -> Result<(IntensityTable, InputReport), InputError> {
+    if table.runs.len() < 2 {
+        return Err(QuantError::TooFewRuns {
+            file: file_name.to_string(),
+            runs: table.runs.len(),
+            names: table.runs.clone(),
+            hint: match report.kind.as_str() {
+                k if k == PrecursorKind::AlphadiaPrecursors.as_str() => " (AlphaDIA pg.matrix.tsv)",
+                _ => " (DIA-NN report.pg_matrix.tsv)",
+            },
+        }
+        .into());
+    }
+    let result = quantify(&table, params.min_shared, threads(), DEFAULT_SHARD_CELLS);
+    report.runs = table.runs.len();
+    report.precursors = table.precursors.len();
+    report.protein_groups = table.proteins.len();
+    report.split_protein_groups = result.components.iter().filter(|&&c| c > 1).count();
+    drop(table);
+    let input = InputReport {
+        format: report.kind.clone(),
+        intensity_columns: report.quantity.clone(),
+        rows_read: report.rows,
+        precursor: Some(report),
+        ..InputReport::default()
+    };
+    Ok((to_intensity_table(result), input))
+}
+
+/// The quantified proteins as an intensity table (linear scale, as every other reader gives).
+pub fn to_intensity_table(result: ShardResult) -> IntensityTable {
+    let ShardResult { runs, proteins, log2, .. } = result;
+    IntensityTable {
+        protein_ids: proteins.iter().map(|p| p.id.clone()).collect(),
+        majority_ids: proteins.iter().map(|p| p.members.clone()).collect(),
+        gene_names: proteins.into_iter().map(|p| p.genes).collect(),
+        samples: runs,
+        values: log2.into_iter().map(f64::exp2).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cols(names: &str) -> Vec<String> {
+        names.split('\t').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn kinds_are_recognised_from_column_names() {
+        let k = |h: &str| looks_like_precursor_report(&cols(h));
+        assert_eq!(k("Run.Index\tRun\tPrecursor.Id\tPrecursor.Lib.Index"), Some(PrecursorKind::DiannReport));
+        assert_eq!(
+            k("File.Name\tRun\tProtein.Group\tPrecursor.Id\tPrecursor.Quantity"),
+            Some(PrecursorKind::DiannReport)
+        );
+        assert_eq!(k("\tFile.Name\tPrecursor.Id\tPrecursor.Normalised"), Some(PrecursorKind::DiannReport));
+        assert_eq!(k("Protein.Group\tProtein.Ids\tPrecursor.Id\t/a/r1.mzML"), Some(PrecursorKind::DiannPrMatrix));
+        assert_eq!(k("\trun\tpg\tmod_seq_charge_hash\tintensity\tqval"), Some(PrecursorKind::AlphadiaPrecursors));
+        assert_eq!(k("mod_seq_charge_hash\tA\tB\tgenes"), Some(PrecursorKind::AlphadiaPrecursorMatrix));
+        assert_eq!(k("Protein.Group\tProtein.Ids\tGenes\t/a/r1.mzML"), None, "pg_matrix is protein level");
+        assert_eq!(k("Protein IDs\tLFQ intensity A"), None);
+    }
+
+    #[test]
+    fn params_are_checked() {
+        let bad = QuantParams { q_value: 1.5, ..QuantParams::default() };
+        assert_eq!(
+            bad.validate().unwrap_err().to_string(),
+            "quantification parameter `q_value` is 1.5; expected a q-value in [0, 1]"
+        );
+        let json = serde_json::to_value(QuantParams::default()).unwrap();
+        assert_eq!(json["quantity"], "auto");
+        let back: QuantParams = serde_json::from_str(r#"{"quantity":"pg-maxlfq","proteotypic_only":true}"#).unwrap();
+        assert_eq!(back.quantity, Quantity::PgMaxlfq);
+        assert_eq!(back.q_value, DEFAULT_Q_VALUE);
+    }
+}
