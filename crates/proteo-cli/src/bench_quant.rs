@@ -9,7 +9,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use proteo_core::quant::synthetic::{write_report, ReportSpec};
 use proteo_core::quant::{quantify, scan_parquet, QuantParams, DEFAULT_SHARD_CELLS};
 
-use crate::bench::{current_memory, mb, peak_memory, reset_peak_memory, tempdir};
+use crate::bench::{current_memory, peak_memory, reset_peak_memory, tempdir};
 
 /// Target of issue 12: report rows read into the precursor matrix per second and core.
 const TARGET_ROWS_PER_S: f64 = 5e6;

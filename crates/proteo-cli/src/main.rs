@@ -369,6 +369,9 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
                     String::new()
                 }
             );
+            if let Some(gone) = p["runs_without_precursors"].as_array().filter(|g| !g.is_empty()) {
+                println!("  {} runs lost every precursor to the filters and are not in the matrix", gone.len());
+            }
         }
     }
     if let Some(qc) = get(Stage::Qc) {

@@ -186,7 +186,82 @@ fn help_lists_every_option() {
         "--alpha",
         "--min-log2fc",
         "--gene-sets",
+        "--quantity",
+        "--q-value",
+        "--lib-q-value",
+        "--lib-pg-q-value",
+        "--pg-q-value",
+        "--global-pg-q-value",
+        "--proteotypic-only",
+        "--min-shared",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
+}
+
+/// A real export in ../shared/data/formats/, or `None` (with the reason printed) when that folder is absent.
+fn shared_format(rel: &str) -> Option<PathBuf> {
+    let p = root().join("../shared/data/formats").join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} is absent (this test needs ../shared/data/formats beside the clone)", p.display());
+        None
+    }
+}
+
+#[test]
+fn precursor_reports_run_end_to_end_with_their_designs() {
+    let cases = [
+        (
+            "diann_report-parquet_2.1.0-alphapepttools/top20_report.parquet",
+            root().join("tests/fixtures/formats/diann_bader2020_csf_design.tsv"),
+        ),
+        ("diann_report-tsv_1.8.2b8-einprot/PXD028735.report.tsv", PathBuf::new()),
+        ("diann_pr-matrix_1.8.2b8-einprot/PXD028735.pr_matrix.tsv", PathBuf::new()),
+    ];
+    for (rel, design) in cases {
+        let Some(input) = shared_format(rel) else { return };
+        let design = if design.as_os_str().is_empty() {
+            input.parent().unwrap().join("PXD028735_sampleAnnot.txt")
+        } else {
+            design
+        };
+        let out = tempfile::tempdir().unwrap();
+        let o = run_files(&input, &design, out.path(), &[]);
+        assert!(o.status.success(), "{rel}: {}", String::from_utf8_lossy(&o.stderr));
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(stdout.contains("Precursors: "), "{stdout}");
+        assert!(stdout.contains("by MaxLFQ (iq maxLFQ)"), "{stdout}");
+        for file in OUTPUTS.iter().filter(|f| !f.starts_with("de/ftest") || rel.contains("parquet")) {
+            assert!(out.path().join(file).exists(), "{rel}: {file} missing");
+        }
+        let summary = std::fs::read_to_string(out.path().join("ingest/summary.json")).unwrap();
+        let ingest: serde_json::Value = serde_json::from_str(&summary).unwrap();
+        let filters = &ingest["input"]["precursor"]["filters"];
+        assert!(filters.as_array().is_some_and(|f| !f.is_empty()), "{rel}: {summary}");
+        assert!(summary.contains("\"threshold\": 0.01"), "{summary}");
+    }
+}
+
+#[test]
+fn precursor_options_reach_the_summary_and_bad_ones_are_refused() {
+    let Some(input) = shared_format("diann_report-parquet_2.1.0-alphapepttools/top20_report.parquet") else { return };
+    let design = root().join("tests/fixtures/formats/diann_bader2020_csf_design.tsv");
+    let out = tempfile::tempdir().unwrap();
+    let flags = ["--proteotypic-only", "--pg-q-value", "0.01", "--quantity", "pg-maxlfq"];
+    let o = run_files(&input, &design, out.path(), &flags);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ingest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("ingest/summary.json")).unwrap()).unwrap();
+    let p = &ingest["input"]["precursor"];
+    assert_eq!(p["quantity"], "PG.MaxLFQ");
+    assert_eq!(p["split_protein_groups"], 0, "{p}");
+    assert!(p["removed_not_proteotypic"].as_u64().unwrap() > 0, "{p}");
+    assert_eq!(p["filters"][3]["column"], "PG.Q.Value");
+    assert_eq!(p["filters"][3]["applied"], true);
+    let o = run_files(&input, &design, out.path(), &["--q-value", "2"]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("quantification parameter `q_value` is 2; expected a q-value in [0, 1]"), "{stderr}");
 }

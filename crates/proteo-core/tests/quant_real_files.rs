@@ -46,10 +46,13 @@ fn diann_parquet_2_1_with_pandas_index_is_read_through_detection() {
 
     // Options: proteotypic only removes the 9.5 % shared precursors; PG.Q.Value as an extra filter.
     let p = QuantParams { proteotypic_only: true, pg_q_value: Some(0.0007), ..QuantParams::default() };
-    let q = read(&bytes, "r.parquet", &p).unwrap().1.precursor.unwrap();
+    let (strict, r) = read(&bytes, "r.parquet", &p).unwrap();
+    let q = r.precursor.unwrap();
     assert!(q.removed_not_proteotypic > 0, "{q:?}");
     assert_eq!(q.filters[3].column, "PG.Q.Value");
-    assert!(q.filters[3].removed > 0);
+    assert_eq!(q.filters[3].removed, 2148);
+    // PG.Q.Value is run-specific: 19 runs lose every row and are listed, not silently dropped.
+    assert_eq!((strict.n_samples(), q.runs_without_precursors.len()), (42, 19));
     let (pg, r) =
         read(&bytes, "r.parquet", &QuantParams { quantity: Quantity::PgMaxlfq, ..QuantParams::default() }).unwrap();
     assert_eq!(r.intensity_columns, "PG.MaxLFQ");

@@ -176,7 +176,8 @@ impl Layout {
         for (_, threshold) in &self.filters {
             let count = applied.next().expect("one count per applied filter");
             // A missing q-value is not evidence of a confident identification.
-            if !(numbers[i] <= *threshold) {
+            let q = numbers[i];
+            if q.is_nan() || q > *threshold {
                 count.removed += 1;
                 return false;
             }
@@ -194,7 +195,7 @@ impl Layout {
             return false;
         }
         let q = numbers[0];
-        if !(q > 0.0) || !q.is_finite() || !((q as f32) > 0.0) {
+        if q.is_nan() || q <= 0.0 || !q.is_finite() || (q as f32) <= 0.0 {
             r.removed_no_quantity += 1;
             return false;
         }

@@ -26,6 +26,7 @@ pub struct ProteinEstimate {
 pub struct Workspace {
     ratios: Vec<f64>,
     pair: Vec<f64>,
+    by_run: Vec<f64>,
     component: Vec<usize>,
     stack: Vec<usize>,
     members: Vec<usize>,
@@ -40,25 +41,26 @@ pub fn maxlfq(x: &[f64], n_precursors: usize, n_runs: usize, min_shared: usize, 
     let mut log2 = vec![f64::NAN; n_runs];
     if n_precursors == 1 {
         log2.copy_from_slice(x);
-        let components = log2.iter().filter(|v| !v.is_nan()).count();
+        // Every run with a value shares this one precursor: one component (none when it has no value at all).
+        let components = usize::from(log2.iter().any(|v| !v.is_nan()));
         return ProteinEstimate { log2, components };
     }
-    let at = |p: usize, r: usize| x[p * n_runs + r];
-    let present = |r: usize| (0..n_precursors).any(|p| !at(p, r).is_nan());
+    // Run-major copy: the pair loop below reads two runs' precursors contiguously.
+    let mut by_run = std::mem::take(&mut ws.by_run);
+    by_run.clear();
+    by_run.extend((0..n_runs).flat_map(|r| (0..n_precursors).map(move |p| x[p * n_runs + r])));
+    let column = |r: usize| &by_run[r * n_precursors..(r + 1) * n_precursors];
+    let present = |r: usize| column(r).iter().any(|v| !v.is_nan());
 
     // Pairwise medians, kept for every pair that shares enough precursors; NaN marks "no edge".
     let mut ratio = std::mem::take(&mut ws.pair);
     ratio.clear();
     ratio.resize(n_runs * n_runs, f64::NAN);
     for i in 0..n_runs {
+        let ci = column(i);
         for j in i + 1..n_runs {
             ws.ratios.clear();
-            for p in 0..n_precursors {
-                let (a, b) = (at(p, i), at(p, j));
-                if !a.is_nan() && !b.is_nan() {
-                    ws.ratios.push(b - a);
-                }
-            }
+            ws.ratios.extend(ci.iter().zip(column(j)).filter(|(a, b)| !a.is_nan() && !b.is_nan()).map(|(a, b)| b - a));
             if ws.ratios.len() >= min_shared {
                 let m = median(&mut ws.ratios);
                 ratio[i * n_runs + j] = m;
@@ -94,7 +96,7 @@ pub fn maxlfq(x: &[f64], n_precursors: usize, n_runs: usize, min_shared: usize, 
         ws.members.extend((0..n_runs).filter(|&r| ws.component[r] == c));
         ws.observed.clear();
         for &r in &ws.members {
-            ws.observed.extend((0..n_precursors).map(|p| at(p, r)).filter(|v| !v.is_nan()));
+            ws.observed.extend(column(r).iter().copied().filter(|v| !v.is_nan()));
         }
         if ws.members.len() == 1 {
             log2[ws.members[0]] = median(&mut ws.observed);
@@ -107,6 +109,7 @@ pub fn maxlfq(x: &[f64], n_precursors: usize, n_runs: usize, min_shared: usize, 
         }
     }
     ws.pair = ratio;
+    ws.by_run = by_run;
     ProteinEstimate { log2, components }
 }
 
@@ -149,7 +152,9 @@ fn solve_component(members: &[usize], ratio: &[f64], n_runs: usize, mean: f64) -
         Some(chol) => chol.solve(&rhs).iter().copied().collect(),
         // Unreachable for a connected component (the matrix is positive definite); kept so rounding on a
         // near-singular system cannot lose a protein.
-        None => m.svd(true, true).solve(&rhs, 1e-12).map(|s| s.iter().copied().collect()).unwrap_or(vec![mean; n]),
+        None => {
+            m.svd(true, true).solve(&rhs, 1e-12).map(|s| s.iter().copied().collect()).unwrap_or_else(|_| vec![mean; n])
+        }
     }
 }
 

@@ -179,6 +179,9 @@ pub struct QuantReport {
     /// Rows for a (precursor, run) already seen: the larger quantity was kept.
     pub duplicates_merged: usize,
     pub runs: usize,
+    /// Runs of the report whose every row was filtered away: not in the matrix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs_without_precursors: Vec<String>,
     pub precursors: usize,
     pub protein_groups: usize,
     /// Protein groups whose runs fell into more than one connected component (no shared precursor between them).

@@ -92,11 +92,12 @@ pub(crate) fn scan<R: ChunkReader + 'static>(
             for (k, f) in floats.iter().enumerate() {
                 numbers[k] = if f.is_null(row) { f64::NAN } else { f.value(row) };
             }
+            // Every run is named, even one whose rows are all filtered away (the report lists those).
+            let run = runs
+                .get(run_col, row, |name| table.run(if layout.run_is_path { run_name_from_path(name) } else { name }));
             if !layout.keep(&numbers, protein_col.is_empty(row)) {
                 continue;
             }
-            let run = runs
-                .get(run_col, row, |name| table.run(if layout.run_is_path { run_name_from_path(name) } else { name }));
             let protein = proteins.get(protein_col, row, |id| {
                 table.protein(id, annotation(layout.members.as_ref(), row), annotation(layout.genes.as_ref(), row))
             });
@@ -114,12 +115,15 @@ pub(crate) fn scan<R: ChunkReader + 'static>(
             table.set(precursor, run, numbers[0] as f32);
         }
     }
-    if table.n_runs() == 0 {
-        return Err(QuantError::NothingLeft { file: file.to_string(), summary: summary(&layout.report) });
-    }
     let mut report = std::mem::take(&mut layout.report);
-    report.duplicates_merged = table.duplicates;
-    Ok((table.finish(), report))
+    // With --quantity pg-maxlfq every precursor row repeats its group's value: not a duplicate.
+    report.duplicates_merged = if layout.precursor.is_some() { table.duplicates } else { 0 };
+    let (table, emptied) = table.finish();
+    if table.runs.is_empty() {
+        return Err(QuantError::NothingLeft { file: file.to_string(), summary: summary(&report) });
+    }
+    report.runs_without_precursors = emptied;
+    Ok((table, report))
 }
 
 fn check_type(file: &str, meta: &ArrowReaderMetadata, column: &str, text: bool) -> Result<(), QuantError> {

@@ -257,15 +257,15 @@ impl Builder {
         }
     }
 
-    pub fn n_runs(&self) -> usize {
-        self.runs.len()
-    }
-
-    pub fn finish(self) -> PrecursorTable {
+    /// The table, and the runs named in the report that kept no value (every row filtered away), sorted.
+    pub fn finish(self) -> (PrecursorTable, Vec<String>) {
         let Builder { runs, proteins, precursor_names, precursor_protein, mut columns, .. } = self;
         let n_rows = precursor_names.len();
-        let mut run_order: Vec<usize> = (0..runs.len()).collect();
+        let (mut run_order, mut emptied): (Vec<usize>, Vec<usize>) =
+            (0..runs.len()).partition(|&r| columns[r].iter().any(|v| !v.is_nan()));
         run_order.sort_by(|&a, &b| runs[a].cmp(&runs[b]));
+        emptied.sort_by(|&a, &b| runs[a].cmp(&runs[b]));
+        let emptied: Vec<String> = emptied.iter().map(|&r| runs[r].clone()).collect();
         let mut protein_order: Vec<usize> = (0..proteins.len()).collect();
         protein_order.sort_by(|&a, &b| proteins[a].id.cmp(&proteins[b].id));
         let mut protein_rank = vec![0usize; proteins.len()];
@@ -285,7 +285,8 @@ impl Builder {
             protein_start[i + 1] += protein_start[i];
         }
         let mut scratch = vec![f32::NAN; n_rows];
-        for column in &mut columns {
+        for &r in &run_order {
+            let column = &mut columns[r];
             column.resize(n_rows, f32::NAN);
             for (new, &old) in row_order.iter().enumerate() {
                 scratch[new] = column[old];
@@ -297,13 +298,14 @@ impl Builder {
         let mut proteins: Vec<Option<ProteinInfo>> = proteins.into_iter().map(Some).collect();
         let mut runs: Vec<Option<String>> = runs.into_iter().map(Some).collect();
         let mut columns: Vec<Option<Vec<f32>>> = columns.into_iter().map(Some).collect();
-        PrecursorTable {
+        let table = PrecursorTable {
             runs: run_order.iter().map(|&r| runs[r].take().expect("each run once")).collect(),
             columns: run_order.iter().map(|&r| columns[r].take().expect("each run once")).collect(),
             proteins: protein_order.iter().map(|&p| proteins[p].take().expect("each protein once")).collect(),
             protein_start,
             precursors: row_order.iter().map(|&r| names[r].take().expect("each row once")).collect(),
-        }
+        };
+        (table, emptied)
     }
 }
 
@@ -338,7 +340,7 @@ mod tests {
             let ri = b.run(&r);
             b.set(row, ri, v);
         }
-        b.finish()
+        b.finish().0
     }
 
     #[test]
@@ -366,7 +368,7 @@ mod tests {
         b.set(row, r, 5.0);
         b.set(row, r, 4.0);
         assert_eq!(b.duplicates, 2);
-        assert_eq!(b.finish().columns[0], [5.0]);
+        assert_eq!(b.finish().0.columns[0], [5.0]);
     }
 
     #[test]

@@ -52,10 +52,6 @@ fn long(
             let field = &record[at];
             numbers[k] = parse_cell(field).map_err(|p| cell_error(p, file, line, &header[at], field, ""))?;
         }
-        let protein_field = &record[protein_at];
-        if !layout.keep(&numbers, cell_text(protein_field).trim().is_empty()) {
-            continue;
-        }
         let run_field = &record[run_at];
         let run = match &last_run {
             Some((name, id)) if name.as_slice() == run_field => *id,
@@ -67,6 +63,10 @@ fn long(
                 id
             }
         };
+        let protein_field = &record[protein_at];
+        if !layout.keep(&numbers, cell_text(protein_field).trim().is_empty()) {
+            continue;
+        }
         let protein = match &last_protein {
             Some((name, id)) if name.as_slice() == protein_field => *id,
             _ => {
@@ -82,12 +82,15 @@ fn long(
     if layout.report.rows == 0 {
         return Err(InputError::NoDataRows { file: file.to_string() });
     }
-    if table.n_runs() == 0 {
-        return Err(QuantError::NothingLeft { file: file.to_string(), summary: summary(&layout.report) }.into());
-    }
     let mut report = std::mem::take(&mut layout.report);
-    report.duplicates_merged = table.duplicates;
-    Ok((table.finish(), report))
+    // With --quantity pg-maxlfq every precursor row repeats its group's value: not a duplicate.
+    report.duplicates_merged = if layout.precursor.is_some() { table.duplicates } else { 0 };
+    let (table, emptied) = table.finish();
+    if table.runs.is_empty() {
+        return Err(QuantError::NothingLeft { file: file.to_string(), summary: summary(&report) }.into());
+    }
+    report.runs_without_precursors = emptied;
+    Ok((table, report))
 }
 
 /// Annotation columns of DIA-NN's pr_matrix (1.8–2.x); every other named column is a run.
@@ -223,15 +226,11 @@ fn wide(
     if report.rows == 0 {
         return Err(InputError::NoDataRows { file: file.to_string() });
     }
-    if table.n_runs() == 0
-        || report.rows
-            == report.removed_decoy
-                + report.removed_not_proteotypic
-                + report.removed_no_protein
-                + report.removed_no_quantity
-    {
+    report.duplicates_merged = table.duplicates;
+    let (table, emptied) = table.finish();
+    if table.runs.is_empty() {
         return Err(QuantError::NothingLeft { file: file.to_string(), summary: summary(&report) }.into());
     }
-    report.duplicates_merged = table.duplicates;
-    Ok((table.finish(), report))
+    report.runs_without_precursors = emptied;
+    Ok((table, report))
 }
