@@ -163,7 +163,6 @@ impl Layout {
     pub fn keep(&mut self, numbers: &[f64], protein_empty: bool) -> bool {
         let r = &mut self.report;
         r.rows += 1;
-        let mut i = 1;
         let nf = self.filters.len();
         if let Some(decoy_at) = self.decoy.as_ref().map(|_| 1 + nf) {
             let d = numbers[decoy_at];
@@ -172,16 +171,13 @@ impl Layout {
                 return false;
             }
         }
-        let mut applied = r.filters.iter_mut().filter(|f| f.applied);
-        for (_, threshold) in &self.filters {
-            let count = applied.next().expect("one count per applied filter");
+        let applied = r.filters.iter_mut().filter(|f| f.applied);
+        for ((_, threshold), (count, &q)) in self.filters.iter().zip(applied.zip(&numbers[1..])) {
             // A missing q-value is not evidence of a confident identification.
-            let q = numbers[i];
             if q.is_nan() || q > *threshold {
                 count.removed += 1;
                 return false;
             }
-            i += 1;
         }
         if self.proteotypic.is_some() {
             let at = 1 + nf + usize::from(self.decoy.is_some());
@@ -225,10 +221,7 @@ pub(crate) fn summary(report: &QuantReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cols(h: &str) -> Vec<String> {
-        h.split('\t').map(str::to_string).collect()
-    }
+    use crate::quant::cols;
 
     #[test]
     fn run_names_lose_directories_and_extensions() {

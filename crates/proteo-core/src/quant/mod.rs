@@ -304,13 +304,15 @@ pub fn to_intensity_table(result: ShardResult) -> IntensityTable {
     }
 }
 
+/// A tab-separated header line as column names (unit tests of this module).
+#[cfg(test)]
+pub(crate) fn cols(header: &str) -> Vec<String> {
+    header.split('\t').map(str::to_string).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cols(names: &str) -> Vec<String> {
-        names.split('\t').map(str::to_string).collect()
-    }
 
     #[test]
     fn kinds_are_recognised_from_column_names() {
