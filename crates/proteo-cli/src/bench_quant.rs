@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Context;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
-use proteo_core::quant::synthetic::{write_report, ReportSpec};
+use proteo_core::quant::synthetic::{write_report, ReportSpec, REPORT_ROW_GROUP_ROWS};
 use proteo_core::quant::{quantify, scan_parquet, QuantParams, DEFAULT_SHARD_CELLS};
 
 use crate::bench::{current_memory, peak_memory, reset_peak_memory, tempdir};
@@ -55,7 +55,7 @@ pub fn bench(runs: &[usize], precursors: usize, missing: f64, keep: Option<&Path
     );
     for &n_runs in runs {
         let path = dir.join(format!("report_{n_runs}runs.parquet"));
-        let spec = ReportSpec { runs: n_runs, precursors, missing, seed: 1 };
+        let spec = ReportSpec { runs: n_runs, precursors, missing, seed: 1, row_group_rows: REPORT_ROW_GROUP_ROWS };
         let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         let stats = write_report(&spec, std::io::BufWriter::new(file))?;
         let file_mb = std::fs::metadata(&path)?.len();

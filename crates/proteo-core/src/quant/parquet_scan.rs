@@ -201,7 +201,9 @@ impl TextColumn {
 /// columns reuse the last value's id.
 struct DictCache<T> {
     by_key: Vec<Option<T>>,
-    dictionary: Option<(usize, usize)>,
+    /// The dictionary `by_key` belongs to, kept alive so that its buffers cannot be freed and their addresses
+    /// reused by the next row group's (differently ordered) dictionary.
+    dictionary: Option<StringArray>,
     last: Option<(String, T)>,
 }
 
@@ -214,9 +216,13 @@ impl<T> Default for DictCache<T> {
 impl<T: Copy> DictCache<T> {
     fn start_batch(&mut self, col: &TextColumn) {
         if let TextColumn::Dict(_, values) = col {
-            let identity = (values.values().as_ptr() as usize, values.len());
-            if self.dictionary != Some(identity) {
-                self.dictionary = Some(identity);
+            let same = self.dictionary.as_ref().is_some_and(|d| {
+                d.len() == values.len()
+                    && d.values().as_ptr() == values.values().as_ptr()
+                    && d.offsets().as_ptr() == values.offsets().as_ptr()
+            });
+            if !same {
+                self.dictionary = Some(values.clone());
                 self.by_key.clear();
                 self.by_key.resize(values.len(), None);
             }

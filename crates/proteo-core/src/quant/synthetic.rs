@@ -102,6 +102,8 @@ pub struct ReportSpec {
     /// Fraction of (precursor, run) cells without a row (more often at low intensity).
     pub missing: f64,
     pub seed: u64,
+    /// Rows per row group ([`REPORT_ROW_GROUP_ROWS`] as DIA-NN writes; smaller in tests).
+    pub row_group_rows: usize,
 }
 
 /// What was written.
@@ -156,7 +158,7 @@ pub fn write_report<W: Write + Send>(spec: &ReportSpec, out: W) -> Result<Report
     let schema = Arc::new(Schema::new(fields));
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(REPORT_ROW_GROUP_ROWS))
+        .set_max_row_group_row_count(Some(spec.row_group_rows))
         .build();
     // Without the Arrow schema in the footer the text columns read back as plain strings, as in a DIA-NN file.
     let options = ArrowWriterOptions::new().with_properties(props).with_skip_arrow_metadata(true);
@@ -233,7 +235,8 @@ mod tests {
     #[test]
     fn synthetic_report_has_the_real_schema_and_reads_back() {
         let mut bytes = Vec::new();
-        let stats = write_report(&ReportSpec { runs: 3, precursors: 50, missing: 0.1, seed: 1 }, &mut bytes).unwrap();
+        let spec = ReportSpec { runs: 3, precursors: 50, missing: 0.1, seed: 1, row_group_rows: REPORT_ROW_GROUP_ROWS };
+        let stats = write_report(&spec, &mut bytes).unwrap();
         let reader =
             parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes.clone()))
                 .unwrap();
@@ -248,5 +251,35 @@ mod tests {
         assert_eq!(table.n_samples(), 3);
         assert!(q.protein_groups > 0 && q.protein_groups <= stats.proteins);
         assert!(q.filters[0].removed > 0, "Q.Value 0.02 rows are filtered");
+    }
+}
+
+#[cfg(test)]
+mod row_group_tests {
+    use super::*;
+    use crate::quant::{read_precursor_report, QuantParams};
+
+    /// Every row group has its own dictionary, in its own order: names must be resolved per row group, and the
+    /// table must not depend on how the rows were grouped.
+    #[test]
+    fn many_small_row_groups_give_the_same_table_as_one() {
+        // More rows than one decoded batch (64 Ki), so batches and row groups do not line up.
+        let read = |row_group_rows: usize| {
+            let spec = ReportSpec { runs: 4, precursors: 30_000, missing: 0.0, seed: 3, row_group_rows };
+            let mut bytes = Vec::new();
+            write_report(&spec, &mut bytes).unwrap();
+            read_precursor_report(&bytes, "report.parquet", &QuantParams::default()).unwrap()
+        };
+        let (one, r1) = read(REPORT_ROW_GROUP_ROWS);
+        let q = r1.precursor.unwrap();
+        // Precursors 0, 97, 194, … (310 of them) have Q.Value 0.02 in every run and are filtered away.
+        assert_eq!((q.precursors, q.split_protein_groups), (30_000 - 310, 0), "complete data: one component each");
+        for rows in [7_777, 30_000, 50_000] {
+            let (other, r) = read(rows);
+            assert_eq!(r.precursor.unwrap().precursors, 30_000 - 310, "row groups of {rows}");
+            assert_eq!(other.protein_ids, one.protein_ids);
+            let bits = |t: &crate::model::IntensityTable| t.values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&other), bits(&one), "row groups of {rows}");
+        }
     }
 }
