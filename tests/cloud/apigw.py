@@ -98,7 +98,7 @@ class HttpApi:
         self.denied = 0
 
     def _claims(self, route: Route, headers: CaseInsensitiveDict) -> dict | None:
-        config = route.authorizer
+        config = route.authorizer["jwtConfiguration"]
         raw = headers.get("authorization", "")
         token = raw[7:].strip() if raw.lower().startswith("bearer ") else raw.strip()
         if not token:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+import botocore.config
 import pytest
 import requests
 
@@ -245,7 +246,8 @@ class Stack:
         """A boto3 client signing with `principal`'s key (a function's or the state machine's role)."""
         key = self.keys[principal]
         return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION, aws_access_key_id=key,
-                            aws_secret_access_key="unused-by-the-harness")
+                            aws_secret_access_key="unused-by-the-harness",
+                            config=botocore.config.Config(signature_version="s3v4"))
 
     def quiet_s3(self):
         """The harness's S3 client, its uploads sending no notification (`QUIET_HEADER`, honoured for the harness's

@@ -151,23 +151,20 @@ def _condition_holds(operator: str, key: str, expected: list, context: dict) -> 
     return any(one(v) for v in values)  # ForAnyValue, and single-valued keys
 
 
+def _element_holds(st: dict, name: str, value: str, context: dict, ignore_case: bool) -> bool:
+    """`Action`/`Resource` must match, `NotAction`/`NotResource` must not; a statement without either matches nothing."""
+    if name in st:
+        return _element_matches(_listify(st[name]), value, context, ignore_case)
+    if f"Not{name}" in st:
+        return not _element_matches(_listify(st[f"Not{name}"]), value, context, ignore_case)
+    return False
+
+
 def _statement_applies(st: dict, call: Call) -> bool:
     context = call.context
-    if "Action" in st:
-        if not _element_matches(_listify(st["Action"]), call.action, context, ignore_case=True):
-            return False
-    elif "NotAction" in st:
-        if _element_matches(_listify(st["NotAction"]), call.action, context, ignore_case=True):
-            return False
-    else:
+    if not _element_holds(st, "Action", call.action, context, ignore_case=True):
         return False
-    if "Resource" in st:
-        if not _element_matches(_listify(st["Resource"]), call.resource, context, ignore_case=False):
-            return False
-    elif "NotResource" in st:
-        if _element_matches(_listify(st["NotResource"]), call.resource, context, ignore_case=False):
-            return False
-    else:
+    if not _element_holds(st, "Resource", call.resource, context, ignore_case=False):
         return False
     for operator, keys in (st.get("Condition") or {}).items():
         for key, expected in keys.items():
@@ -226,7 +223,7 @@ def describe(service: str, method: str, path: str, query: dict, headers: dict, b
                 return Call("s3:DeleteObject", object_arn)
             return Call(f"s3:Unmapped{method}Object", object_arn)
         if method == "GET" and not set(query) - {"list-type", "prefix", "delimiter", "continuation-token",
-                                                  "max-keys", "start-after", "encoding-type", "fetch-owner"}:
+                                                  "max-keys", "start-after", "encoding-type", "fetch-owner", "x-id"}:
             context = {"s3:prefix": query["prefix"]} if "prefix" in query else {}
             return Call("s3:ListBucket", bucket_arn, context)
         if method == "PUT" and not query:

@@ -60,11 +60,10 @@ impl DynamoJobStore {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(ctx)) => match ctx.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(e) => {
-                    let status = match e.item() {
-                        Some(old) => old.get("status").and_then(|v| v.as_s().ok()).cloned(),
-                        // Endpoints that do not return the old item: ask.
-                        None => self.get(job_id).await?.map(|r| r.status.as_str().to_string()),
-                    };
+                    // With ReturnValuesOnConditionCheckFailure ALL_OLD the service returns the item when it exists
+                    // (DynamoDB and moto alike): none means there is none. Asking again would need GetItem, which
+                    // the stage roles do not have.
+                    let status = e.item().and_then(|old| old.get("status")).and_then(|v| v.as_s().ok()).cloned();
                     match status {
                         Some(status) => Err(JobStoreError::Conflict { job_id: job_id.to_string(), status }),
                         None => Err(JobStoreError::NotFound(job_id.to_string())),
