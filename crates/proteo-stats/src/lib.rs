@@ -4,6 +4,7 @@ pub mod anova;
 pub mod dist;
 pub mod hyper;
 pub mod limma;
+pub mod normalize;
 pub mod padjust;
 pub mod ptukey;
 pub mod special;
