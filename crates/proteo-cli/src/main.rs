@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use proteo_core::de::{DeMethod, DeParams, Posthoc};
+use proteo_core::de::{DeMethod, DeParams, FTestMode, Posthoc, DEFAULT_CONTRASTS};
 use proteo_core::model::InputFormat;
 use proteo_core::qc::{Impute, Normalize, QcParams, DEFAULT_SEED};
 use proteo_pipeline::contracts::{DEFAULT_ALPHA, DEFAULT_MAX_SET_SIZE, DEFAULT_MIN_LOG2FC, DEFAULT_MIN_SET_SIZE};
@@ -50,6 +50,8 @@ enum FormatArg {
 #[derive(Clone, Copy, ValueEnum)]
 enum NormalizeArg {
     Median,
+    Quantile,
+    CyclicLoess,
     None,
 }
 
@@ -66,6 +68,12 @@ enum DeArg {
     Student,
     Anova,
     WelchAnova,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FTestArg {
+    PerProtein,
+    Shared,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -93,9 +101,15 @@ pub struct RunArgs {
     /// Valid values a protein needs in at least one group [default: ⌊n/2⌋+1 of that group's size].
     #[arg(long)]
     min_valid: Option<usize>,
-    /// Normalization: subtract each sample's median, or none.
+    /// Normalization: subtract each sample's median; limma normalizeQuantiles; limma normalizeCyclicLoess (fast,
+    /// span 0.7, 3 iterations); or none.
     #[arg(long, value_enum, default_value = "median")]
     normalize: NormalizeArg,
+    /// Fit the normalization on a reference set only (e.g. a constant background): a file of ids (one per line:
+    /// protein ids, accessions or gene names), `regex:<pattern>` over ids and gene names, or `species:<NAME>` from
+    /// UniProt entry names such as `ALBU_HUMAN` [default: all kept proteins].
+    #[arg(long, value_name = "FILE|regex:RE|species:NAME")]
+    normalize_on: Option<String>,
     /// Imputation of missing values: Perseus-style (per sample, N(mean − 1.8 SD, 0.3 SD)), or none.
     #[arg(long, value_enum, default_value = "perseus")]
     impute: ImputeArg,
@@ -105,9 +119,22 @@ pub struct RunArgs {
     /// Differential-expression method.
     #[arg(long = "de", value_enum, default_value = "limma")]
     de: DeArg,
-    /// Contrasts: `all-pairs`, `vs:<group>`, or a list like "B-A,C-A,(B+C)/2-A" (log2 A − log2 B for `A-B`).
-    #[arg(long, default_value = "all-pairs")]
+    /// Contrasts; `A-B` always means log2 A − log2 B. `default`: every group minus the reference group when one is
+    /// given (--reference) or named like a control (control, ctrl, healthy, wt, untreated, vehicle, mock, normal,
+    /// sham, dmso, baseline: whole words, any case), else all pairs. `all-pairs`: every pair as first listed − later
+    /// listed in the design, except `other − reference` for pairs with such a reference. `vs:<group>`: every group
+    /// minus <group>. Or a list like "B-A,C-A,(B+C)/2-A".
+    #[arg(long, default_value = DEFAULT_CONTRASTS)]
     contrasts: String,
+    /// The reference (control) group contrasts subtract [default: a group named like a control, else the first
+    /// group of the design].
+    #[arg(long)]
+    reference: Option<String>,
+    /// limma F test for ≥ 3 groups: `per-protein` = any difference among the groups from each protein's own fit
+    /// (independent of --contrasts); `shared` = limma's classifyTestsF over the requested contrasts with the design's
+    /// shared correlation (equal to limma; changes with --contrasts when values are missing).
+    #[arg(long, value_enum, default_value = "per-protein")]
+    f_test: FTestArg,
     /// Post-hoc test added to pairwise contrasts (column `tukey_p_value`).
     #[arg(long, value_enum, default_value = "none")]
     posthoc: PosthocArg,
@@ -123,7 +150,8 @@ pub struct RunArgs {
     /// limma: numeric design columns to add to the model, comma-separated (e.g. `age,bmi`).
     #[arg(long, value_delimiter = ',')]
     covariates: Vec<String>,
-    /// Significance cut-off on the BH-adjusted p-value.
+    /// Significance cut-off on the BH-adjusted p-value (a protein is significant when adj. p < alpha and
+    /// |log2FC| ≥ --min-log2fc; the summary also counts adj. p < alpha alone).
     #[arg(long, default_value_t = DEFAULT_ALPHA)]
     alpha: f64,
     /// Minimum |log2 fold change| for a protein to count as significant.
@@ -162,8 +190,11 @@ impl RunArgs {
                 min_valid: self.min_valid,
                 normalize: match self.normalize {
                     NormalizeArg::Median => Normalize::Median,
+                    NormalizeArg::Quantile => Normalize::Quantile,
+                    NormalizeArg::CyclicLoess => Normalize::CyclicLoess,
                     NormalizeArg::None => Normalize::None,
                 },
+                normalize_on: self.normalize_on.as_deref().map(normalize_on_spec).transpose()?,
                 impute: match self.impute {
                     ImputeArg::Perseus => Impute::Perseus,
                     ImputeArg::None => Impute::None,
@@ -179,6 +210,11 @@ impl RunArgs {
                     DeArg::WelchAnova => DeMethod::WelchAnova,
                 },
                 contrasts: self.contrasts.clone(),
+                reference: self.reference.clone(),
+                f_test: match self.f_test {
+                    FTestArg::PerProtein => FTestMode::PerProtein,
+                    FTestArg::Shared => FTestMode::Shared,
+                },
                 posthoc: match self.posthoc {
                     PosthocArg::None => Posthoc::None,
                     PosthocArg::Tukey => Posthoc::Tukey,
@@ -205,6 +241,18 @@ impl RunArgs {
             params,
         })
     }
+}
+
+/// `--normalize-on`: `regex:` and `species:` pass as they are; anything else is an id-list file, made absolute.
+fn normalize_on_spec(spec: &str) -> anyhow::Result<String> {
+    if spec.starts_with("regex:") || spec.starts_with("species:") {
+        return Ok(spec.to_string());
+    }
+    let path = Path::new(spec.strip_prefix("file:").unwrap_or(spec));
+    if !path.is_file() {
+        anyhow::bail!("--normalize-on {spec}: no such file; give an id-list file, regex:<pattern> or species:<NAME>");
+    }
+    absolute(path)
 }
 
 fn absolute(p: &Path) -> anyhow::Result<String> {
@@ -293,17 +341,26 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
     }
     if let Some(de) = get(Stage::De) {
         println!("DE: {}", de["model"].as_str().unwrap_or(""));
+        println!("  reference group: {}", de["reference"].as_str().unwrap_or(""));
+        println!("  contrasts: {} (A-B = log2 A − log2 B)", de["contrast_rule"].as_str().unwrap_or(""));
+        println!("  {}", de["significance_rule"].as_str().unwrap_or(""));
         for c in de["contrasts"].as_array().into_iter().flatten() {
             println!(
-                "  {:<28} {:>5} significant ({} up, {} down)",
+                "  {:<28} {:>5} significant ({} up, {} down); {} at adj. p alone",
                 c["contrast"].as_str().unwrap_or(""),
                 c["significant"],
                 c["up"],
-                c["down"]
+                c["down"],
+                c["adj_p_significant"]
             );
         }
         if let Some(f) = de["f_test_significant"].as_u64() {
-            println!("  {:<28} {:>5} significant", "F test (any difference)", f);
+            println!(
+                "  {:<28} {:>5} at adj. p alone ({})",
+                "F test (any difference)",
+                f,
+                de["f_test"].as_str().unwrap_or("")
+            );
         }
     }
     if let Some(pw) = get(Stage::Pathway) {

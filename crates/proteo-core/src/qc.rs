@@ -1,4 +1,5 @@
-//! QC stage: log2, valid-value filter, normalization, Perseus-style imputation, per-sample metrics and PCA.
+//! QC stage: log2, valid-value filter, normalization (on all proteins or a reference set), imputation, per-sample
+//! metrics and PCA.
 
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand::SeedableRng;
@@ -6,7 +7,13 @@ use rand_chacha::ChaCha20Rng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
+use proteo_stats::normalize::{
+    normalize_cyclic_loess, normalize_quantiles, normalize_quantiles_on, NormalizeError, CYCLIC_LOESS_ITERATIONS,
+    CYCLIC_LOESS_SPAN,
+};
+
 use crate::model::{Design, IntensityTable};
+use crate::reference::{ReferenceError, ReferenceSet, MIN_REFERENCE_PROTEINS};
 
 /// Perseus default: missing values are drawn 1.8 standard deviations below the sample mean
 /// (Tyanova et al., Nat Methods 13:731, 2016; LFQ-Analyst / DEP `impute(fun = "man", shift = 1.8, scale = 0.3)`).
@@ -19,12 +26,27 @@ pub const DEFAULT_SEED: u64 = 42;
 pub const PCA_COMPONENTS: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Normalize {
-    /// Subtract each sample's median log2 intensity.
+    /// Subtract each sample's median log2 intensity (of the reference proteins, when a set is given).
     #[default]
     Median,
+    /// limma `normalizeQuantiles`: every sample gets the same distribution.
+    Quantile,
+    /// limma `normalizeCyclicLoess(method = "fast", span = 0.7, iterations = 3)`: intensity-dependent bias removed.
+    CyclicLoess,
     None,
+}
+
+impl Normalize {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Normalize::Median => "median",
+            Normalize::Quantile => "quantile",
+            Normalize::CyclicLoess => "cyclic-loess",
+            Normalize::None => "none",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -44,6 +66,9 @@ pub struct QcParams {
     /// Valid values needed in at least one group; `None` = ⌊n/2⌋+1 of that group's size.
     pub min_valid: Option<usize>,
     pub normalize: Normalize,
+    /// Reference set the normalization is fitted on (`--normalize-on`): an id-list file, `regex:<re>` or
+    /// `species:<NAME>`; `None` = every kept protein.
+    pub normalize_on: Option<String>,
     pub impute: Impute,
     pub seed: u64,
 }
@@ -54,6 +79,7 @@ impl Default for QcParams {
             log2_input: false,
             min_valid: None,
             normalize: Normalize::Median,
+            normalize_on: None,
             impute: Impute::Perseus,
             seed: DEFAULT_SEED,
         }
@@ -68,6 +94,10 @@ pub enum QcError {
     EmptySample { sample: String },
     #[error("sample `{sample}` has a single valid value after filtering, too few to estimate the spread Perseus imputation needs; use --impute none or remove the sample")]
     TooFewForImputation { sample: String },
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    #[error("sample `{sample}` cannot be {method}-normalized: {reason}; use --normalize median, or remove the sample (--exclude-samples)")]
+    Normalization { sample: String, method: &'static str, reason: String },
 }
 
 /// Per-sample QC numbers.
@@ -81,8 +111,11 @@ pub struct SampleQc {
     pub missing_pct: f64,
     /// Median log2 intensity of the valid values before normalization (input rows).
     pub median_log2: f64,
-    /// What normalization subtracted from this sample.
+    /// What normalization subtracted from this sample: the median over its values of (before − after), which for
+    /// median normalization is the median itself.
     pub normalization_shift: f64,
+    /// Proteins whose values in this sample defined its normalization (reference proteins observed in it).
+    pub normalization_proteins: u32,
     /// Values imputed in this sample.
     pub imputed: u32,
     /// Median coefficient of variation (%) of this sample's group, on linear intensities of kept proteins with ≥ 2 valid values in the group.
@@ -108,9 +141,22 @@ pub struct QcCounts {
     pub missing_after_qc: usize,
 }
 
+/// How the matrix was normalized, for the summary and the methods text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalizationReport {
+    pub method: String,
+    /// `all kept proteins` or the reference set's description.
+    pub set: String,
+    /// Kept proteins in the set that defined the normalization.
+    pub proteins: usize,
+}
+
 pub struct QcResult {
     /// Final log2 matrix of kept proteins, samples in design order.
     pub matrix: IntensityTable,
+    /// Per kept protein, whether it belonged to the normalization reference set (all `true` without one).
+    pub reference: Vec<bool>,
+    pub normalization: NormalizationReport,
     /// Per kept protein, how many of its values were imputed.
     pub imputed_per_protein: Vec<u32>,
     pub samples: Vec<SampleQc>,
@@ -123,8 +169,14 @@ pub fn valid_threshold(group_size: usize, min_valid: Option<usize>) -> usize {
     min_valid.unwrap_or(group_size / 2 + 1)
 }
 
-/// Run QC on a table already aligned to the design (columns in design order).
-pub fn run_qc(table: &IntensityTable, design: &Design, params: &QcParams) -> Result<QcResult, QcError> {
+/// Run QC on a table already aligned to the design (columns in design order). `reference` is the resolved
+/// `params.normalize_on` set (the caller reads an id-list file); `None` normalizes on every kept protein.
+pub fn run_qc(
+    table: &IntensityTable,
+    design: &Design,
+    params: &QcParams,
+    reference: Option<&ReferenceSet>,
+) -> Result<QcResult, QcError> {
     let ns = table.n_samples();
     let np = table.n_proteins();
     let groups = design.groups();
@@ -155,6 +207,7 @@ pub fn run_qc(table: &IntensityTable, design: &Design, params: &QcParams) -> Res
                 missing_pct: if np == 0 { 0.0 } else { 100.0 * (np - col.len()) as f64 / np as f64 },
                 median_log2: median(col),
                 normalization_shift: 0.0,
+                normalization_proteins: 0,
                 imputed: 0,
                 group_cv_pct: f64::NAN,
             }
@@ -214,15 +267,42 @@ pub fn run_qc(table: &IntensityTable, design: &Design, params: &QcParams) -> Res
         }
     }
 
-    if params.normalize == Normalize::Median {
-        for (s, sample) in samples.iter_mut().enumerate() {
-            let med = median(column(&m, s));
-            sample.normalization_shift = med;
-            for p in 0..nk {
-                m[p * ns + s] -= med;
+    let in_set: Vec<bool> = match reference {
+        Some(r) => {
+            let all = r.mask(table);
+            keep.iter().map(|&p| all[p]).collect()
+        }
+        None => vec![true; nk],
+    };
+    let n_ref = in_set.iter().filter(|&&b| b).count();
+    if let Some(r) = reference {
+        if n_ref < MIN_REFERENCE_PROTEINS {
+            return Err(ReferenceError::TooFew {
+                set: r.description.clone(),
+                found: n_ref,
+                kept: nk,
+                min: MIN_REFERENCE_PROTEINS,
+                example: table.protein_ids.iter().take(2).cloned().collect::<Vec<_>>().join(", "),
             }
+            .into());
         }
     }
+    for (s, sample) in samples.iter_mut().enumerate() {
+        sample.normalization_proteins = (0..nk).filter(|&p| in_set[p] && !m[p * ns + s].is_nan()).count() as u32;
+    }
+    let before = m.clone();
+    normalize(&mut m, nk, ns, params.normalize, reference.map(|_| in_set.as_slice()), &samples)?;
+    for (s, sample) in samples.iter_mut().enumerate() {
+        let diffs: Vec<f64> =
+            (0..nk).map(|p| before[p * ns + s] - m[p * ns + s]).filter(|d| !d.is_nan()).collect();
+        sample.normalization_shift = if params.normalize == Normalize::None { 0.0 } else { median(diffs) };
+    }
+    drop(before);
+    let normalization = NormalizationReport {
+        method: params.normalize.as_str().to_string(),
+        set: reference.map_or_else(|| "all kept proteins".to_string(), |r| r.description.clone()),
+        proteins: n_ref,
+    };
 
     let mut imputed_per_protein = vec![0u32; nk];
     let mut values_imputed = 0;
@@ -264,6 +344,8 @@ pub fn run_qc(table: &IntensityTable, design: &Design, params: &QcParams) -> Res
     };
     Ok(QcResult {
         matrix,
+        reference: in_set,
+        normalization,
         imputed_per_protein,
         samples,
         pca,
@@ -275,6 +357,59 @@ pub fn run_qc(table: &IntensityTable, design: &Design, params: &QcParams) -> Res
             missing_after_qc,
         },
     })
+}
+
+/// Normalizes the kept log2 matrix in place; `reference` (per row) restricts what the normalization is fitted on.
+fn normalize(
+    m: &mut [f64],
+    nk: usize,
+    ns: usize,
+    method: Normalize,
+    reference: Option<&[bool]>,
+    samples: &[SampleQc],
+) -> Result<(), QcError> {
+    let sample_err = |e: NormalizeError| {
+        let (column, reason) = match &e {
+            NormalizeError::TooFewValues { column, n } => {
+                (*column, format!("it has {n} observed value(s) and needs at least 2"))
+            }
+            NormalizeError::EmptyReference { column } => (*column, "no reference protein is observed in it".into()),
+            NormalizeError::TooFewRows(_) => (0, e.to_string()),
+        };
+        QcError::Normalization {
+            sample: samples.get(column).map(|s| s.sample.clone()).unwrap_or_default(),
+            method: method.as_str(),
+            reason,
+        }
+    };
+    match method {
+        Normalize::None => {}
+        Normalize::Median => {
+            for s in 0..ns {
+                let col: Vec<f64> = (0..nk)
+                    .filter(|&p| reference.is_none_or(|r| r[p]))
+                    .map(|p| m[p * ns + s])
+                    .filter(|v| !v.is_nan())
+                    .collect();
+                if col.is_empty() {
+                    return Err(sample_err(NormalizeError::EmptyReference { column: s }));
+                }
+                let med = median(col);
+                for p in 0..nk {
+                    m[p * ns + s] -= med;
+                }
+            }
+        }
+        Normalize::Quantile => match reference {
+            None => normalize_quantiles(m, nk, ns).map_err(sample_err)?,
+            Some(r) => normalize_quantiles_on(m, nk, ns, r).map_err(sample_err)?,
+        },
+        Normalize::CyclicLoess => {
+            normalize_cyclic_loess(m, nk, ns, CYCLIC_LOESS_SPAN, CYCLIC_LOESS_ITERATIONS, reference)
+                .map_err(sample_err)?
+        }
+    }
+    Ok(())
 }
 
 /// PCA of the samples on complete proteins, centred per protein (R `prcomp(t(m), center = TRUE)`), via the
@@ -399,21 +534,21 @@ mod tests {
             6,
         );
         let p = QcParams { normalize: Normalize::None, impute: Impute::None, ..Default::default() };
-        let r = run_qc(&t, &d, &p).unwrap();
+        let r = run_qc(&t, &d, &p, None).unwrap();
         assert_eq!(r.matrix.protein_ids, vec!["P0", "P3"]);
         assert_eq!(r.counts.removed_by_valid_filter, 2);
         assert_eq!(r.matrix.row(1), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         assert_eq!(r.samples[0].identified, 3);
         assert!((r.samples[2].missing_pct - 75.0).abs() < 1e-12);
         let strict = QcParams { min_valid: Some(3), ..p };
-        assert_eq!(run_qc(&t, &d, &strict).unwrap().matrix.protein_ids, vec!["P3"]);
+        assert_eq!(run_qc(&t, &d, &strict, None).unwrap().matrix.protein_ids, vec!["P3"]);
     }
 
     #[test]
     fn median_normalization_centres_every_sample_at_zero() {
         let d = design(&[("S0", "A"), ("S1", "A"), ("S2", "B"), ("S3", "B")]);
         let t = table((1..=40).map(|i| (i * 37 % 101) as f64 * 1000.0).collect(), 4);
-        let r = run_qc(&t, &d, &QcParams { impute: Impute::None, ..Default::default() }).unwrap();
+        let r = run_qc(&t, &d, &QcParams { impute: Impute::None, ..Default::default() }, None).unwrap();
         for s in 0..4 {
             let col: Vec<f64> = (0..r.matrix.n_proteins()).map(|p| r.matrix.value(p, s)).collect();
             assert!(median(col).abs() < 1e-12);
@@ -428,13 +563,13 @@ mod tests {
             v[p * 4 + 1] = 0.0;
         }
         let t = table(v, 4);
-        let a = run_qc(&t, &d, &QcParams::default()).unwrap();
-        let b = run_qc(&t, &d, &QcParams::default()).unwrap();
+        let a = run_qc(&t, &d, &QcParams::default(), None).unwrap();
+        let b = run_qc(&t, &d, &QcParams::default(), None).unwrap();
         assert_eq!(a.matrix.values, b.matrix.values);
         assert_eq!(a.counts.values_imputed, 34);
         assert_eq!(a.samples[1].imputed, 34);
         assert_eq!(a.counts.missing_after_qc, 0);
-        let c = run_qc(&t, &d, &QcParams { seed: 7, ..Default::default() }).unwrap();
+        let c = run_qc(&t, &d, &QcParams { seed: 7, ..Default::default() }, None).unwrap();
         assert_ne!(a.matrix.values, c.matrix.values);
         // imputed values sit well below the observed ones of that sample
         let observed: Vec<f64> = (0..100).filter(|p| p % 3 != 0).map(|p| a.matrix.value(p, 1)).collect();
@@ -467,7 +602,7 @@ mod tests {
     fn nothing_kept_is_an_error_not_an_empty_run() {
         let d = design(&[("S0", "A"), ("S1", "A")]);
         let t = table(vec![0.0, 5.0, 0.0, 0.0], 2);
-        let err = run_qc(&t, &d, &QcParams::default()).err().unwrap();
+        let err = run_qc(&t, &d, &QcParams::default(), None).err().unwrap();
         assert!(err.to_string().starts_with("no protein has enough valid values"));
     }
 }

@@ -8,6 +8,7 @@ use proteo_core::input::{align_to_design, read_design, read_intensities};
 use proteo_core::model::{Design, IntensityTable, SampleInfo};
 use proteo_core::pathway::{Enricher, GeneSets};
 use proteo_core::qc::{run_qc, QcResult, PCA_COMPONENTS};
+use proteo_core::reference::{ReferenceSet, ReferenceSpec};
 use proteo_core::tables::{round_mantissa, Table, TableBuilder, TableError, STORED_MANTISSA_BITS};
 
 use crate::contracts::{JobSpec, Stage, StageResult};
@@ -146,7 +147,7 @@ async fn ingest_stage(
     report(60, "converting to Parquet");
     let mut keys = Vec::new();
     for (file, bytes) in [
-        ("table.parquet", intensity_table(&table, None, "ingest/table.parquet")?),
+        ("table.parquet", intensity_table(&table, "ingest/table.parquet")?),
         ("design.parquet", design_table(&design)?),
     ] {
         let key = job.key(Stage::Ingest, file);
@@ -182,12 +183,14 @@ async fn qc_stage(
 ) -> Result<StageResult, StageError> {
     report(0, "reading the input table");
     let (design, table) = read_design_and_table(store, job, Stage::Ingest, "table.parquet").await?;
+    let reference = reference_set(store, job).await?;
     report(20, "filtering, normalizing and imputing");
-    let qc = run_qc(&table, &design, &job.params.qc).map_err(|e| StageError::InvalidInput(e.to_string()))?;
+    let qc = run_qc(&table, &design, &job.params.qc, reference.as_ref())
+        .map_err(|e| StageError::InvalidInput(e.to_string()))?;
     report(80, "writing QC tables");
     let mut keys = Vec::new();
     for (file, bytes) in [
-        ("matrix.parquet", intensity_table(&qc.matrix, Some(&qc.imputed_per_protein), "qc/matrix.parquet")?),
+        ("matrix.parquet", qc_matrix_table(&qc)?),
         ("samples.parquet", samples_table(&qc)?),
         ("pca.parquet", pca_table(&qc)?),
     ] {
@@ -197,21 +200,57 @@ async fn qc_stage(
     }
     let summary = json!({
         "qc": qc.counts,
+        "normalization": qc.normalization,
         "pca_variance_pct": qc.pca.variance_pct.iter().map(|v| round(*v, 2)).collect::<Vec<_>>(),
     });
     report(100, &format!("{} proteins kept", qc.counts.proteins_kept));
     Ok(StageResult { stage: Stage::Qc, keys, summary })
 }
 
-/// A protein × sample table as Parquet: ids, annotations, [imputed counts], one float column per sample.
-fn intensity_table(m: &IntensityTable, imputed: Option<&[u32]>, name: &str) -> Result<Vec<u8>, StageError> {
+/// The `--normalize-on` set of the job, its id-list file read from the store. In a cloud job (a key prefix) the
+/// file must be one of the job's own uploads: a job reads only its own data.
+async fn reference_set(store: &impl ObjectStore, job: &JobSpec) -> Result<Option<ReferenceSet>, StageError> {
+    let Some(spec) = job.params.qc.normalize_on.as_deref() else { return Ok(None) };
+    let invalid = |e: &dyn std::fmt::Display| StageError::InvalidInput(e.to_string());
+    let spec = ReferenceSpec::parse(spec).map_err(|e| invalid(&e))?;
+    let bytes = match spec.file() {
+        Some(key) => {
+            let input_folder = job.input_key.rsplit_once('/').map_or("", |(folder, _)| folder);
+            if !job.prefix.is_empty() && !key.starts_with(&job.prefix) && !key.starts_with(&format!("{input_folder}/")) {
+                return Err(StageError::InvalidInput(format!(
+                    "--normalize-on file `{key}` is not one of this job's uploads; upload the id list with the job (next to {})",
+                    job.input_name()
+                )));
+            }
+            let name = key.rsplit(['/', '\\']).next().unwrap_or(key).to_string();
+            Some(get_input(store, key, &name).await?)
+        }
+        None => None,
+    };
+    Ok(Some(ReferenceSet::new(&spec, bytes.as_deref()).map_err(|e| invalid(&e))?))
+}
+
+/// `qc/matrix.parquet`: the intensity table plus, per protein, its imputed count and whether it was in the
+/// normalization reference set.
+fn qc_matrix_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
+    let extra = TableBuilder::new()
+        .u32("n_imputed", qc.imputed_per_protein.clone())
+        .bool("normalization_reference", qc.reference.clone());
+    intensity_table_with(&qc.matrix, extra, "qc/matrix.parquet")
+}
+
+/// A protein × sample table as Parquet: ids, annotations, one float column per sample.
+fn intensity_table(m: &IntensityTable, name: &str) -> Result<Vec<u8>, StageError> {
+    intensity_table_with(m, TableBuilder::new(), name)
+}
+
+/// ids and annotations, then the columns of `extra`, then one float column per sample.
+fn intensity_table_with(m: &IntensityTable, extra: TableBuilder, name: &str) -> Result<Vec<u8>, StageError> {
     let mut t = TableBuilder::new()
         .text("protein_id", &m.protein_ids)
         .text("majority_protein_ids", &m.majority_ids)
-        .text("gene_names", &m.gene_names);
-    if let Some(n) = imputed {
-        t = t.u32("n_imputed", n.to_vec());
-    }
+        .text("gene_names", &m.gene_names)
+        .append(extra);
     let ns = m.n_samples();
     for (s, sample) in m.samples.iter().enumerate() {
         let col: Vec<f64> = (0..m.n_proteins()).map(|p| m.values[p * ns + s]).collect();
@@ -229,6 +268,7 @@ fn samples_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
         .f64("missing_pct", s.iter().map(|x| x.missing_pct).collect())
         .f64_nullable("median_log2", &s.iter().map(|x| x.median_log2).collect::<Vec<_>>())
         .f64("normalization_shift", s.iter().map(|x| x.normalization_shift).collect())
+        .u32("normalization_proteins", s.iter().map(|x| x.normalization_proteins).collect())
         .u32("imputed", s.iter().map(|x| x.imputed).collect())
         .f64_nullable("group_cv_pct", &s.iter().map(|x| x.group_cv_pct).collect::<Vec<_>>())
         .to_parquet("qc/samples.parquet")?)
@@ -393,8 +433,11 @@ async fn de_stage(
         .iter()
         .enumerate()
         .map(|(j, c)| {
-            let (mut up, mut down) = (0, 0);
+            let (mut up, mut down, mut adj_only) = (0, 0, 0);
             for i in j * np..(j + 1) * np {
+                if de.adj_p_value[i] < alpha {
+                    adj_only += 1;
+                }
                 if is_significant(de.adj_p_value[i], de.log2fc[i], alpha, lfc) {
                     if de.log2fc[i] > 0.0 {
                         up += 1
@@ -403,20 +446,57 @@ async fn de_stage(
                     }
                 }
             }
-            json!({"contrast": c.name, "significant": up + down, "up": up, "down": down})
+            json!({"contrast": c.name, "significant": up + down, "up": up, "down": down, "adj_p_significant": adj_only})
         })
         .collect();
     let f_significant = de.ftest.as_ref().map(|f| f.adj_p_value.iter().filter(|p| **p < alpha).count());
     let summary = json!({
         "model": de.model,
         "proteins_tested": np,
+        "reference": de.reference.describe(),
+        "reference_group": de.reference.name,
+        "contrast_rule": contrast_rule(&job.params.de.contrasts, &de.reference),
+        "significance_rule": significance_rule(alpha, lfc),
         "contrasts": per_contrast,
+        "f_test": de.ftest.as_ref().map(|_| if job.params.de.method == proteo_core::de::DeMethod::Limma {
+            job.params.de.f_test.describe()
+        } else {
+            "one-way ANOVA F per protein"
+        }),
         "f_test_significant": f_significant,
         "s2_prior": de.prior.map(|p| p.0),
         "df_prior": de.prior.map(|p| if p.1.is_finite() { json!(p.1) } else { json!("Inf") }),
     });
     report(100, "done");
     Ok(StageResult { stage: Stage::De, keys, summary })
+}
+
+/// The rule "significant" means, as printed by the CLI and written in the summary and report.
+pub fn significance_rule(alpha: f64, min_log2fc: f64) -> String {
+    format!("significant = BH-adjusted p < {alpha} and |log2FC| ≥ {min_log2fc}")
+}
+
+/// How the contrasts were formed, in one sentence (`A-B` = log2 A − log2 B).
+fn contrast_rule(spec: &str, reference: &proteo_core::de::ReferenceGroup) -> String {
+    let spec = spec.trim();
+    let orients = reference.orients();
+    if spec.is_empty() || spec == proteo_core::de::DEFAULT_CONTRASTS {
+        if orients {
+            return format!("each group − reference group {}", reference.name);
+        }
+        return "all pairs, first listed − later listed group of the design (no group is named like a control)"
+            .to_string();
+    }
+    if spec == "all-pairs" {
+        if orients {
+            return format!("all pairs, first listed − later listed, pairs with {} as other − {}", reference.name, reference.name);
+        }
+        return "all pairs, first listed − later listed group of the design".to_string();
+    }
+    if let Some(g) = spec.strip_prefix("vs:") {
+        return format!("each group − {}", g.trim());
+    }
+    format!("as listed: {spec} (A-B = log2 A − log2 B)")
 }
 
 /// Significant: BH-adjusted p below `alpha` and |log2FC| at least `min_log2fc`.

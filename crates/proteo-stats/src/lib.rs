@@ -3,6 +3,7 @@
 pub mod anova;
 pub mod dist;
 pub mod hyper;
+pub mod impute;
 pub mod limma;
 pub mod normalize;
 pub mod padjust;
