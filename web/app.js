@@ -17,7 +17,7 @@
   /** Contrasts tried, when the first has no rows, to open a result table on one that has. */
   const FIRST_CONTRAST_TRIES = 12;
   /** Defaults, as `proteo run` has them (crates/proteo-core qc.rs/de.rs, crates/proteo-pipeline contracts.rs). */
-  const DEFAULTS = { method: "limma", contrasts: "all-pairs", normalize: "median", impute: "perseus", seed: 42, alpha: 0.05, minLog2fc: 1.0 };
+  const DEFAULTS = { method: "limma", contrasts: "default", normalize: "median", impute: "perseus", seed: 42, alpha: 0.05, minLog2fc: 1.0 };
 
   const STAGE_TITLES = { ingest: "Reading input", qc: "Quality control", de: "Differential expression", pathway: "Pathway enrichment" };
   const STAGE_ORDER = ["ingest", "qc", "de", "pathway"];
@@ -315,6 +315,7 @@
     if (!datalist) { datalist = el("datalist", { id: "group-names" }); document.body.append(datalist); }
     datalist.replaceChildren(...names.map((g) => el("option", { value: g })));
     if (!problem) show($("form-error"), false);
+    updateReferenceChoices();
   }
 
   async function loadDesign(file) {
@@ -377,6 +378,46 @@
 
   // ---------------------------------------------------------------- options
 
+  // Whole words that name a control group (proteo_core::de::CONTROL_WORDS).
+  const CONTROL_WORDS = ["control", "controls", "ctrl", "ctrls", "healthy", "wt", "untreated", "vehicle", "mock", "normal", "sham", "dmso", "baseline"];
+
+  function controlGroup(names) {
+    const words = (g) => g.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+    const hits = (g) => words(g).filter((w) => CONTROL_WORDS.includes(w)).length;
+    return names.find((g) => hits(g) > 0 && hits(g) === words(g).length) ?? names.find((g) => hits(g) > 0) ?? null;
+  }
+
+  /** The contrasts `spec` gives for the groups in design order, as the pipeline forms them (parse_contrasts). */
+  function previewContrasts(spec, names, chosen) {
+    const ref = chosen || controlGroup(names);
+    const pairs = [];
+    for (let a = 0; a < names.length; a++) for (let b = a + 1; b < names.length; b++) {
+      pairs.push(ref && names[a] === ref ? `${names[b]}-${ref}` : `${names[a]}-${names[b]}`);
+    }
+    if (spec === "" || spec === "default") return ref ? names.filter((g) => g !== ref).map((g) => `${g}-${ref}`) : pairs;
+    if (spec === "all-pairs") return pairs;
+    const vs = /^vs:(.*)$/i.exec(spec);
+    if (vs) return names.filter((g) => g !== vs[1].trim()).map((g) => `${g}-${vs[1].trim()}`);
+    return spec.split(",").map((c) => c.trim()).filter(Boolean);
+  }
+
+  function updateReferenceChoices() {
+    const names = [...currentGroups().keys()].filter((g) => g);
+    const select = $("opt-reference");
+    const keep = select.value;
+    const auto = controlGroup(names);
+    select.replaceChildren(el("option", { value: "", text: auto ? `Automatic (${auto})` : "Automatic (none: all pairs)" }),
+      ...names.map((g) => el("option", { value: g, text: g, selected: g === keep })));
+    updateContrastPreview();
+  }
+
+  function updateContrastPreview() {
+    const names = [...currentGroups().keys()].filter((g) => g);
+    if (names.length < 2) { $("contrast-preview").textContent = ""; return; }
+    const list = previewContrasts($("opt-contrasts").value.trim(), names, $("opt-reference").value);
+    $("contrast-preview").textContent = ` This design gives: ${list.join(", ")}.`;
+  }
+
   function readParams(groups) {
     const method = $("opt-method").value;
     const contrasts = $("opt-contrasts").value.trim() || DEFAULTS.contrasts;
@@ -389,14 +430,20 @@
     const alpha = num("opt-alpha", "The adjusted p-value cut-off must be a number above 0 and at most 1.", (v) => v > 0 && v <= 1);
     const minLog2fc = num("opt-min-lfc", "The minimum |log2 fold change| must be a number of 0 or more.", (v) => v >= 0);
     const seed = num("opt-seed", "The random seed must be a whole number of 0 or more.", (v) => Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER);
+    const reference = $("opt-reference").value || null;
+    if (reference && !groups.has(reference)) throw new Error(`Reference group “${reference}” is not a group of the design; choose it again.`);
+    const normalizeOn = $("opt-normalize-on").value.trim() || null;
+    if (normalizeOn && !/^(species|regex):.+/.test(normalizeOn)) {
+      throw new Error("Normalize on: write species:<NAME> (e.g. species:HUMAN) or regex:<pattern>; id-list files are for proteo run.");
+    }
     const vs = /^vs:(.*)$/i.exec(contrasts);
     if (vs && !groups.has(vs[1].trim())) {
       throw new Error(`Contrasts “${contrasts}”: there is no group “${vs[1].trim()}”; the groups are ${[...groups.keys()].join(", ")}.`);
     }
     return {
-      qc: { normalize: $("opt-normalize").value, impute: $("opt-impute").value, seed },
+      qc: { normalize: $("opt-normalize").value, impute: $("opt-impute").value, seed, normalize_on: normalizeOn },
       de: {
-        method, contrasts, posthoc: $("opt-posthoc").checked ? "tukey" : "none",
+        method, contrasts, reference, posthoc: $("opt-posthoc").checked ? "tukey" : "none",
         trend: method === "limma" && $("opt-trend").checked, robust: method === "limma" && $("opt-robust").checked,
       },
       pathway: { alpha, min_log2fc: minLog2fc },
@@ -620,7 +667,14 @@
     if (s.fTestSignificant !== undefined && s.fTestSignificant !== null) stats.splice(3, 0, ["Significant (F test)", s.fTestSignificant]);
     $("summary-stats").replaceChildren(...stats.filter(([, v]) => v !== undefined && v !== null).map(([k, v]) =>
       el("div", { class: "stat" }, el("dt", { text: k }), el("dd", { text: typeof v === "number" ? v.toLocaleString("en") : String(v) }))));
-    $("summary-model").textContent = [s.model ? `Model: ${s.model}` : "", s.geneSets ? `gene sets: ${s.geneSets}` : ""].filter(Boolean).join(" · ");
+    $("summary-model").textContent = [s.model ? `Model: ${s.model}` : "", s.reference ? `reference group: ${s.reference}` : "",
+      s.geneSets ? `gene sets: ${s.geneSets}` : ""].filter(Boolean).join(" · ");
+    const outliers = Array.isArray(s.outliers) ? s.outliers : [];
+    const flag = $("outlier-flag");
+    flag.textContent = outliers.length
+      ? `Outlier sample${outliers.length === 1 ? "" : "s"} flagged: ${outliers.join(", ")} (see the report's Sample QC table; rerun with them excluded if they are failed runs).`
+      : "";
+    show(flag, outliers.length > 0);
 
     const contrasts = Array.isArray(s.contrasts) ? s.contrasts : [];
     const table = $("contrast-summary");
@@ -799,6 +853,8 @@
     $("start-over").addEventListener("click", startOver);
     $("new-analysis").addEventListener("click", startOver);
     for (const id of ["opt-method", "opt-contrasts", "opt-alpha", "opt-min-lfc"]) $(id).addEventListener("input", updateOptionsDigest);
+    $("opt-contrasts").addEventListener("input", updateContrastPreview);
+    $("opt-reference").addEventListener("change", updateContrastPreview);
     $("report-nav").addEventListener("click", (e) => {
       const b = e.target.closest("button[data-section]");
       if (b) setReportTab(b.dataset.section);

@@ -171,7 +171,8 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let design = read_design(&data.design_tsv, "design.tsv")?;
     let table = align_to_design(table, &design, "matrix.tsv", "design.tsv")?;
     let qc = run_qc(&table, &design, &QcParams::default(), None)?;
-    let no_impute = run_qc(&table, &design, &QcParams { impute: proteo_core::qc::Impute::None, ..Default::default() }, None)?;
+    let no_impute =
+        run_qc(&table, &design, &QcParams { impute: proteo_core::qc::Impute::None, ..Default::default() }, None)?;
     let limma = DeParams::default();
     let tukey = DeParams { posthoc: Posthoc::Tukey, ..Default::default() };
     let (d, out) = time(args.reps, || run_de(&qc.matrix.values, &design, &limma).expect("de"));

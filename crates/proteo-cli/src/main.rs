@@ -2,6 +2,7 @@
 
 mod bench;
 mod serve;
+mod spike_in;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use proteo_core::de::{DeMethod, DeParams, FTestMode, Posthoc, DEFAULT_CONTRASTS};
 use proteo_core::model::InputFormat;
+use proteo_core::pathway::Membership;
 use proteo_core::qc::{Impute, Normalize, QcParams, DEFAULT_SEED};
 use proteo_pipeline::contracts::{DEFAULT_ALPHA, DEFAULT_MAX_SET_SIZE, DEFAULT_MIN_LOG2FC, DEFAULT_MIN_SET_SIZE};
 use proteo_pipeline::fs_store::FsStore;
@@ -39,6 +41,8 @@ enum Command {
     Synthetic(bench::SyntheticArgs),
     /// Serve the web page and the cloud's HTTP API on this machine: jobs run in-process, kept in --data-dir.
     Serve(serve::ServeArgs),
+    /// Score every normalization on a synthetic species mix with a constant background (FDP, sensitivity).
+    SpikeIn(spike_in::SpikeInArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -58,7 +62,16 @@ enum NormalizeArg {
 #[derive(Clone, Copy, ValueEnum)]
 enum ImputeArg {
     Perseus,
+    MinProb,
+    HalfMin,
+    Knn,
     None,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MembershipArg {
+    LeadingAccession,
+    AnyMember,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -110,9 +123,14 @@ pub struct RunArgs {
     /// UniProt entry names such as `ALBU_HUMAN` [default: all kept proteins].
     #[arg(long, value_name = "FILE|regex:RE|species:NAME")]
     normalize_on: Option<String>,
-    /// Imputation of missing values: Perseus-style (per sample, N(mean − 1.8 SD, 0.3 SD)), or none.
+    /// Imputation of missing values (after normalization): `perseus` = per sample N(mean − 1.8 SD, 0.3 SD);
+    /// `min-prob` = imputeLCMD MinProb (per sample N(1 % quantile, median protein SD)); `half-min` = half the
+    /// protein's smallest intensity; `knn` = impute.knn (k = 10); `none` = limma fits the observed values.
     #[arg(long, value_enum, default_value = "perseus")]
     impute: ImputeArg,
+    /// Samples to leave out, comma-separated (e.g. the outliers a first run flagged).
+    #[arg(long, value_delimiter = ',')]
+    exclude_samples: Vec<String>,
     /// Seed of the imputation draws: same inputs and seed give bit-identical outputs.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
@@ -166,6 +184,10 @@ pub struct RunArgs {
     /// Largest gene set tested (after intersecting with the quantified proteins).
     #[arg(long, default_value_t = DEFAULT_MAX_SET_SIZE)]
     max_set_size: usize,
+    /// Which accessions of a protein group are matched to the gene sets: the leading one, or any member. The
+    /// background is the quantified groups annotated by this rule.
+    #[arg(long, value_enum, default_value = "leading-accession")]
+    membership: MembershipArg,
     /// Store the DE statistics with every bit (by default 11 significant digits, rel. error ≤ 7.3e-12: a third smaller).
     #[arg(long)]
     full_precision: bool,
@@ -197,9 +219,13 @@ impl RunArgs {
                 normalize_on: self.normalize_on.as_deref().map(normalize_on_spec).transpose()?,
                 impute: match self.impute {
                     ImputeArg::Perseus => Impute::Perseus,
+                    ImputeArg::MinProb => Impute::MinProb,
+                    ImputeArg::HalfMin => Impute::HalfMin,
+                    ImputeArg::Knn => Impute::Knn,
                     ImputeArg::None => Impute::None,
                 },
                 seed: self.seed,
+                exclude_samples: self.exclude_samples.clone(),
             },
             de: DeParams {
                 method: match self.de {
@@ -230,6 +256,10 @@ impl RunArgs {
                 gene_sets: absolute(&gene_sets)?,
                 min_set_size: self.min_set_size,
                 max_set_size: self.max_set_size,
+                membership: match self.membership {
+                    MembershipArg::LeadingAccession => Membership::LeadingAccession,
+                    MembershipArg::AnyMember => Membership::AnyMember,
+                },
             },
             output: OutputParams { full_precision: self.full_precision },
         };
@@ -271,6 +301,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(&args),
         Command::Synthetic(args) => bench::synthetic(&args),
         Command::Serve(args) => serve::serve(&args),
+        Command::SpikeIn(args) => spike_in::spike_in(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -338,6 +369,21 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
             "QC: {} of {} proteins kept ({} removed by the valid-value filter), {} values imputed",
             c["proteins_kept"], c["proteins_in"], c["removed_by_valid_filter"], c["values_imputed"]
         );
+        let n = &qc["normalization"];
+        println!(
+            "  normalization: {} on {} ({} proteins)",
+            n["method"].as_str().unwrap_or(""),
+            n["set"].as_str().unwrap_or(""),
+            n["proteins"]
+        );
+        for o in qc["outliers"].as_array().into_iter().flatten() {
+            println!(
+                "  outlier sample {}: {} (drop it with --exclude-samples {})",
+                o["sample"].as_str().unwrap_or(""),
+                o["reason"].as_str().unwrap_or(""),
+                o["sample"].as_str().unwrap_or("")
+            );
+        }
     }
     if let Some(de) = get(Stage::De) {
         println!("DE: {}", de["model"].as_str().unwrap_or(""));
@@ -364,10 +410,7 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
         }
     }
     if let Some(pw) = get(Stage::Pathway) {
-        println!(
-            "Pathways: {} gene sets, {} of {} proteins annotated",
-            pw["terms"], pw["background_annotated"], pw["background"]
-        );
+        println!("Pathways: {} gene sets; background = {}", pw["terms"], pw["background_rule"].as_str().unwrap_or(""));
         for s in pw["selections"].as_array().into_iter().flatten() {
             if let Some(term) = s["top_term"].as_str() {
                 println!(

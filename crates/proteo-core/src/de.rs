@@ -144,7 +144,18 @@ pub const DEFAULT_CONTRASTS: &str = "default";
 /// Whole words (case-insensitive, split at anything but letters and digits) that mark a group as the control:
 /// the names control groups go by in proteomics designs (LFQ-Analyst, MSstats and DEP examples, clinical cohorts).
 pub const CONTROL_WORDS: &[&str] = &[
-    "control", "controls", "ctrl", "ctrls", "healthy", "wt", "untreated", "vehicle", "mock", "normal", "sham", "dmso",
+    "control",
+    "controls",
+    "ctrl",
+    "ctrls",
+    "healthy",
+    "wt",
+    "untreated",
+    "vehicle",
+    "mock",
+    "normal",
+    "sham",
+    "dmso",
     "baseline",
 ];
 
@@ -179,9 +190,10 @@ impl ReferenceGroup {
         match self.chosen {
             ReferenceChoice::Given => format!("`{}` (given with --reference)", self.name),
             ReferenceChoice::ControlName => format!("`{}` (its name says control)", self.name),
-            ReferenceChoice::FirstGroup => {
-                format!("`{}` (first group of the design; no group is named like a control)", self.name)
-            }
+            ReferenceChoice::FirstGroup => format!(
+                "none (no group is named like a control and none was given; `{}`, listed first, is the first term of its pairs)",
+                self.name
+            ),
         }
     }
 }
@@ -197,10 +209,10 @@ fn is_control_name(name: &str) -> (bool, bool) {
 /// words, else the first whose name contains one, else the first group of the design.
 pub fn reference_group(groups: &[String], given: Option<&str>) -> Result<ReferenceGroup, DeError> {
     if let Some(g) = given.map(str::trim).filter(|g| !g.is_empty()) {
-        let index = groups.iter().position(|x| x == g).ok_or_else(|| DeError::BadReference {
-            group: g.to_string(),
-            groups: groups.join(", "),
-        })?;
+        let index = groups
+            .iter()
+            .position(|x| x == g)
+            .ok_or_else(|| DeError::BadReference { group: g.to_string(), groups: groups.join(", ") })?;
         return Ok(ReferenceGroup { index, name: g.to_string(), chosen: ReferenceChoice::Given });
     }
     let pure = groups.iter().position(|g| is_control_name(g).1);
@@ -588,7 +600,13 @@ pub fn run_de(values: &[f64], design: &Design, params: &DeParams) -> Result<DeOu
             }
             if k >= 3 && params.f_test == FTestMode::PerProtein {
                 let g = group_ftest(values, ns, &mm.matrix, &(0..k).collect::<Vec<_>>(), &fit.df_residual, &eb);
-                ftest = Some(FTest { adj_p_value: p_adjust_bh(&g.p_value), f: g.f, df1: g.df1, df2: g.df2, p_value: g.p_value });
+                ftest = Some(FTest {
+                    adj_p_value: p_adjust_bh(&g.p_value),
+                    f: g.f,
+                    df1: g.df1,
+                    df2: g.df2,
+                    p_value: g.p_value,
+                });
             } else if k >= 3 && nc >= 2 {
                 ftest = Some(FTest {
                     adj_p_value: p_adjust_bh(&eb.f_p_value),

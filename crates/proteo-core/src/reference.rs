@@ -51,7 +51,9 @@ impl ReferenceSpec {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReferenceError {
-    #[error("--normalize-on is empty; give an id-list file, `regex:<pattern>` or `species:<NAME>` (e.g. species:HUMAN)")]
+    #[error(
+        "--normalize-on is empty; give an id-list file, `regex:<pattern>` or `species:<NAME>` (e.g. species:HUMAN)"
+    )]
     Empty,
     #[error("--normalize-on species `{0}`: a species is the UniProt mnemonic after `_` in entry names, letters and digits only (HUMAN, YEAST, ECOLI)")]
     BadSpecies(String),
@@ -89,9 +91,10 @@ impl ReferenceSet {
                         .map_err(|e| ReferenceError::BadRegex { pattern: p.clone(), reason: e.to_string() })?,
                 ),
             },
-            ReferenceSpec::Species(s) => {
-                ReferenceSet { description: format!("{s} proteins (`_{s}` entry names)"), matcher: Matcher::Species(s.clone()) }
-            }
+            ReferenceSpec::Species(s) => ReferenceSet {
+                description: format!("{s} proteins (`_{s}` entry names)"),
+                matcher: Matcher::Species(s.clone()),
+            },
             ReferenceSpec::IdList(file) => {
                 let name = file.rsplit(['/', '\\']).next().unwrap_or(file).to_string();
                 let text = std::str::from_utf8(id_list.unwrap_or_default())
@@ -106,7 +109,10 @@ impl ReferenceSet {
                 if ids.is_empty() {
                     return Err(ReferenceError::EmptyIdList { file: name });
                 }
-                ReferenceSet { description: format!("the {} ids listed in {name}", ids.len()), matcher: Matcher::Ids(ids) }
+                ReferenceSet {
+                    description: format!("the {} ids listed in {name}", ids.len()),
+                    matcher: Matcher::Ids(ids),
+                }
             }
         })
     }
@@ -121,7 +127,10 @@ impl ReferenceSet {
                 match &self.matcher {
                     Matcher::Ids(ids) => {
                         ids.contains(id)
-                            || group_accessions(id).iter().chain(group_accessions(majority).iter()).any(|a| ids.contains(*a))
+                            || group_accessions(id)
+                                .iter()
+                                .chain(group_accessions(majority).iter())
+                                .any(|a| ids.contains(*a))
                             || group_gene_names(genes).iter().any(|g| ids.contains(*g))
                     }
                     Matcher::Regex(re) => re.is_match(id) || re.is_match(majority) || re.is_match(genes),
@@ -205,7 +214,8 @@ mod tests {
 
     #[test]
     fn bad_specs_say_what_to_write() {
-        let err = |s: &str| ReferenceSet::new(&ReferenceSpec::parse(s).unwrap(), Some(b"")).err().map(|e| e.to_string());
+        let err =
+            |s: &str| ReferenceSet::new(&ReferenceSpec::parse(s).unwrap(), Some(b"")).err().map(|e| e.to_string());
         assert!(err("regex:(").unwrap().contains("not a valid regular expression"));
         assert!(ReferenceSpec::parse("species:HU-MAN").unwrap_err().to_string().contains("letters and digits"));
         assert!(err("empty.txt").unwrap().contains("contains no ids"));

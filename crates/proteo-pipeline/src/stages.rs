@@ -7,7 +7,7 @@ use proteo_core::de::{run_de, DeOutput};
 use proteo_core::input::{align_to_design, read_design, read_intensities};
 use proteo_core::model::{Design, IntensityTable, SampleInfo};
 use proteo_core::pathway::{Enricher, GeneSets};
-use proteo_core::qc::{run_qc, QcResult, PCA_COMPONENTS};
+use proteo_core::qc::{exclude_samples, run_qc, QcResult, OUTLIER_RULE, PCA_COMPONENTS};
 use proteo_core::reference::{ReferenceSet, ReferenceSpec};
 use proteo_core::tables::{round_mantissa, Table, TableBuilder, TableError, STORED_MANTISSA_BITS};
 
@@ -144,6 +144,7 @@ async fn ingest_stage(
     drop(input);
     let design = read_design(&design_bytes, job.design_name()).map_err(|e| invalid(&e))?;
     let table = align_to_design(table, &design, job.input_name(), job.design_name()).map_err(|e| invalid(&e))?;
+    let (table, design) = exclude_samples(table, design, &job.params.qc.exclude_samples).map_err(|e| invalid(&e))?;
     report(60, "converting to Parquet");
     let mut keys = Vec::new();
     for (file, bytes) in [
@@ -159,6 +160,7 @@ async fn ingest_stage(
         "proteins": table.n_proteins(),
         "samples": design.samples.len(),
         "groups": design.groups(),
+        "excluded_samples": job.params.qc.exclude_samples,
     });
     report(100, &format!("{} proteins × {} samples", table.n_proteins(), design.samples.len()));
     Ok(StageResult { stage: Stage::Ingest, keys, summary })
@@ -191,6 +193,7 @@ async fn qc_stage(
     let mut keys = Vec::new();
     for (file, bytes) in [
         ("matrix.parquet", qc_matrix_table(&qc)?),
+        ("imputed.parquet", imputed_table(&qc)?),
         ("samples.parquet", samples_table(&qc)?),
         ("pca.parquet", pca_table(&qc)?),
     ] {
@@ -198,9 +201,18 @@ async fn qc_stage(
         store.put(&key, bytes, PARQUET).await?;
         keys.push(key);
     }
+    let outliers: Vec<serde_json::Value> = qc
+        .samples
+        .iter()
+        .filter(|s| s.outlier)
+        .map(|s| json!({"sample": s.sample, "group": s.group, "reason": s.outlier_reason}))
+        .collect();
     let summary = json!({
         "qc": qc.counts,
         "normalization": qc.normalization,
+        "imputation": job.params.qc.impute.describe(),
+        "outlier_rule": OUTLIER_RULE,
+        "outliers": outliers,
         "pca_variance_pct": qc.pca.variance_pct.iter().map(|v| round(*v, 2)).collect::<Vec<_>>(),
     });
     report(100, &format!("{} proteins kept", qc.counts.proteins_kept));
@@ -216,7 +228,8 @@ async fn reference_set(store: &impl ObjectStore, job: &JobSpec) -> Result<Option
     let bytes = match spec.file() {
         Some(key) => {
             let input_folder = job.input_key.rsplit_once('/').map_or("", |(folder, _)| folder);
-            if !job.prefix.is_empty() && !key.starts_with(&job.prefix) && !key.starts_with(&format!("{input_folder}/")) {
+            if !job.prefix.is_empty() && !key.starts_with(&job.prefix) && !key.starts_with(&format!("{input_folder}/"))
+            {
                 return Err(StageError::InvalidInput(format!(
                     "--normalize-on file `{key}` is not one of this job's uploads; upload the id list with the job (next to {})",
                     job.input_name()
@@ -237,6 +250,16 @@ fn qc_matrix_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
         .u32("n_imputed", qc.imputed_per_protein.clone())
         .bool("normalization_reference", qc.reference.clone());
     intensity_table_with(&qc.matrix, extra, "qc/matrix.parquet")
+}
+
+/// `qc/imputed.parquet`: per protein, one boolean column per sample, true where QC imputed the value.
+fn imputed_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
+    let ns = qc.matrix.n_samples();
+    let mut t = TableBuilder::new().text("protein_id", &qc.matrix.protein_ids);
+    for (s, sample) in qc.matrix.samples.iter().enumerate() {
+        t = t.bool(sample, (0..qc.matrix.n_proteins()).map(|p| qc.imputed[p * ns + s]).collect());
+    }
+    Ok(t.to_parquet("qc/imputed.parquet")?)
 }
 
 /// A protein × sample table as Parquet: ids, annotations, one float column per sample.
@@ -269,6 +292,9 @@ fn samples_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
         .f64_nullable("median_log2", &s.iter().map(|x| x.median_log2).collect::<Vec<_>>())
         .f64("normalization_shift", s.iter().map(|x| x.normalization_shift).collect())
         .u32("normalization_proteins", s.iter().map(|x| x.normalization_proteins).collect())
+        .f64_nullable("median_correlation", &s.iter().map(|x| x.median_correlation).collect::<Vec<_>>())
+        .bool("outlier", s.iter().map(|x| x.outlier).collect())
+        .text("outlier_reason", &s.iter().map(|x| x.outlier_reason.clone()).collect::<Vec<_>>())
         .u32("imputed", s.iter().map(|x| x.imputed).collect())
         .f64_nullable("group_cv_pct", &s.iter().map(|x| x.group_cv_pct).collect::<Vec<_>>())
         .to_parquet("qc/samples.parquet")?)
@@ -372,6 +398,7 @@ async fn de_stage(
 ) -> Result<StageResult, StageError> {
     report(0, "reading the QC matrix");
     let (design, matrix) = read_design_and_table(store, job, Stage::Qc, "matrix.parquet").await?;
+    let imputed = read_imputed(store, job, &design).await?;
     report(20, "fitting models");
     let mut de =
         run_de(&matrix.values, &design, &job.params.de).map_err(|e| StageError::InvalidInput(e.to_string()))?;
@@ -382,7 +409,8 @@ async fn de_stage(
     report(80, "writing results");
     let mut keys = Vec::new();
     let key = job.key(Stage::De, "results.parquet");
-    store.put(&key, results_table(&de, &matrix, job)?, PARQUET).await?;
+    let imputed_counts = imputed_per_contrast(&de, &design, &imputed);
+    store.put(&key, results_table(&de, &matrix, &imputed_counts, job)?, PARQUET).await?;
     keys.push(key);
     if let Some(f) = &de.ftest {
         let bytes = TableBuilder::new()
@@ -484,12 +512,14 @@ fn contrast_rule(spec: &str, reference: &proteo_core::de::ReferenceGroup) -> Str
         if orients {
             return format!("each group − reference group {}", reference.name);
         }
-        return "all pairs, first listed − later listed group of the design (no group is named like a control)"
-            .to_string();
+        return "all pairs, first listed − later listed group of the design".to_string();
     }
     if spec == "all-pairs" {
         if orients {
-            return format!("all pairs, first listed − later listed, pairs with {} as other − {}", reference.name, reference.name);
+            return format!(
+                "all pairs, first listed − later listed, pairs with {} as other − {}",
+                reference.name, reference.name
+            );
         }
         return "all pairs, first listed − later listed group of the design".to_string();
     }
@@ -533,7 +563,52 @@ fn top_table_order(de: &DeOutput) -> Vec<usize> {
     order
 }
 
-fn results_table(de: &DeOutput, matrix: &IntensityTable, job: &JobSpec) -> Result<Vec<u8>, StageError> {
+/// `qc/imputed.parquet` as a proteins × samples row-major mask.
+async fn read_imputed(store: &impl ObjectStore, job: &JobSpec, design: &Design) -> Result<Vec<bool>, StageError> {
+    let t = Table::from_parquet(store.get(&job.key(Stage::Qc, "imputed.parquet")).await?, "qc/imputed.parquet")?;
+    let ns = design.samples.len();
+    let mut mask = vec![false; t.num_rows() * ns];
+    for (s, sample) in design.samples.iter().enumerate() {
+        for (p, v) in t.bool(&sample.sample)?.into_iter().enumerate() {
+            mask[p * ns + s] = v;
+        }
+    }
+    Ok(mask)
+}
+
+/// Per (contrast, protein), contrast-major: values imputed in the contrast's positive-weight groups (A of `A-B`)
+/// and in its negative-weight groups (B).
+fn imputed_per_contrast(de: &DeOutput, design: &Design, imputed: &[bool]) -> (Vec<u32>, Vec<u32>) {
+    let np = de.n_proteins;
+    let ns = design.samples.len();
+    let gidx = design.group_index();
+    let (mut a, mut b) = (vec![0u32; de.contrasts.len() * np], vec![0u32; de.contrasts.len() * np]);
+    if imputed.len() != np * ns {
+        return (a, b);
+    }
+    for (j, c) in de.contrasts.iter().enumerate() {
+        for p in 0..np {
+            for s in 0..ns {
+                if imputed[p * ns + s] {
+                    let w = c.weights[gidx[s]];
+                    if w > 0.0 {
+                        a[j * np + p] += 1;
+                    } else if w < 0.0 {
+                        b[j * np + p] += 1;
+                    }
+                }
+            }
+        }
+    }
+    (a, b)
+}
+
+fn results_table(
+    de: &DeOutput,
+    matrix: &IntensityTable,
+    imputed: &(Vec<u32>, Vec<u32>),
+    job: &JobSpec,
+) -> Result<Vec<u8>, StageError> {
     let np = de.n_proteins;
     let order = top_table_order(de);
     let column = |v: &[f64]| order.iter().map(|&o| v[o]).collect::<Vec<f64>>();
@@ -551,6 +626,9 @@ fn results_table(de: &DeOutput, matrix: &IntensityTable, job: &JobSpec) -> Resul
     if let Some(tk) = &de.tukey_p_value {
         t = t.f64_nullable("tukey_p_value", &column(tk));
     }
+    t = t
+        .u32("imputed_a", order.iter().map(|&o| imputed.0[o]).collect())
+        .u32("imputed_b", order.iter().map(|&o| imputed.1[o]).collect());
     let avg: Vec<f64> = order.iter().map(|&o| de.avg_expr[o % np]).collect();
     let sig: Vec<bool> = order.iter().map(|&o| is_significant(de.adj_p_value[o], de.log2fc[o], alpha, lfc)).collect();
     Ok(t.f64_repeated("avg_expr", &avg).bool("significant", sig).to_parquet("de/results.parquet")?)
@@ -599,7 +677,8 @@ async fn pathway_stage(
     let (r_ids, r_contrast) = (results.text("protein_id")?, results.text("contrast")?);
     let (r_lfc, r_adj) = (results.f64("log2fc")?, results.f64("adj_p_value")?);
     report(20, "testing gene sets");
-    let enricher = Enricher::new(&sets, &background_ids, &background_genes, pp.min_set_size, pp.max_set_size);
+    let enricher =
+        Enricher::new(&sets, &background_ids, &background_genes, pp.min_set_size, pp.max_set_size, pp.membership);
     let index: std::collections::HashMap<&str, usize> =
         background_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
 
@@ -692,8 +771,15 @@ async fn pathway_stage(
         "gene_sets": gmt_name,
         "terms": sets.len(),
         "id_key": enricher.key_used().as_str(),
+        "membership": pp.membership.describe(),
         "background_annotated": enricher.n_annotated(),
         "background": background_ids.len(),
+        "background_rule": format!(
+            "the {} quantified protein groups annotated in the gene sets by {} ({} quantified)",
+            enricher.n_annotated(),
+            pp.membership.describe(),
+            background_ids.len()
+        ),
         "selections": top,
     });
     report(100, "done");
@@ -736,6 +822,8 @@ pub async fn write_job_summary(
         "versions": { "proteo": env!("CARGO_PKG_VERSION") },
         "stages": stages,
     });
+    let mut summary = summary;
+    summary["methods"] = serde_json::Value::String(crate::methods::methods_text(&summary));
     let key = job.summary_key();
     store.put(&key, serde_json::to_vec_pretty(&summary).expect("json"), JSON).await?;
     Ok((key, summary))
@@ -748,6 +836,15 @@ pub async fn write_report(store: &impl ObjectStore, job: &JobSpec) -> Result<Str
     for rel in proteo_report::REPORT_INPUTS {
         let key = format!("{}{rel}", job.prefix);
         inputs.files.insert(rel.to_string(), store.get(&key).await?);
+    }
+    for rel in proteo_report::OPTIONAL_REPORT_INPUTS {
+        match store.get(&format!("{}{rel}", job.prefix)).await {
+            Ok(bytes) => {
+                inputs.files.insert(rel.to_string(), bytes);
+            }
+            Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let html = proteo_report::render(&inputs).map_err(|e| StageError::Internal(format!("report.html: {e}")))?;
     let key = job.report_key();

@@ -54,7 +54,8 @@ pub fn impute_knn(
     // Column means of the rows kNN imputes (`mean.miss` of the kept rows).
     let xbar: Vec<f64> = (0..n_cols)
         .map(|c| {
-            let (s, n) = kept.iter().filter(|&&r| obs(r, c)).fold((0.0, 0usize), |(s, n), &r| (s + x[r * n_cols + c], n + 1));
+            let (s, n) =
+                kept.iter().filter(|&&r| obs(r, c)).fold((0.0, 0usize), |(s, n), &r| (s + x[r * n_cols + c], n + 1));
             if n > 0 {
                 s / n as f64
             } else {
@@ -150,6 +151,9 @@ mod tests {
         let col0_mean = (1.0 + 1.1 + 9.0 + 1.2) / 4.0;
         assert!((v[16] - col0_mean).abs() < 1e-12);
         let mut sparse = vec![nan, 1.0, nan, 2.0, nan, 3.0];
-        assert!(matches!(impute_knn(&mut sparse, 3, 2, 2, 0.5, 0.8), Err(ImputeError::ColumnTooSparse { column: 0, .. })));
+        assert!(matches!(
+            impute_knn(&mut sparse, 3, 2, 2, 0.5, 0.8),
+            Err(ImputeError::ColumnTooSparse { column: 0, .. })
+        ));
     }
 }

@@ -37,7 +37,8 @@ fn check(case: &str) {
     let ours: Vec<f64> = complete.iter().map(|&i| f.f[i]).collect();
     let limma: Vec<f64> = complete.iter().map(|&i| res[i * nc + 4]).collect();
     compare(&format!("{case} F = classifyTestsF on complete proteins"), &ours, &limma, TOL, 0.0, 0.0);
-    let differs = (0..nr).filter(|&i| res[i * nc + 5] == 0.0 && (res[i * nc + 4] - f.f[i]).abs() > 1e-3 * f.f[i]).count();
+    let differs =
+        (0..nr).filter(|&i| res[i * nc + 5] == 0.0 && (res[i * nc + 4] - f.f[i]).abs() > 1e-3 * f.f[i]).count();
     assert!(differs > 0, "{case}: with missing values the shared-correlation F differs for some proteins");
 }
 
