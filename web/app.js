@@ -481,6 +481,7 @@
     let params;
     try { params = readParams(groups); } catch (e) { $("options").open = true; return formError(e.message); }
 
+    state.submittedDesign = groupInputs().map((input) => ({ sample: input.dataset.sample, group: input.value.trim() }));
     const button = $("submit");
     button.disabled = true;
     button.textContent = "Submitting…";
@@ -787,12 +788,94 @@
     }
     t.cursors[t.page + 1] = body.nextCursor ?? null;
     const rows = Array.isArray(body.rows) ? body.rows : [];
+    if (prefix === "de" && t.page === 0 && t.volcanoFor !== t.contrast) { t.volcanoFor = t.contrast; drawVolcano(t.jobId, t.contrast); }
     renderRows($(`${prefix}-table`), rows, prefix === "de" ? "No proteins for this contrast." : "No enriched terms for this contrast.");
     const first = Number(cursor || 0);
     status.textContent = rows.length ? `Rows ${first + 1}–${first + rows.length}` : "";
     $(`${prefix}-prev`).disabled = t.page === 0;
     $(`${prefix}-next`).disabled = body.nextCursor === null || body.nextCursor === undefined;
     $(`${prefix}-scroll`).scrollLeft = 0;
+  }
+
+  /** Row fields that feed the volcano and the profile rather than the table. */
+  const HIDDEN_COLUMNS = ["contrast", "values", "imputed"];
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const svgEl = (tag, attrs = {}, ...children) => {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    for (const c of children) node.append(c);
+    return node;
+  };
+  const svgTitle = (text) => { const t = document.createElementNS(SVG_NS, "title"); t.textContent = text; return t; };
+  const rowName = (r) => { const g = String(r.geneNames || "").split(";")[0].trim(); return g ? `${g} (${r.proteinId})` : r.proteinId; };
+
+  /** The volcano of the contrast's ranked rows (the top 1 000 by adjusted p): hover names the protein, click opens its profile. */
+  async function drawVolcano(jobId, contrast) {
+    const box = $("de-volcano");
+    const query = new URLSearchParams({ table: "de", limit: "1000" });
+    if (contrast) query.set("contrast", contrast);
+    let body;
+    try { body = await api(`/jobs/${encodeURIComponent(jobId)}/results?${query}`); } catch (e) { box.textContent = e.message; return; }
+    const rows = (body.rows || []).filter((r) => Number.isFinite(r.log2fc) && Number.isFinite(r.pValue));
+    const W = 460, H = 320, L = 46, B = 36, T = 24;
+    const alpha = Number($("opt-alpha").value) || 0.05, minLfc = Number($("opt-min-lfc").value) || 1;
+    const maxX = Math.max(1, ...rows.map((r) => Math.abs(r.log2fc))) * 1.05;
+    const y = (p) => -Math.log10(Math.max(p, 1e-300));
+    const maxY = Math.max(1, ...rows.map((r) => y(r.pValue))) * 1.05;
+    const sx = (v) => L + ((v + maxX) / (2 * maxX)) * (W - L - 10), sy = (v) => H - B - (v / maxY) * (H - B - T);
+    const svg = svgEl("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `Volcano plot of ${body.contrast}` });
+    svg.append(svgEl("text", { x: L, y: 16, "font-size": 13 }, `Volcano: ${body.contrast} (top ${rows.length} by adj. p)`));
+    svg.append(svgEl("line", { x1: L, y1: H - B, x2: W - 10, y2: H - B, stroke: "#888" }), svgEl("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#888" }));
+    for (const v of [-minLfc, minLfc]) svg.append(svgEl("line", { x1: sx(v), y1: T, x2: sx(v), y2: H - B, stroke: "#bbb", "stroke-dasharray": "4 3" }));
+    svg.append(svgEl("text", { x: (W + L) / 2, y: H - 6, "font-size": 11, "text-anchor": "middle" }, "log2 fold change"),
+      svgEl("text", { x: 12, y: (H - B + T) / 2, "font-size": 11, "text-anchor": "middle", transform: `rotate(-90 12 ${(H - B + T) / 2})` }, "−log10 p"));
+    const hover = $("volcano-hover");
+    rows.forEach((r) => {
+      const sig = r.adjPValue < alpha && Math.abs(r.log2fc) >= minLfc;
+      const c = svgEl("circle", { cx: sx(r.log2fc).toFixed(1), cy: sy(y(r.pValue)).toFixed(1), r: 3, class: sig ? (r.log2fc > 0 ? "up" : "down") : "ns",
+        "data-testid": "volcano-point", "data-protein": r.proteinId }, svgTitle(`${rowName(r)}: log2FC ${formatNumber(r.log2fc)}, adj. p ${formatNumber(r.adjPValue)}`));
+      c.addEventListener("mouseenter", () => { hover.textContent = `${rowName(r)} — log2FC ${formatNumber(r.log2fc)}, p ${formatNumber(r.pValue)}, adj. p ${formatNumber(r.adjPValue)}`; });
+      c.addEventListener("click", () => {
+        svg.querySelectorAll("circle.selected").forEach((n) => n.classList.remove("selected"));
+        c.classList.add("selected");
+        showProfile(r);
+      });
+      svg.append(c);
+    });
+    box.replaceChildren(svg);
+  }
+
+  /** One protein's log2 values by sample, samples grouped as in the design, imputed values as open circles. */
+  function showProfile(r) {
+    const box = $("de-profile");
+    const values = Array.isArray(r.values) ? r.values : [];
+    const imputed = new Set(Array.isArray(r.imputed) ? r.imputed : []);
+    const design = state.submittedDesign || values.map((_, i) => ({ sample: `sample ${i + 1}`, group: "" }));
+    const groups = [...new Set(design.map((d) => d.group))];
+    const W = 420, H = 320, L = 46, B = 70, T = 24;
+    const finite = values.filter((v) => Number.isFinite(v));
+    const lo = Math.min(...finite), hi = Math.max(...finite), pad = (hi - lo || 1) * 0.1;
+    const sy = (v) => H - B - ((v - (lo - pad)) / (hi - lo + 2 * pad)) * (H - B - T);
+    const order = groups.flatMap((g) => design.map((d, i) => [d, i]).filter(([d]) => d.group === g));
+    const sx = (k) => L + 12 + (k * (W - L - 24)) / Math.max(1, order.length - 1);
+    const svg = svgEl("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `Profile of ${rowName(r)}` });
+    svg.append(svgEl("text", { x: L, y: 16, "font-size": 13 }, `Profile: ${rowName(r)}`));
+    svg.append(svgEl("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#888" }));
+    svg.append(svgEl("text", { x: 12, y: (H - B + T) / 2, "font-size": 11, "text-anchor": "middle", transform: `rotate(-90 12 ${(H - B + T) / 2})` }, "log2 intensity"));
+    const palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+    order.forEach(([d, i], k) => {
+      const v = values[i];
+      const color = palette[groups.indexOf(d.group) % palette.length];
+      if (Number.isFinite(v)) {
+        const isImp = imputed.has(i);
+        svg.append(svgEl("circle", { cx: sx(k), cy: sy(v), r: 4.5, fill: color, stroke: color, class: isImp ? "imputed" : "observed", "data-testid": "profile-point",
+          "data-imputed": isImp ? "true" : "false" }, svgTitle(`${d.sample} (${d.group}): ${formatNumber(v)}${isImp ? ", imputed" : ""}`)));
+      }
+      svg.append(svgEl("text", { x: sx(k), y: H - B + 10, "font-size": 10, transform: `rotate(60 ${sx(k)} ${H - B + 10})` }, d.sample));
+    });
+    svg.append(svgEl("text", { x: W - 150, y: H - 8, "font-size": 11 }, "● observed  ○ imputed"));
+    box.replaceChildren(svg, el("p", { class: "muted small", text: `${imputed.size} of ${values.length} values imputed; groups: ${groups.join(", ")}.` }));
+    show(box, true);
   }
 
   function renderRows(table, rows, emptyText) {
@@ -804,12 +887,12 @@
     }
     const rank = (k) => (COLUMN_ORDER.includes(k) ? COLUMN_ORDER.indexOf(k) : COLUMN_ORDER.length);
     const columns = Object.keys(rows[0])
-      .filter((k) => k !== "contrast" && rows.some((r) => r[k] !== null && r[k] !== undefined && r[k] !== ""))
+      .filter((k) => !HIDDEN_COLUMNS.includes(k) && rows.some((r) => r[k] !== null && r[k] !== undefined && r[k] !== ""))
       .map((k, i) => [k, i]).sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1]).map(([k]) => k);
     const numeric = new Set(columns.filter((k) => rows.every((r) => r[k] === null || r[k] === undefined || typeof r[k] === "number")));
     table.append(el("thead", {}, el("tr", {}, ...columns.map((k) =>
       el("th", { scope: "col", class: numeric.has(k) ? "num" : "", "data-key": k, text: COLUMN_LABELS[k] || k })))));
-    table.append(el("tbody", {}, ...rows.map((r) => el("tr", {}, ...columns.map((k) => {
+    table.append(el("tbody", {}, ...rows.map((r) => el("tr", Array.isArray(r.values) ? { class: "clickable", onclick: () => showProfile(r) } : {}, ...columns.map((k) => {
       const v = r[k];
       if (numeric.has(k)) {
         const cls = ["num"];

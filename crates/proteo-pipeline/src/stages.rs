@@ -389,6 +389,10 @@ struct RankedDeRow<'a> {
     adj_p_value: f64,
     tukey_p_value: Option<f64>,
     avg_expr: f64,
+    /// The protein's log2 values in design order (the page's profile view), `null` where missing.
+    values: Vec<Option<f64>>,
+    /// Design-order indices of the samples whose value was imputed.
+    imputed: Vec<usize>,
 }
 
 async fn de_stage(
@@ -427,6 +431,7 @@ async fn de_stage(
         keys.push(key);
     }
     let np = de.n_proteins;
+    let ns = design.samples.len();
     let ranked: Vec<(String, Vec<RankedDeRow>)> = de
         .contrasts
         .iter()
@@ -447,6 +452,8 @@ async fn de_stage(
                         adj_p_value: de.adj_p_value[o],
                         tukey_p_value: de.tukey_p_value.as_ref().map(|t| t[o]),
                         avg_expr: de.avg_expr[i],
+                        values: matrix.row(i).iter().map(|v| v.is_finite().then_some(*v)).collect(),
+                        imputed: (0..ns).filter(|&s| imputed.get(i * ns + s).copied().unwrap_or(false)).collect(),
                     }
                 })
                 .collect();
