@@ -88,7 +88,7 @@ fn example_report_has_every_chart_the_contrasts_and_labelled_hits() {
     for needle in [
         "log2-transformed",
         "705 of 1375",
-        "subtracting each sample's median",
+        "subtracting each sample",
         "N1 (",
         "limma lmFit",
         "first listed − later listed",
