@@ -1,7 +1,7 @@
-//! Between-sample normalization as limma 3.54.1 does it: `normalizeQuantiles`, `normalizeCyclicLoess` (method "fast")
-//! and the R `lowess` (`clowess` of R's stats/src/lowess.c, Cleveland 1979) it calls through `loessFit`, ported line
-//! for line because no Rust crate reproduces R's lowess (its `delta` skipping and robustness weights) bit for bit;
-//! plus the same normalizations fitted on a reference subset of the rows and applied to every row.
+//! Between-sample normalization as limma 3.54.1 does it: `normalizeQuantiles` and `normalizeCyclicLoess` (method
+//! "fast", through `loessFit` and R's `lowess`, whose line-for-line port lives in `limma::rmath` because no Rust crate
+//! reproduces its `delta` skipping and robustness weights), plus both fitted on a reference subset of the rows and
+//! applied to every row; hand-written because no crate implements limma's tie and missing-value handling.
 
 /// `loessFit` default: `iterations = 4`, i.e. `lowess(iter = 3)`.
 pub const LOESS_FIT_ITERATIONS: usize = 4;
@@ -187,171 +187,10 @@ pub fn normalize_quantiles_on(
     Ok(())
 }
 
-/// The local weighted fit at `xs` (`lowest` of R's lowess.c); 0-based slices, `nleft..=nright` the neighbourhood.
-#[allow(clippy::too_many_arguments)]
-fn lowest(
-    x: &[f64],
-    y: &[f64],
-    xs: f64,
-    nleft: usize,
-    nright: usize,
-    w: &mut [f64],
-    robust: Option<&[f64]>,
-) -> Option<f64> {
-    let n = x.len();
-    let range = x[n - 1] - x[0];
-    let h = (xs - x[nleft]).max(x[nright] - xs);
-    let h9 = 0.999 * h;
-    let h1 = 0.001 * h;
-    let mut a = 0.0;
-    let mut j = nleft;
-    while j < n {
-        w[j] = 0.0;
-        let r = (x[j] - xs).abs();
-        if r <= h9 {
-            w[j] = if r <= h1 {
-                1.0
-            } else {
-                let q = r / h;
-                let c = 1.0 - q * q * q;
-                c * c * c
-            };
-            if let Some(rw) = robust {
-                w[j] *= rw[j];
-            }
-            a += w[j];
-        } else if x[j] > xs {
-            break;
-        }
-        j += 1;
-    }
-    if a <= 0.0 {
-        return None;
-    }
-    let nrt = j - 1;
-    for wj in &mut w[nleft..=nrt] {
-        *wj /= a;
-    }
-    if h > 0.0 {
-        let mut a = 0.0;
-        for k in nleft..=nrt {
-            a += w[k] * x[k];
-        }
-        let mut b = xs - a;
-        let mut c = 0.0;
-        for k in nleft..=nrt {
-            c += w[k] * (x[k] - a) * (x[k] - a);
-        }
-        if c.sqrt() > 0.001 * range {
-            b /= c;
-            for k in nleft..=nrt {
-                w[k] *= b * (x[k] - a) + 1.0;
-            }
-        }
-    }
-    let mut ys = 0.0;
-    for k in nleft..=nrt {
-        ys += w[k] * y[k];
-    }
-    Some(ys)
-}
-
-/// R `lowess(x, y, f, iter, delta)` on `x` sorted ascending (`clowess`): fitted values in that order.
+/// R `lowess(x, y, f, iter, delta)` on `x` sorted ascending (`clowess`): fitted values in that order. The port of
+/// R's lowess.c is the one limma's robust `eBayes` uses.
 pub fn lowess_sorted(x: &[f64], y: &[f64], f: f64, nsteps: usize, delta: f64) -> Vec<f64> {
-    let n = x.len();
-    let mut ys = vec![0.0; n];
-    if n < 2 {
-        ys.copy_from_slice(y);
-        return ys;
-    }
-    let ns = 2.max(n.min((f * n as f64 + 1e-7) as usize));
-    let mut rw = vec![0.0; n];
-    let mut res = vec![0.0; n];
-    let mut iter = 1;
-    while iter <= nsteps + 1 {
-        let mut nleft = 0usize;
-        let mut nright = ns - 1;
-        let mut last: Option<usize> = None;
-        let mut i = 0usize;
-        loop {
-            if nright < n - 1 {
-                let d1 = x[i] - x[nleft];
-                let d2 = x[nright + 1] - x[i];
-                if d1 > d2 {
-                    nleft += 1;
-                    nright += 1;
-                    continue;
-                }
-            }
-            let robust = if iter > 1 { Some(rw.as_slice()) } else { None };
-            ys[i] = lowest(x, y, x[i], nleft, nright, &mut res, robust).unwrap_or(y[i]);
-            let start = last.map_or(0, |l| l + 1);
-            if start < i {
-                let l = last.expect("skipped points follow an estimated one");
-                let denom = x[i] - x[l];
-                for j in start..i {
-                    let alpha = (x[j] - x[l]) / denom;
-                    ys[j] = alpha * ys[i] + (1.0 - alpha) * ys[l];
-                }
-            }
-            let mut l = i;
-            let cut = x[l] + delta;
-            let mut k = l + 1;
-            while k < n {
-                if x[k] > cut {
-                    break;
-                }
-                if x[k] == x[l] {
-                    ys[k] = ys[l];
-                    l = k;
-                }
-                k += 1;
-            }
-            last = Some(l);
-            i = (l + 1).max(k - 1);
-            if l >= n - 1 {
-                break;
-            }
-        }
-        for k in 0..n {
-            res[k] = y[k] - ys[k];
-        }
-        let sc = res.iter().map(|r| r.abs()).sum::<f64>() / n as f64;
-        if iter > nsteps {
-            break;
-        }
-        for k in 0..n {
-            rw[k] = res[k].abs();
-        }
-        let m1 = n / 2;
-        let cmad = {
-            let mut sorted = rw.clone();
-            sorted.sort_by(f64::total_cmp);
-            if n % 2 == 0 {
-                3.0 * (sorted[m1] + sorted[n - m1 - 1])
-            } else {
-                6.0 * sorted[m1]
-            }
-        };
-        if cmad < 1e-7 * sc {
-            break;
-        }
-        let c9 = 0.999 * cmad;
-        let c1 = 0.001 * cmad;
-        for k in 0..n {
-            let r = res[k].abs();
-            rw[k] = if r <= c1 {
-                1.0
-            } else if r <= c9 {
-                let q = r / cmad;
-                (1.0 - q * q) * (1.0 - q * q)
-            } else {
-                0.0
-            };
-        }
-        iter += 1;
-    }
-    ys
+    crate::limma::rmath::clowess(x, y, f, nsteps, delta)
 }
 
 /// The observed (finite x and y) points of a loess fit, sorted by x (stable, as R `order`), with their positions.

@@ -2,7 +2,7 @@
 
 mod fdist;
 mod qr;
-mod rmath;
+pub(crate) mod rmath;
 mod robust;
 
 use nalgebra::{DMatrix, DVector};
@@ -220,19 +220,7 @@ pub fn lm_fit(values: &[f64], n_samples: usize, design: &DMatrix<f64>) -> Result
         if n_obs == 0 {
             continue;
         }
-        {
-            let a = gene_qr.matrix_mut(n_obs);
-            let mut i = 0;
-            for (s, &v) in row.iter().enumerate() {
-                if v.is_finite() {
-                    for j in 0..p {
-                        a[j * n_obs + i] = x[j * n_samples + s];
-                    }
-                    y[i] = v;
-                    i += 1;
-                }
-            }
-        }
+        fill_observed(&mut gene_qr, row, x, n_obs, &mut y);
         gene_qr.factor(LM_FIT_TOL);
         let rss = gene_qr.solve(&mut y[..n_obs], coef);
         gene_qr.stdev_unscaled(sd);
@@ -252,6 +240,23 @@ pub fn lm_fit(values: &[f64], n_samples: usize, design: &DMatrix<f64>) -> Result
         amean,
         cov_coefficients: cov,
     })
+}
+
+/// Loads the design rows (column-major `x`, one row per sample) and values of a protein's `n_obs` observed samples
+/// into `qr` and `y`, for a fit on those samples only (limma `lm.series`).
+fn fill_observed(qr: &mut Qr, row: &[f64], x: &[f64], n_obs: usize, y: &mut [f64]) {
+    let (n_samples, p) = (row.len(), x.len() / row.len().max(1));
+    let a = qr.matrix_mut(n_obs);
+    let mut i = 0;
+    for (s, &v) in row.iter().enumerate() {
+        if v.is_finite() {
+            for j in 0..p {
+                a[j * n_obs + i] = x[j * n_samples + s];
+            }
+            y[i] = v;
+            i += 1;
+        }
+    }
 }
 
 fn cov2cor(cov: &DMatrix<f64>) -> DMatrix<f64> {
@@ -530,19 +535,7 @@ pub fn group_ftest(
         if n_obs == 0 {
             continue;
         }
-        {
-            let a = qr.matrix_mut(n_obs);
-            let mut i = 0;
-            for (s, &v) in row.iter().enumerate() {
-                if v.is_finite() {
-                    for j in 0..p {
-                        a[j * n_obs + i] = x[j * n_samples + s];
-                    }
-                    y[i] = v;
-                    i += 1;
-                }
-            }
-        }
+        fill_observed(&mut qr, row, x, n_obs, &mut y);
         qr.factor(LM_FIT_TOL);
         qr.solve(&mut y[..n_obs], &mut coef);
         let cov = qr.unscaled_covariance();

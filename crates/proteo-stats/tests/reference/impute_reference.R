@@ -8,13 +8,8 @@ suppressPackageStartupMessages(library(impute))
 stopifnot(packageVersion("impute") == "1.72.3")
 args <- commandArgs(trailingOnly = FALSE)
 script <- sub("^--file=", "", args[grep("^--file=", args)])
-out_dir <- if (length(script)) file.path(dirname(script), "..", "fixtures") else "crates/proteo-stats/tests/fixtures"
-fmt <- function(x) ifelse(is.na(x), "NA", sprintf("%.17g", x))
-write_matrix <- function(m, file) {
-  m <- as.matrix(m)
-  writeLines(c(paste(colnames(m), collapse = "\t"), apply(m, 1, function(r) paste(fmt(r), collapse = "\t"))),
-             file.path(out_dir, file))
-}
+here <- if (length(script)) dirname(script) else "crates/proteo-stats/tests/reference"
+source(file.path(here, "fixtures_common.R"))
 
 set.seed(11)
 n <- 400; k <- 12

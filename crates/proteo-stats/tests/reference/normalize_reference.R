@@ -9,15 +9,8 @@ stopifnot(packageVersion("limma") == "3.54.1")
 
 args <- commandArgs(trailingOnly = FALSE)
 script <- sub("^--file=", "", args[grep("^--file=", args)])
-out_dir <- if (length(script)) file.path(dirname(script), "..", "fixtures") else "crates/proteo-stats/tests/fixtures"
-dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
-
-fmt <- function(x) ifelse(is.na(x), "NA", sprintf("%.17g", x))
-write_matrix <- function(m, file) {
-  m <- as.matrix(m)
-  lines <- c(paste(colnames(m), collapse = "\t"), apply(m, 1, function(r) paste(fmt(r), collapse = "\t")))
-  writeLines(lines, file.path(out_dir, file))
-}
+here <- if (length(script)) dirname(script) else "crates/proteo-stats/tests/reference"
+source(file.path(here, "fixtures_common.R"))
 
 set.seed(20240614)
 n <- 300; k <- 6
