@@ -460,9 +460,9 @@ fn robust_z(values: &[f64]) -> Vec<f64> {
 /// Median correlation to the other samples and the outlier flags of [`OUTLIER_RULE`], on the normalized log2 matrix
 /// before imputation.
 fn flag_outliers(samples: &mut [SampleQc], m: &[f64], nk: usize, ns: usize) {
-    for s in 0..ns {
+    for (s, sample) in samples.iter_mut().enumerate() {
         let cors: Vec<f64> = (0..ns).filter(|&t| t != s).map(|t| pairwise_correlation(m, nk, ns, s, t)).collect();
-        samples[s].median_correlation = median(cors.into_iter().filter(|c| c.is_finite()).collect());
+        sample.median_correlation = median(cors.into_iter().filter(|c| c.is_finite()).collect());
     }
     if ns < 3 {
         return;
