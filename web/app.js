@@ -823,7 +823,7 @@
     const y = (p) => -Math.log10(Math.max(p, 1e-300));
     const maxY = Math.max(1, ...rows.map((r) => y(r.pValue))) * 1.05;
     const sx = (v) => L + ((v + maxX) / (2 * maxX)) * (W - L - 10), sy = (v) => H - B - (v / maxY) * (H - B - T);
-    const svg = svgEl("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `Volcano plot of ${body.contrast}` });
+    const svg = svgEl("svg", { width: "100%", viewBox: `0 0 ${W} ${H}`, style: `max-width:${W}px`, role: "img", "aria-label": `Volcano plot of ${body.contrast}` });
     svg.append(svgEl("text", { x: L, y: 16, "font-size": 13 }, `Volcano: ${body.contrast} (top ${rows.length} by adj. p)`));
     svg.append(svgEl("line", { x1: L, y1: H - B, x2: W - 10, y2: H - B, stroke: "#888" }), svgEl("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#888" }));
     for (const v of [-minLfc, minLfc]) svg.append(svgEl("line", { x1: sx(v), y1: T, x2: sx(v), y2: H - B, stroke: "#bbb", "stroke-dasharray": "4 3" }));
@@ -858,7 +858,7 @@
     const sy = (v) => H - B - ((v - (lo - pad)) / (hi - lo + 2 * pad)) * (H - B - T);
     const order = groups.flatMap((g) => design.map((d, i) => [d, i]).filter(([d]) => d.group === g));
     const sx = (k) => L + 12 + (k * (W - L - 24)) / Math.max(1, order.length - 1);
-    const svg = svgEl("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `Profile of ${rowName(r)}` });
+    const svg = svgEl("svg", { width: "100%", viewBox: `0 0 ${W} ${H}`, style: `max-width:${W}px`, role: "img", "aria-label": `Profile of ${rowName(r)}` });
     svg.append(svgEl("text", { x: L, y: 16, "font-size": 13 }, `Profile: ${rowName(r)}`));
     svg.append(svgEl("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#888" }));
     svg.append(svgEl("text", { x: 12, y: (H - B + T) / 2, "font-size": 11, "text-anchor": "middle", transform: `rotate(-90 12 ${(H - B + T) / 2})` }, "log2 intensity"));
