@@ -5,5 +5,6 @@ pub mod input;
 pub mod model;
 pub mod pathway;
 pub mod qc;
+pub mod reference;
 pub mod synthetic;
 pub mod tables;
