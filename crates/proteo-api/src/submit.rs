@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,10 +10,7 @@ use proteo_jobs::{keys, JobRecord, JobStore, ObjectStore, Presigner};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{ApiError, ApiState, MAX_BODY_BYTES, MAX_DESIGN_BYTES, MAX_FILE_NAME_CHARS, MAX_PARAMS_BYTES};
-
-/// The name under which the design from the request body is stored next to the upload; no upload may take it.
-const DESIGN_FILE_NAME: &str = "design.tsv";
+use crate::{ApiError, ApiState, Caller, MAX_BODY_BYTES, MAX_DESIGN_BYTES, MAX_PARAMS_BYTES};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -34,6 +31,7 @@ struct Submission {
 
 pub(crate) async fn submit<S: ObjectStore + Presigner, J: JobStore>(
     State(state): State<ApiState<S, J>>,
+    Extension(caller): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|rejection| match rejection.status() {
@@ -51,7 +49,8 @@ pub(crate) async fn submit<S: ObjectStore + Presigner, J: JobStore>(
     // Sign first: nothing is written for a request that cannot be given an upload URL.
     let upload_url = state.store.presign_put(&upload_key, state.upload_ttl_seconds).await?;
     state.store.put(&design_key, submission.design.into_bytes(), "text/plain; charset=utf-8").await?;
-    let record = JobRecord::queued(&job_id, "api", &upload_key, &design_key, submission.params, (state.clock)());
+    let record = JobRecord::queued(&job_id, "api", &upload_key, &design_key, submission.params, (state.clock)())
+        .owned_by(&caller.owner);
     if !state.jobs.create(&record).await? {
         return Err(ApiError::Internal(format!("job id `{job_id}` already exists: the random id collided")));
     }
@@ -78,30 +77,13 @@ fn parse(body: &[u8]) -> Result<Submission, String> {
     Ok(Submission { file_name: request.file_name, design: request.design, params })
 }
 
-/// A bare file name: it becomes the last segment of `jobs/<id>/input/<fileName>`.
+/// A bare file name: it becomes the last segment of `uploads/api/<id>/<fileName>`. The rules are the ones ingest
+/// classifies keys by (`proteo_jobs::keys::file_name_problem`), so an accepted name is always ingested.
 fn check_file_name(name: &str) -> Result<(), String> {
-    let chars = name.chars().count();
-    if chars == 0 {
-        return Err("`fileName` is empty; give the name of the data file you will upload".into());
+    match keys::file_name_problem(name) {
+        Some(problem) => Err(format!("`fileName`: {problem}")),
+        None => Ok(()),
     }
-    if chars > MAX_FILE_NAME_CHARS {
-        return Err(format!("`fileName` has {chars} characters; at most {MAX_FILE_NAME_CHARS} are accepted"));
-    }
-    if name.contains(['/', '\\']) {
-        return Err(format!("`fileName` `{name}` must be a bare file name, without `/` or `\\`"));
-    }
-    if name.contains("..") || name == "." {
-        return Err(format!("`fileName` `{name}` must not contain `..` or be `.`"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(format!("`fileName` {name:?} contains a control character"));
-    }
-    if name == DESIGN_FILE_NAME {
-        return Err(format!(
-            "`fileName` `{DESIGN_FILE_NAME}` is reserved for the design sent in this request; rename the data file"
-        ));
-    }
-    Ok(())
 }
 
 fn check_design(design: &str) -> Result<(), String> {
@@ -159,12 +141,13 @@ mod tests {
 
     #[test]
     fn file_names_that_could_leave_the_input_folder_are_refused() {
-        for bad in ["", "a/b", "a\\b", "..", "x..y", ".", "tab\tname", "nul\0", "design.tsv"] {
+        for bad in ["", "a/b", "a\\b", "..", "x..y", ".", ".hidden", "tab\tname", "nul\0"] {
             assert!(check_file_name(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(check_file_name(&"é".repeat(MAX_FILE_NAME_CHARS)).is_ok(), "the limit counts characters");
-        assert!(check_file_name(&"a".repeat(MAX_FILE_NAME_CHARS + 1)).is_err());
-        for good in ["proteinGroups.txt", "report.pg_matrix.tsv", "my data (2).csv", "design.csv", ".hidden"] {
+        assert!(check_file_name(&"é".repeat(keys::MAX_FILE_NAME_CHARS)).is_ok(), "the limit counts characters");
+        assert!(check_file_name(&"a".repeat(keys::MAX_FILE_NAME_CHARS + 1)).is_err());
+        assert!(check_file_name(".hidden").unwrap_err().starts_with("`fileName`: the file name `.hidden` starts with"));
+        for good in ["proteinGroups.txt", "report.pg_matrix.tsv", "my data (2).csv", "design.csv", "design.tsv"] {
             assert!(check_file_name(good).is_ok(), "{good:?} refused");
         }
     }

@@ -186,8 +186,9 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let (table, _) = read_intensities(&data.matrix_tsv, "matrix.tsv", None)?;
     let design = read_design(&data.design_tsv, "design.tsv")?;
     let table = align_to_design(table, &design, "matrix.tsv", "design.tsv")?;
-    let qc = run_qc(&table, &design, &QcParams::default())?;
-    let no_impute = run_qc(&table, &design, &QcParams { impute: proteo_core::qc::Impute::None, ..Default::default() })?;
+    let qc = run_qc(&table, &design, &QcParams::default(), None)?;
+    let no_impute =
+        run_qc(&table, &design, &QcParams { impute: proteo_core::qc::Impute::None, ..Default::default() }, None)?;
     let limma = DeParams::default();
     let tukey = DeParams { posthoc: Posthoc::Tukey, ..Default::default() };
     let (d, out) = time(args.reps, || run_de(&qc.matrix.values, &design, &limma).expect("de"));
@@ -197,8 +198,10 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let (d, _) = time(args.reps, || run_de(&no_impute.matrix.values, &design, &tukey).expect("de"));
     println!("{:<44} {}", "  same, unimputed (missing values kept)", ms(d));
 
-    if !args.no_example {
-        let ex = PathBuf::from(EXAMPLE_DIR);
+    let ex = PathBuf::from(EXAMPLE_DIR);
+    if !args.no_example && !ex.join("proteinGroups.txt").is_file() {
+        println!("bundled example: not at {} (this binary runs outside its checkout); skipped", ex.display());
+    } else if !args.no_example {
         stage_rows(
             "bundled example (MaxQuant, 1459×15)",
             &ex,
@@ -231,7 +234,7 @@ fn large_case(reps: usize) -> anyhow::Result<()> {
     let design = read_design(&data.design_tsv, "design.tsv")?;
     let table = align_to_design(table, &design, "matrix.tsv", "design.tsv")?;
     drop(data);
-    let qc = run_qc(&table, &design, &QcParams::default())?;
+    let qc = run_qc(&table, &design, &QcParams::default(), None)?;
     drop(table);
     let params = DeParams { posthoc: Posthoc::Tukey, ..Default::default() };
     println!("synthetic 20000×(10×10), 10% missing");
@@ -277,11 +280,12 @@ fn stage_rows(
             quant: Default::default(),
             qc: QcParams::default(),
             de,
-            pathway: PathwayParams::with_gene_sets(crate::SHIPPED_GENE_SETS),
+            pathway: PathwayParams::with_gene_sets(proteo_pipeline::execution::BUILTIN_GO_BP_KEY),
             output: Default::default(),
         },
     };
-    let store = FsStore::new(&out);
+    let fs = FsStore::new(&out);
+    let store = crate::with_shipped_gene_sets(&fs);
     println!("{label}");
     let mut total = Duration::ZERO;
     for stage in Stage::ALL {

@@ -26,6 +26,10 @@ pub struct ServeArgs {
     /// Gene sets (GMT, plain or gzip) for jobs that name none [default: $PROTEO_GENE_SETS, else the shipped human GO BP].
     #[arg(long)]
     gene_sets: Option<PathBuf>,
+    /// Bearer token every API request must carry (`Authorization: Bearer <token>`; the web page asks for it). Required
+    /// when --host is not a loopback address; at least 16 characters.
+    #[arg(long, env = "PROTEO_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Pause this many milliseconds before each of QC, DE and pathway, so progress can be watched on a small job
     /// (demos, the browser test).
     #[arg(long, default_value_t = 0, hide = true)]
@@ -33,14 +37,10 @@ pub struct ServeArgs {
 }
 
 pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    let gene_sets = match &args.gene_sets {
-        Some(p) => p.clone(),
-        None => {
-            std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from).unwrap_or_else(|| crate::SHIPPED_GENE_SETS.into())
-        }
+    let gmt = match args.gene_sets.clone().or_else(|| std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from)) {
+        Some(path) => std::fs::read(&path).with_context(|| format!("cannot read the gene sets {}", path.display()))?,
+        None => crate::SHIPPED_GENE_SETS.to_vec(),
     };
-    let gmt =
-        std::fs::read(&gene_sets).with_context(|| format!("cannot read the gene sets {}", gene_sets.display()))?;
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if workers == 0 {
         anyhow::bail!("--workers must be at least 1");
@@ -53,10 +53,13 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         gene_sets: gmt.into(),
         retry_interval_scale: 1.0,
         stage_pause: std::time::Duration::from_millis(args.stage_pause_ms),
+        token: args.token.clone().filter(|t| !t.is_empty()),
     };
+    let addr = SocketAddr::new(args.host, args.port);
+    config.check(addr).map_err(|e| anyhow::anyhow!(e))?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(proteo_serve::serve(config, SocketAddr::new(args.host, args.port))).map_err(|e| anyhow::anyhow!(e))
+    runtime.block_on(proteo_serve::serve(config, addr)).map_err(|e| anyhow::anyhow!(e))
 }
 
 fn url_host(ip: IpAddr) -> String {

@@ -5,6 +5,7 @@ pub mod memory;
 pub mod ports;
 pub mod record;
 
+pub use keys::UploadKey;
 pub use ports::{
     JobStore, JobStoreError, ObjectLister, ObjectMeta, ObjectStore, Presigner, StoreError, Workflow, WorkflowError,
 };

@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 use proteo_jobs::memory::MemoryJobStore;
 use proteo_jobs::{keys, Finish, JobListing, JobRecord, JobStore, JobStoreError};
 
+/// The owner of every job of `proteo serve`: one user (whoever holds the token, or this machine's user on loopback).
+/// Jobs written before owners existed are loaded as this owner's.
+pub const LOCAL_OWNER: &str = "local";
+
 pub struct FileJobStore {
     dir: PathBuf,
     memory: MemoryJobStore,
@@ -27,12 +31,15 @@ impl FileJobStore {
         paths.sort();
         for path in paths {
             let bytes = std::fs::read(&path)?;
-            let record: JobRecord = serde_json::from_slice(&bytes).map_err(|e| {
+            let mut record: JobRecord = serde_json::from_slice(&bytes).map_err(|e| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     format!("{}: not a job record: {e}", path.display()),
                 )
             })?;
+            if record.owner.is_empty() {
+                record.owner = LOCAL_OWNER.to_string();
+            }
             memory.insert(record);
         }
         Ok(FileJobStore { dir, memory, write: tokio::sync::Mutex::new(()) })
@@ -121,8 +128,8 @@ impl JobStore for FileJobStore {
         self.persist(job_id).await
     }
 
-    async fn list(&self, limit: usize) -> Result<JobListing, JobStoreError> {
-        self.memory.list(limit).await
+    async fn list(&self, owner: &str, limit: usize) -> Result<JobListing, JobStoreError> {
+        self.memory.list(owner, limit).await
     }
 }
 
@@ -173,7 +180,11 @@ mod tests {
         // The rules still hold after the reload: no going back, no change to a finished job.
         assert!(matches!(s.progress("job-a", "qc", 10, "x", 5).await, Err(JobStoreError::Conflict { .. })));
         assert!(matches!(s.progress("job-b", "qc", 50, "x", 5).await, Err(JobStoreError::Conflict { .. })));
-        assert_eq!(s.list(10).await.unwrap().counts.get("FAILED"), Some(&1));
+        assert_eq!(
+            s.list(LOCAL_OWNER, 10).await.unwrap().counts.get("FAILED"),
+            Some(&1),
+            "old items are the local owner's"
+        );
         assert_eq!(s.all().iter().map(|r| r.job_id.as_str()).collect::<Vec<_>>(), ["job-a", "job-b"]);
     }
 
