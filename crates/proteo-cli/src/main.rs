@@ -52,7 +52,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole pipeline on a protein-intensity table and a design file.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Time every stage on a synthetic 5 000 × (9 × 4) matrix and on the bundled example; print a table.
     Bench(bench::BenchArgs),
     /// Write a synthetic matrix and design (the benchmark's data) to run or submit a job of a chosen size.
