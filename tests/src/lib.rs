@@ -36,6 +36,7 @@ pub fn shipped_gene_sets() -> PathBuf {
 pub fn default_params() -> JobParams {
     JobParams {
         format: None,
+        samples: Default::default(),
         qc: Default::default(),
         de: Default::default(),
         pathway: PathwayParams::with_gene_sets(shipped_gene_sets().to_string_lossy()),

@@ -605,3 +605,35 @@ async fn files_redirect_to_a_presigned_get_only_for_result_keys_of_a_succeeded_j
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.error(), format!("job `{running}` has no results: it is QUEUED"));
 }
+
+#[tokio::test]
+async fn inspect_names_the_format_and_samples_of_a_header_and_touches_no_store() {
+    let api = api();
+    let head = "Protein.Group\tProtein.Ids\tProtein.Names\tGenes\tFirst.Protein.Description\t/runs/ctrl_1.mzML\t/runs/ko_1.mzML\n\
+                P1\tP1\tX_HUMAN\tX\t\t1\t2\n";
+    let r =
+        api.send(Method::POST, "/inspect", Some(body(json!({"fileName": "report.pg_matrix.tsv", "head": head})))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    let v = r.json();
+    assert_eq!(v["detection"]["format"], "diann-pg-matrix");
+    assert_eq!(v["detection"]["samples"][0]["sample"], "ctrl_1");
+    assert!(v["title"].as_str().unwrap().starts_with("DIA-NN report.pg_matrix.tsv"));
+
+    let r = api
+        .send(
+            Method::POST,
+            "/inspect",
+            Some(body(json!({"fileName": "combined_peptide.tsv", "head": "Peptide Sequence\tProtein ID\tProtein\n"}))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["detection"]["action"], "refuse");
+
+    let r = api.send(Method::POST, "/inspect", Some(body(json!({"fileName": "x.tsv", "head": "id\nP1\n"})))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["error"].as_str().unwrap().starts_with("x.tsv: no sample columns found"));
+    let r = api.send(Method::POST, "/inspect", Some(body(json!({"fileName": "x.tsv"})))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["error"].as_str().unwrap().contains("missing field `head`"));
+    assert_eq!(api.store.len(), 0, "inspecting writes nothing");
+}

@@ -258,6 +258,7 @@ fn stage_rows(
         design_key: dir.join(design).to_string_lossy().into_owned(),
         params: JobParams {
             format: None,
+            samples: Default::default(),
             qc: QcParams::default(),
             de,
             pathway: PathwayParams::with_gene_sets(crate::SHIPPED_GENE_SETS),

@@ -1,6 +1,7 @@
 //! The `proteo` command: run QC → DE → pathway locally on files, or benchmark the stages.
 
 mod bench;
+mod inspect;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use proteo_core::de::{DeMethod, DeParams, Posthoc};
-use proteo_core::model::InputFormat;
+use proteo_core::model::{InputFormat, SampleSelection};
 use proteo_core::qc::{Impute, Normalize, QcParams, DEFAULT_SEED};
 use proteo_pipeline::contracts::{DEFAULT_ALPHA, DEFAULT_MAX_SET_SIZE, DEFAULT_MIN_LOG2FC, DEFAULT_MIN_SET_SIZE};
 use proteo_pipeline::fs_store::FsStore;
@@ -39,12 +40,23 @@ enum Command {
     Synthetic(bench::SyntheticArgs),
     /// Serve the web page and the cloud's HTTP API on this machine: jobs run in-process, kept in --data-dir.
     Serve(serve::ServeArgs),
+    /// Say what a file is (tool, kind, version, the columns used, the quantity) and why, without running anything.
+    Inspect(inspect::InspectArgs),
+}
+
+/// `--format`: every reader by name (`proteo inspect` shows which one a file gets).
+pub(crate) fn format_arg() -> impl clap::builder::TypedValueParser<Value = InputFormat> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(InputFormat::ALL.map(InputFormat::as_str))
+        .map(|s: String| InputFormat::parse(&s).expect("one of the possible values"))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum FormatArg {
-    Matrix,
-    Maxquant,
+enum SamplesArg {
+    /// Every sample column of the table must be in the design, and every design sample in the table.
+    All,
+    /// Analyse the samples the design names; list the table's other sample columns as ignored.
+    FromDesign,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -76,17 +88,20 @@ enum PosthocArg {
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// Protein-intensity table: MaxQuant proteinGroups.txt, or a plain matrix (CSV/TSV: protein id, then one column per sample).
+    /// Protein table: MaxQuant, DIA-NN, FragPipe, Spectronaut, AlphaPept, AlphaDIA, Proteome Discoverer, or a plain matrix (see `proteo inspect`).
     input: PathBuf,
-    /// Design file (CSV/TSV) with columns `sample` (or `label`) and `group` (or `condition`); optional `replicate`, `pair`, `batch`, covariates.
+    /// Design file (CSV/TSV) with columns `sample` (or `label`) and `group` (or `condition`); optional `replicate`, `pair`, `batch`, covariates; or an SDRF file.
     #[arg(long)]
     design: PathBuf,
     /// Output directory (created); receives qc/, de/, pathway/ and summary.json.
     #[arg(long)]
     out: PathBuf,
-    /// Input format; detected from the header when omitted.
-    #[arg(long, value_enum)]
-    format: Option<FormatArg>,
+    /// Input format; detected from the header when omitted (`proteo inspect FILE` shows what is detected).
+    #[arg(long, value_parser = format_arg())]
+    format: Option<InputFormat>,
+    /// Which samples to analyse: all of the table's (the design must list them all), or those the design names.
+    #[arg(long, value_enum, default_value = "all")]
+    samples: SamplesArg,
     /// The values are already log2: skip the log2 transform.
     #[arg(long)]
     log2_input: bool,
@@ -153,10 +168,11 @@ impl RunArgs {
             None => std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from).unwrap_or_else(|| SHIPPED_GENE_SETS.into()),
         };
         let params = JobParams {
-            format: self.format.map(|f| match f {
-                FormatArg::Matrix => InputFormat::Matrix,
-                FormatArg::Maxquant => InputFormat::Maxquant,
-            }),
+            format: self.format,
+            samples: match self.samples {
+                SamplesArg::All => SampleSelection::All,
+                SamplesArg::FromDesign => SampleSelection::FromDesign,
+            },
             qc: QcParams {
                 log2_input: self.log2_input,
                 min_valid: self.min_valid,
@@ -223,6 +239,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(&args),
         Command::Synthetic(args) => bench::synthetic(&args),
         Command::Serve(args) => serve::serve(&args),
+        Command::Inspect(args) => inspect::inspect(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -275,14 +292,31 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
     println!();
     if let Some(ingest) = get(Stage::Ingest) {
         let i = &ingest["input"];
-        println!(
-            "Input: {} rows ({} format); removed {} reverse, {} contaminants, {} only-by-site",
-            i["rows_read"],
-            i["format"].as_str().unwrap_or(""),
-            i["removed_reverse"],
-            i["removed_contaminant"],
-            i["removed_only_by_site"]
+        println!("Input: {} — {}", i["detected"].as_str().unwrap_or(""), i["intensity_columns"].as_str().unwrap_or(""));
+        let mut removed = format!(
+            "{} rows; removed {} reverse, {} contaminants, {} only-by-site",
+            i["rows_read"], i["removed_reverse"], i["removed_contaminant"], i["removed_only_by_site"]
         );
+        for (key, what) in [
+            ("removed_not_master", "not master protein"),
+            ("short_rows_filled", "short rows filled"),
+            ("spillover_lines_dropped", "spill-over lines dropped"),
+            ("genes_from_ids", "gene names taken from the ids"),
+        ] {
+            if i[key].as_u64().unwrap_or(0) > 0 {
+                removed.push_str(&format!(", {} {what}", i[key]));
+            }
+        }
+        println!("  {removed}");
+        if let Some(a) = i["annotation_columns"].as_array().filter(|a| !a.is_empty()) {
+            let names: Vec<&str> = a.iter().filter_map(|v| v.as_str()).collect();
+            println!("  annotation kept: {}", names.join(", "));
+        }
+        if i["samples_ignored_count"].as_u64().unwrap_or(0) > 0 {
+            let names: Vec<&str> =
+                i["samples_ignored"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+            println!("  {} samples not in the design, ignored: {}", i["samples_ignored_count"], names.join(", "));
+        }
     }
     if let Some(qc) = get(Stage::Qc) {
         let c = &qc["qc"];

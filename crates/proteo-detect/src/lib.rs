@@ -37,6 +37,13 @@ pub struct SampleColumn {
     pub group_hint: Option<String>,
 }
 
+impl SampleColumn {
+    /// A sample column whose sample name is not taken from a header (no group hint).
+    pub fn new(index: usize, header: &str, sample: String) -> SampleColumn {
+        SampleColumn { index, header: header.to_string(), sample, group_hint: None }
+    }
+}
+
 /// A long table (one row per protein × run × …): which columns make the protein × run matrix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LongLayout {

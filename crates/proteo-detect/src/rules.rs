@@ -200,20 +200,14 @@ impl<'a> Ctx<'a> {
 }
 
 fn samples_named(cols: &[(usize, String)], headers: &[String]) -> Vec<SampleColumn> {
-    cols.iter()
-        .map(|(i, s)| SampleColumn { index: *i, header: headers[*i].clone(), sample: s.clone(), group_hint: None })
-        .collect()
+    cols.iter().map(|(i, s)| SampleColumn::new(*i, &headers[*i], s.clone())).collect()
 }
 
 /// Run columns named by run files: directories and extensions removed where that keeps them unique.
 fn run_samples(ctx: &Ctx<'_>, indices: &[usize]) -> Vec<SampleColumn> {
     let headers: Vec<String> = indices.iter().map(|&i| ctx.cols[i].clone()).collect();
     let names = clean_run_names(&headers);
-    indices
-        .iter()
-        .zip(names)
-        .map(|(&i, sample)| SampleColumn { index: i, header: ctx.cols[i].clone(), sample, group_hint: None })
-        .collect()
+    indices.iter().zip(names).map(|(&i, sample)| SampleColumn::new(i, &ctx.cols[i], sample)).collect()
 }
 
 /// Fills `annotation_columns` with the named columns present and counts the rest as ignored.
@@ -736,7 +730,7 @@ fn spectronaut_pivot(ctx: &Ctx<'_>) -> Option<Detection> {
     d.samples = runs
         .iter()
         .zip(if unique { names } else { headers })
-        .map(|(&i, sample)| SampleColumn { index: i, header: ctx.cols[i].clone(), sample, group_hint: None })
+        .map(|(&i, sample)| SampleColumn::new(i, &ctx.cols[i], sample))
         .collect();
     d.id_column = Some(id.clone());
     d.gene_column = ctx.find("PG.Genes");
@@ -965,12 +959,7 @@ fn matrix(ctx: &Ctx<'_>) -> Option<Detection> {
             }
             for (k, &i) in candidates.iter().enumerate() {
                 if taken[k] {
-                    d.samples.push(SampleColumn {
-                        index: i,
-                        header: ctx.cols[i].clone(),
-                        sample: ctx.cols[i].clone(),
-                        group_hint: None,
-                    });
+                    d.samples.push(SampleColumn::new(i, &ctx.cols[i], ctx.cols[i].clone()));
                 } else {
                     annotation.push(ctx.col(i));
                 }
@@ -988,12 +977,7 @@ fn matrix(ctx: &Ctx<'_>) -> Option<Detection> {
                 if known || ctx.holds_text(i, &[]) {
                     annotation.push(ctx.col(i));
                 } else {
-                    d.samples.push(SampleColumn {
-                        index: i,
-                        header: ctx.cols[i].clone(),
-                        sample: ctx.cols[i].clone(),
-                        group_hint: None,
-                    });
+                    d.samples.push(SampleColumn::new(i, &ctx.cols[i], ctx.cols[i].clone()));
                 }
             }
             why = format!(

@@ -1,7 +1,7 @@
 //! What travels between stages: job spec, parameters and the S3-style keys of every output (never the data).
 
 use proteo_core::de::DeParams;
-use proteo_core::model::InputFormat;
+use proteo_core::model::{InputFormat, SampleSelection};
 use proteo_core::qc::QcParams;
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,8 @@ impl PathwayParams {
 pub struct JobParams {
     /// `None` = detect from the header.
     pub format: Option<InputFormat>,
+    /// Analyse every sample column (`all`, the design must list them all) or only the design's (`from-design`).
+    pub samples: SampleSelection,
     pub qc: QcParams,
     pub de: DeParams,
     pub pathway: PathwayParams,

@@ -9,6 +9,7 @@ fn main() {
     let out = PathBuf::from(std::env::args().nth(1).unwrap_or("/tmp/proteo-example-run".into()));
     let params = JobParams {
         format: None,
+        samples: Default::default(),
         qc: Default::default(),
         de: Default::default(),
         pathway: PathwayParams::with_gene_sets(

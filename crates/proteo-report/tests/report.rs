@@ -24,6 +24,7 @@ fn run(input: &Path, design: &Path, out: &Path) -> ReportInputs {
         design_key: design.to_string_lossy().into_owned(),
         params: JobParams {
             format: None,
+            samples: Default::default(),
             qc: Default::default(),
             de: Default::default(),
             pathway: PathwayParams::with_gene_sets(

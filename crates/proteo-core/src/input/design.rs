@@ -336,10 +336,13 @@ pub fn align_samples(
             .collect()
     };
     if !unmatched_design.is_empty() || (!unused.is_empty() && !from_design) {
+        // A misspelt design sample may have left its column as annotation (a plain matrix): look there too.
+        let candidates: Vec<&str> =
+            unused.iter().copied().chain(table.annotations.iter().map(|(name, _)| name.as_str())).collect();
         return Err(InputError::SampleMismatch {
             table_file: table_file.into(),
             design_file: design_file.into(),
-            missing_columns: with_closest(&unmatched_design, &unused),
+            missing_columns: with_closest(&unmatched_design, &candidates),
             extra_columns: if from_design { Vec::new() } else { with_closest(&unused, &unmatched_design) },
         });
     }

@@ -9,8 +9,8 @@ use proteo_detect::Detection;
 
 use super::error::InputError;
 use super::text::{cell_error, cell_text, parse_cell, Rows};
-use super::wide::{fill_names_from_ids, report_for};
-use crate::limits::{MAX_PROTEIN_ID_CHARS, MAX_ROWS, MAX_SAMPLE_COLUMNS, MAX_VALUES};
+use super::wide::{check_id, fill_names_from_ids, report_for};
+use crate::limits::{MAX_ROWS, MAX_SAMPLE_COLUMNS, MAX_VALUES};
 use crate::model::IntensityTable;
 
 fn cell(record: &ByteRecord, index: usize) -> String {
@@ -45,19 +45,7 @@ pub(crate) fn read(
         }
         report.rows_read += 1;
         let protein = cell(&record, layout.protein.index);
-        if protein.is_empty() {
-            return Err(InputError::EmptyProteinId { file: file.into(), line, column: layout.protein.name.clone() });
-        }
-        let chars = protein.chars().count();
-        if chars > MAX_PROTEIN_ID_CHARS {
-            return Err(InputError::ProteinIdTooLong {
-                file: file.into(),
-                line,
-                column: layout.protein.name.clone(),
-                chars,
-                start: super::error::excerpt(&protein),
-            });
-        }
+        check_id(&protein, file, line, &layout.protein.name)?;
         let run = cell(&record, layout.run.index);
         let field = record.get(layout.quantity.index).unwrap_or(b"");
         let v = parse_cell(field, &d.missing_markers)

@@ -52,6 +52,24 @@ pub(crate) fn count_removed(report: &mut InputReport, removed: Removed) {
     }
 }
 
+/// A protein id must be there and shorter than [`MAX_PROTEIN_ID_CHARS`].
+pub(crate) fn check_id(id: &str, file: &str, line: u64, column: &str) -> Result<(), InputError> {
+    if id.is_empty() {
+        return Err(InputError::EmptyProteinId { file: file.into(), line, column: column.to_string() });
+    }
+    let chars = id.chars().count();
+    if chars > MAX_PROTEIN_ID_CHARS {
+        return Err(InputError::ProteinIdTooLong {
+            file: file.into(),
+            line,
+            column: column.to_string(),
+            chars,
+            start: excerpt(id),
+        });
+    }
+    Ok(())
+}
+
 /// The report's fields every reader fills from the detection.
 pub(crate) fn report_for(d: &Detection) -> InputReport {
     InputReport {
@@ -150,19 +168,7 @@ pub(crate) fn read(mut rows: Rows<'_>, file: &str, d: &Detection) -> Result<(Int
             }
         }
         let id = cell(&record, id_col.index).into_owned();
-        if id.is_empty() {
-            return Err(InputError::EmptyProteinId { file: file.into(), line, column: id_col.name.clone() });
-        }
-        let chars = id.chars().count();
-        if chars > MAX_PROTEIN_ID_CHARS {
-            return Err(InputError::ProteinIdTooLong {
-                file: file.into(),
-                line,
-                column: id_col.name.clone(),
-                chars,
-                start: excerpt(&id),
-            });
-        }
+        check_id(&id, file, line, &id_col.name)?;
         for s in &d.samples {
             let field = record.get(s.index).unwrap_or(b"");
             let v = parse_cell(field, &d.missing_markers)
