@@ -2,7 +2,7 @@
 //! used, the counts (each checked independently with awk/Python, commands beside the numbers), and the refusals.
 //! Needs `../shared` beside the repository (CI has it); each test prints why and passes when it is absent.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use proteo_core::input::{align_samples, detect_input, read_design, read_table, Action, InputError, ReadOptions};
 use proteo_core::model::InputReport;
@@ -22,13 +22,13 @@ fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/formats").join(name)
 }
 
-fn read(dir: &PathBuf, rel: &str) -> Result<(IntensityTable, InputReport), InputError> {
+fn read(dir: &Path, rel: &str) -> Result<(IntensityTable, InputReport), InputError> {
     let bytes = std::fs::read(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
     let name = rel.rsplit('/').next().unwrap();
     read_table(&bytes, name, &ReadOptions::default())
 }
 
-fn read_with_design(dir: &PathBuf, rel: &str, design: &PathBuf, from_design: bool) -> IntensityTable {
+fn read_with_design(dir: &Path, rel: &str, design: &Path, from_design: bool) -> IntensityTable {
     let bytes = std::fs::read(dir.join(rel)).unwrap();
     let design_bytes = std::fs::read(design).unwrap();
     let d = read_design(&design_bytes, "design.tsv").unwrap();
@@ -38,7 +38,7 @@ fn read_with_design(dir: &PathBuf, rel: &str, design: &PathBuf, from_design: boo
     align_samples(t, &d, rel, "design.tsv", from_design).unwrap_or_else(|e| panic!("{rel}: {e}")).table
 }
 
-fn refusal(dir: &PathBuf, rel: &str) -> String {
+fn refusal(dir: &Path, rel: &str) -> String {
     read(dir, rel).err().unwrap_or_else(|| panic!("{rel} was read")).to_string()
 }
 

@@ -303,8 +303,23 @@ fn design_file(ctx: &Ctx<'_>) -> Option<Detection> {
             "the condition setup is a design: give it as the design (--design), with the Spectronaut report as input",
         );
     }
+    let sample = ctx.find_any(&["sample", "label", "sample name", "sample_name"]);
+    let group = ctx.find_any(&["group", "condition"]);
+    if let (Some(s), Some(g)) = (sample, group) {
+        if ctx.cols.len() <= DESIGN_MAX_COLUMNS {
+            return refuse(
+                "proteo",
+                "design file",
+                format!("`{}` and `{}` columns and no quantities", s.name, g.name),
+                "this is the sample design: give it as the design (--design), with the protein table as input",
+            );
+        }
+    }
     None
 }
+
+/// A table with sample and group columns and at most this many columns is a design, not quantities.
+const DESIGN_MAX_COLUMNS: usize = 8;
 
 fn de_results(ctx: &Ctx<'_>) -> Option<Detection> {
     if ctx.has("AVG Log2 Ratio") || ctx.has("Comparison (group1/group2)") {
@@ -1126,6 +1141,7 @@ mod tests {
             ("source name\tcharacteristics[organism]\tcomment[data file]\tfactor value[disease]", "SDRF-Proteomics", "sample design (.sdrf.tsv)", "--design"),
             ("R.Label\tPG.Genes\tF.Charge\tPG.ProteinGroups\tF.PeakArea", "Spectronaut", "long report without PG.Quantity", "PG.Quantity"),
             ("logFC\tAveExpr\tt\tP.Value\tadj.P.Val\tB", "limma", "topTable", "intensity table"),
+            ("sample\tgroup\treplicate", "proteo", "design file", "--design"),
         ];
         for (header, tool, kind, advice) in cases {
             let rows: &[&str] = if header.starts_with("MTD") { &["MTD\tmzTab-type\tIdentification"] } else { &[] };

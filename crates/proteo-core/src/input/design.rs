@@ -167,6 +167,16 @@ fn sdrf_groups<'a>(factors: &'a [Vec<String>]) -> Vec<String> {
     groups.into_iter().map(|g| g.join(" / ")).collect()
 }
 
+/// One line of an SDRF file, as read.
+struct SdrfRow {
+    line: u64,
+    sample: String,
+    file: Option<String>,
+    factors: Vec<String>,
+    extra: BTreeMap<String, String>,
+    replicate: Option<String>,
+}
+
 fn read_sdrf(mut rows: Rows<'_>, file_name: &str) -> Result<Design, InputError> {
     let header = std::mem::take(&mut rows.header);
     let lower: Vec<String> = header.iter().map(|h| h.to_ascii_lowercase()).collect();
@@ -180,7 +190,7 @@ fn read_sdrf(mut rows: Rows<'_>, file_name: &str) -> Result<Design, InputError> 
     let extra_cols: Vec<usize> = (0..header.len())
         .filter(|&i| lower[i].starts_with("characteristics[") || lower[i].starts_with("factor value["))
         .collect();
-    let mut raw: Vec<(u64, String, Option<String>, Vec<String>, BTreeMap<String, String>, Option<String>)> = Vec::new();
+    let mut raw: Vec<SdrfRow> = Vec::new();
     let mut record = ByteRecord::new();
     while let Some((line, _)) = rows.next_row_filled(&mut record)? {
         let cell = |c: usize| record.get(c).map_or(String::new(), |f| cell_text(f).trim().to_string());
@@ -189,26 +199,26 @@ fn read_sdrf(mut rows: Rows<'_>, file_name: &str) -> Result<Design, InputError> 
             return Err(InputError::EmptyDesignCell { file: file_name.into(), line, column: header[source].clone() });
         }
         let extra = extra_cols.iter().map(|&c| (header[c].clone(), cell(c))).collect();
-        raw.push((
+        raw.push(SdrfRow {
             line,
             sample,
-            data_file.map(cell).filter(|f| !f.is_empty()),
-            factor_cols.iter().map(|&c| cell(c)).collect(),
+            file: data_file.map(cell).filter(|f| !f.is_empty()),
+            factors: factor_cols.iter().map(|&c| cell(c)).collect(),
             extra,
-            replicate.map(cell).filter(|r| !r.is_empty()),
-        ));
+            replicate: replicate.map(cell).filter(|r| !r.is_empty()),
+        });
     }
     if raw.is_empty() {
         return Err(InputError::NoDataRows { file: file_name.into() });
     }
     let factors: Vec<Vec<String>> =
-        (0..factor_cols.len()).map(|k| raw.iter().map(|r| r.3[k].clone()).collect()).collect();
+        (0..factor_cols.len()).map(|k| raw.iter().map(|r| r.factors[k].clone()).collect()).collect();
     let groups = sdrf_groups(&factors);
     // One sample per source name: its fractions (several data files) stay one sample.
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut first_line: Vec<u64> = Vec::new();
     let mut samples: Vec<SampleInfo> = Vec::new();
-    for ((line, sample, file, _, extra, replicate), group) in raw.into_iter().zip(groups) {
+    for (SdrfRow { line, sample, file, extra, replicate, .. }, group) in raw.into_iter().zip(groups) {
         match index.get(&sample) {
             Some(&k) => {
                 if samples[k].group != group {

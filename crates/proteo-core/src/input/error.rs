@@ -137,20 +137,11 @@ pub enum InputError {
     ProteinIdTooLong { file: String, line: u64, column: String, chars: usize, start: String },
 
     #[error(
-        "{file}, line {line}: protein group `{}` has two different `{}` values for run `{}` ({first} on line \
+        "{file}, line {line}: protein group `{}` has two different quantities for run `{}` ({first} on line \
          {first_line}, {second} here); a long report must have one protein quantity per protein group and run",
-        cut(.protein), cut(.column), cut(.run)
+        cut(.protein), cut(.run)
     )]
-    LongConflict {
-        file: String,
-        line: u64,
-        first_line: u64,
-        column: String,
-        protein: String,
-        run: String,
-        first: f64,
-        second: f64,
-    },
+    LongConflict { file: String, line: u64, first_line: u64, protein: String, run: String, first: f64, second: f64 },
 
     #[error("{file}: no {role} column; expected a column named {}, found {}", alternatives(.aliases), list_names(.found))]
     MissingDesignColumn { file: String, role: &'static str, aliases: &'static [&'static str], found: Vec<String> },

@@ -82,7 +82,6 @@ pub(crate) fn read(
                     file: file.into(),
                     line,
                     first_line,
-                    column: layout.quantity.name.clone(),
                     protein,
                     run,
                     first,
@@ -152,8 +151,8 @@ mod tests {
         assert!(matches!(err, InputError::LongConflict { line: 3, first_line: 2, .. }), "{err:?}");
         assert_eq!(
             err.to_string(),
-            "report.csv, line 3: protein group `P1` has two different `PG.Quantity` values for run `r1` (100 on line \
-             2, 101 here); a long report must have one protein quantity per protein group and run"
+            "report.csv, line 3: protein group `P1` has two different quantities for run `r1` (100 on line 2, 101 \
+             here); a long report must have one protein quantity per protein group and run"
         );
     }
 }
