@@ -224,3 +224,73 @@ fn inspect_names_every_folder() {
     assert!(text.contains("MaxQuant proteinGroups.txt (≥ 1.5.3"), "{text}");
     assert!(text.contains("385 proteins from 463 rows, 8 reverse, 38 contaminant, 32 only-by-site"), "{text}");
 }
+
+/// 40 proteins × 6 samples (A1–A3, B1–B3) of deterministic intensities, as `(id, gene, values)`.
+fn shaped_rows() -> Vec<(String, String, Vec<f64>)> {
+    (0..40)
+        .map(|p| {
+            let base = 1.0e6 * (1.0 + (p * 37 % 17) as f64);
+            let values = (0..6)
+                .map(|s| base * (1.0 + 0.05 * ((p + 3 * s) % 7) as f64) * if s >= 3 && p % 5 == 0 { 4.0 } else { 1.0 })
+                .collect();
+            (format!("sp|P{:05}|G{p}_HUMAN", 10_000 + p), format!("G{p}"), values)
+        })
+        .collect()
+}
+
+const SHAPED_DESIGN: &str = "sample\tgroup\nA1\tA\nA2\tA\nA3\tA\nB1\tB\nB2\tB\nB3\tB\n";
+
+fn run_shaped(name: &str, text: &str) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, design) = (dir.path().join(name), dir.path().join("design.tsv"));
+    std::fs::write(&input, text).unwrap();
+    std::fs::write(&design, SHAPED_DESIGN).unwrap();
+    let (o, out) = run(&input, &design, &[]);
+    drop(dir);
+    (o, out)
+}
+
+#[test]
+fn the_three_files_the_issue_saw_refused_run_without_edits() {
+    // 1. A MaxQuant proteinGroups.txt as Excel leaves it: trailing empty flag fields missing on most rows, and an
+    //    over-long id list continued on lines of bare numbers.
+    let mut mq = String::from(
+        "Protein IDs\tMajority protein IDs\tGene names\tLFQ intensity A1\tLFQ intensity A2\tLFQ intensity A3\t\
+         LFQ intensity B1\tLFQ intensity B2\tLFQ intensity B3\tPeptide IDs\tReverse\tPotential contaminant\n",
+    );
+    for (k, (id, gene, v)) in shaped_rows().into_iter().enumerate() {
+        let values: Vec<String> = v.iter().map(|x| format!("{x:.0}")).collect();
+        mq.push_str(&format!("{id}\t{id}\t{gene}\t{}\t{k};{}", values.join("\t"), k + 1000));
+        if k % 3 == 0 {
+            mq.push_str("\t\t\n");
+        } else {
+            mq.push('\n');
+        }
+        if k == 7 {
+            mq.push_str("100001;100002;100003;100004\n100005;100006\t\t\n");
+        }
+    }
+    let (o, out) = run_shaped("proteinGroups.txt", &mq);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let input = &summary(out.path())["stages"]["ingest"]["input"];
+    assert_eq!((input["rows_read"].as_u64(), input["spillover_lines_dropped"].as_u64()), (Some(40), Some(2)));
+    assert!(input["short_rows_filled"].as_u64().unwrap() >= 26, "{input}");
+
+    // 2. A summed-precursor matrix with a numeric annotation column.
+    let mut summed = String::from("protein\tn_precursors\tA1\tA2\tA3\tB1\tB2\tB3\n");
+    // 3. A table with a text species column.
+    let mut species = String::from("protein\tspecies\tA1\tA2\tA3\tB1\tB2\tB3\n");
+    for (k, (id, _, v)) in shaped_rows().into_iter().enumerate() {
+        let values: Vec<String> = v.iter().map(|x| format!("{x:.1}")).collect();
+        summed.push_str(&format!("{id}\t{}\t{}\n", 3 + k % 9, values.join("\t")));
+        species.push_str(&format!("{id}\t{}\t{}\n", if k % 4 == 0 { "YEAST" } else { "HUMAN" }, values.join("\t")));
+    }
+    for (name, text, column) in [("summed.tsv", summed, "n_precursors"), ("tmt.tsv", species, "species")] {
+        let (o, out) = run_shaped(name, &text);
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        let s = summary(out.path());
+        assert_eq!(s["stages"]["ingest"]["samples"], 6, "{name}");
+        assert_eq!(s["stages"]["ingest"]["input"]["annotation_columns"], serde_json::json!([column]), "{name}");
+        assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("annotation kept: {column}")), "{name}");
+    }
+}
