@@ -145,7 +145,7 @@
     const d = answer.detection;
     if (d.action !== "read") {
       const what = d.action === "quantify" ? "is" : "looks like";
-      throw new Error(`${file.name} ${what} ${answer.title} (${d.reason}); ${d.advice}.`);
+      throw new Error(`${file.name} ${what} ${answer.looksLike} (${d.reason}); ${d.advice}.`);
     }
     return { detection: d, title: answer.title };
   }

@@ -82,7 +82,7 @@ fn run(request: &InspectRequest) -> Result<Value, ApiError> {
             ),
         })
     })?;
-    Ok(json!({ "detection": detection, "title": detection.title() }))
+    Ok(json!({ "detection": detection, "title": detection.title(), "looksLike": detection.looks_like() }))
 }
 
 #[cfg(test)]

@@ -159,6 +159,14 @@ impl Detection {
         }
     }
 
+    /// The title with its article, as messages say it: "a MaxQuant evidence.txt", "an mzTab identification file".
+    pub fn looks_like(&self) -> String {
+        let title = self.title();
+        let vowel = title.chars().next().is_some_and(|c| "AEIOUaeiou".contains(c));
+        let an = vowel || title.starts_with("mzTab") || title.starts_with("SDRF");
+        format!("{} {title}", if an { "an" } else { "a" })
+    }
+
     /// `MaxQuant proteinGroups.txt (≥ 1.5.3)`.
     pub fn title(&self) -> String {
         match &self.version {

@@ -85,7 +85,13 @@ pub fn read_design(bytes: &[u8], file_name: &str) -> Result<Design, InputError> 
         found: header.clone(),
     };
     let sample_col = column_of(Role::Sample).ok_or_else(|| missing("sample", SAMPLE_ALIASES))?;
-    let group_col = column_of(Role::Group).ok_or_else(|| missing("group", GROUP_ALIASES))?;
+    // A two-column design (`sample,disease`) names its groups in the other column, whatever its header.
+    let named: Vec<usize> = (0..header.len()).filter(|&c| roles[c] != Role::Ignored).collect();
+    let group_col = match column_of(Role::Group) {
+        Some(c) => c,
+        None if named.len() == 2 => named.into_iter().find(|&c| c != sample_col).expect("two columns"),
+        None => return Err(missing("group", GROUP_ALIASES)),
+    };
     let optional = |record: &ByteRecord, role: Role| {
         column_of(role).map(|c| cell_text(&record[c]).trim().to_string()).filter(|v| !v.is_empty())
     };
@@ -110,7 +116,7 @@ pub fn read_design(bytes: &[u8], file_name: &str) -> Result<Design, InputError> 
         let extra: BTreeMap<String, String> = roles
             .iter()
             .enumerate()
-            .filter(|(_, &r)| r == Role::Extra)
+            .filter(|(c, &r)| r == Role::Extra && *c != group_col)
             .map(|(c, _)| (header[c].clone(), cell_text(&record[c]).trim().to_string()))
             .collect();
         samples.push(SampleInfo {
@@ -557,6 +563,13 @@ mod tests {
     }
 
     #[test]
+    fn a_two_column_design_takes_its_other_column_as_the_group() {
+        let d = design("sample,disease\nA,control\nB,case\n").unwrap();
+        assert_eq!(d.groups(), ["control", "case"]);
+        assert!(d.samples[0].extra.is_empty());
+    }
+
+    #[test]
     fn both_sample_and_label_take_the_first_and_keep_the_other_as_extra() {
         let d = design("label;sample;condition\r\nH1;x1;a\r\n").unwrap();
         assert_eq!(d.samples[0].sample, "H1");
@@ -571,8 +584,9 @@ mod tests {
              `sample name` or `run label` or `run` or `experiment`, found `name`, `condition`"
         );
         assert_eq!(
-            design("label\ttreatment\nA\tx\n").unwrap_err().to_string(),
-            "design.tsv: no group column; expected a column named `group` or `condition`, found `label`, `treatment`"
+            design("label\ttreatment\tbatch\nA\tx\t1\n").unwrap_err().to_string(),
+            "design.tsv: no group column; expected a column named `group` or `condition`, found `label`, \
+             `treatment`, `batch`"
         );
     }
 

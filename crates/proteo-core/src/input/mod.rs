@@ -74,13 +74,6 @@ fn parquet_columns(bytes: &[u8], file_name: &str) -> Result<Vec<String>, InputEr
     Ok(schema.columns().iter().map(|c| c.path().string()).collect())
 }
 
-/// "a MaxQuant evidence.txt", "an AlphaDIA precursors.tsv".
-fn with_article(d: &Detection) -> String {
-    let title = d.title();
-    let vowel = title.chars().next().is_some_and(|c| "AEIOUaeiou".contains(c)) || title.starts_with("mzTab");
-    format!("{} {title}", if vowel || title.starts_with("SDRF") { "an" } else { "a" })
-}
-
 /// Reads a protein table of any detected (or `options.format`) kind into a protein × sample matrix with its
 /// annotation, and reports what was read. `file_name` is for messages and kind hints.
 pub fn read_table(
@@ -92,13 +85,13 @@ pub fn read_table(
     match detection.action {
         Action::Refuse => Err(InputError::WrongFile {
             file: file_name.into(),
-            looks_like: with_article(&detection),
+            looks_like: detection.looks_like(),
             reason: detection.reason.clone(),
             advice: detection.advice.clone().unwrap_or_default(),
         }),
         Action::Quantify => Err(InputError::NeedsQuantification {
             file: file_name.into(),
-            looks_like: with_article(&detection),
+            looks_like: detection.looks_like(),
             reason: detection.reason.clone(),
             advice: detection.advice.clone().unwrap_or_default(),
         }),
