@@ -23,9 +23,8 @@
   const STAGE_ORDER = ["ingest", "qc", "de", "pathway"];
   /** Job progress at the end of each stage (Stage::overall_progress in crates/proteo-pipeline/src/contracts.rs). */
   const STAGE_END = { ingest: 10, qc: 40, de: 80, pathway: 99 };
-  /** Matrix headers of gene columns and of other annotation columns (crates/proteo-core/src/input/matrix.rs). */
-  const GENE_HEADERS = ["gene", "genes", "gene name", "gene names", "gene symbol", "gene symbols", "symbol"];
-  const ANNOTATION_HEADERS = ["description", "protein name", "protein names"];
+  /** Largest file scanned in the browser for the run names of a long report (one row per fragment). */
+  const LONG_SCAN_MAX_BYTES = 512 << 20;
   /** Design columns, compared case-insensitively (crates/proteo-core/src/input/design.rs). */
   const DESIGN_SAMPLE = ["sample", "label", "sample_name", "sample name"];
   const DESIGN_GROUP = ["group", "condition"];
@@ -72,6 +71,9 @@
     file: null,
     samples: [],
     format: "",
+    /** The server's detection of the chosen file, and groups its header names (Proteome Discoverer). */
+    detection: null,
+    groupHints: new Map(),
     /** From a loaded design file: sample → {replicate, pair, batch}; and which of those columns it had. */
     designExtra: new Map(),
     designColumns: [],
@@ -157,13 +159,6 @@
   /** Tab if the line has a tab, else `;` if it has `;` and no `,`, else `,` — as the server decides. */
   const delimiterOf = (line) => (line.includes("\t") ? "\t" : line.includes(";") && !line.includes(",") ? ";" : ",");
 
-  /** The first non-blank line, split and unquoted; `null` for a file with no text line. */
-  function splitFirstLine(text) {
-    const line = text.replace(/^\uFEFF/, "").split(/\r?\n|\r/).find((l) => l.trim() !== "");
-    if (line === undefined) return null;
-    return line.split(delimiterOf(line)).map(unquote);
-  }
-
   /** All lines after the header, split the same way (for design files, which are small). */
   function splitLines(text) {
     const lines = text.replace(/^\uFEFF/, "").split(/\r?\n|\r/).filter((l) => l.trim() !== "");
@@ -172,35 +167,37 @@
     return lines.map((l) => l.split(d).map(unquote));
   }
 
-  function prefixed(header, prefix) {
-    const out = [];
-    for (const h of header) {
-      if (h.length > prefix.length && h.slice(0, prefix.length).toLowerCase() === prefix.toLowerCase()) {
-        const sample = h.slice(prefix.length).trim();
-        if (sample) out.push(sample);
-      }
+  /**
+   * What the server's detection (the same rules as `proteo inspect` and the ingest function) says the file is.
+   * Throws an Error with the sentence to show when the file is refused.
+   */
+  async function inspectHead(file, head) {
+    const body = JSON.stringify({ fileName: file.name, head, complete: file.size <= HEADER_BYTES });
+    const answer = await api("/inspect", { method: "POST", headers: { "Content-Type": "application/json" }, body });
+    const d = answer.detection;
+    if (d.action !== "read") {
+      const what = d.action === "quantify" ? "is" : "looks like";
+      throw new Error(`${file.name} ${what} ${answer.looksLike} (${d.reason}); ${d.advice}.`);
     }
-    return out;
+    return { detection: d, title: answer.title };
   }
 
-  /** Sample names and the format a header describes (the server's detection rules). */
-  function samplesFromHeader(header) {
-    if (header.includes("Protein IDs")) {
-      const lfq = prefixed(header, "LFQ intensity ");
-      if (lfq.length) return { format: "MaxQuant proteinGroups, LFQ intensity columns", samples: lfq };
-      const raw = prefixed(header, "Intensity ");
-      if (raw.length) return { format: "MaxQuant proteinGroups, Intensity columns", samples: raw };
+  /** The distinct run names of a long report's run column, in order of first appearance. */
+  async function longRuns(file, detection) {
+    if (file.size > LONG_SCAN_MAX_BYTES) {
+      throw new Error(`${file.name} is a long report of ${formatBytes(file.size)}; the page lists runs of reports up to ${formatBytes(LONG_SCAN_MAX_BYTES)}. Load a design file naming the runs, or export the protein-group pivot report.`);
     }
-    const samples = [];
-    let geneSeen = false;
-    for (const name of header.slice(1)) {
-      const norm = name.trim().toLowerCase().replace(/[_.]/g, " ");
-      if (!name) continue;
-      if (GENE_HEADERS.includes(norm) && !geneSeen) { geneSeen = true; continue; }
-      if (GENE_HEADERS.includes(norm) || ANNOTATION_HEADERS.includes(norm)) continue;
-      samples.push(name);
+    const lines = (await file.text()).replace(/^\uFEFF/, "").split(/\r?\n|\r/);
+    const header = lines.findIndex((l) => l.trim() !== "");
+    const delimiter = delimiterOf(lines[header] || "");
+    const index = detection.long.run.index;
+    const runs = new Set();
+    for (const line of lines.slice(header + 1)) {
+      if (!line.trim()) continue;
+      const run = unquote(line.split(delimiter)[index] || "");
+      if (run) runs.add(run);
     }
-    return { format: `Intensity matrix (protein id column “${header[0] || "?"}”${geneSeen ? ", gene column" : ""})`, samples };
+    return [...runs];
   }
 
   /** The group a sample name suggests: the name without a trailing replicate number (H1 → H, CD34High_2 → CD34High). */
@@ -226,15 +223,21 @@
     } catch (e) {
       return fileError(`${file.name} could not be read (${e.message}).`);
     }
-    const header = splitFirstLine(text);
-    if (!header) return fileError(`${file.name} is empty: the first line should name the columns.`);
-    const { format, samples } = samplesFromHeader(header);
-    if (samples.length === 0) {
-      return fileError(`${file.name}: no sample columns found in the first line. A MaxQuant file needs “Protein IDs” and ` +
-        `“LFQ intensity <sample>” or “Intensity <sample>” columns; a matrix needs a protein id column followed by one column per sample.`);
+    let found;
+    let samples;
+    try {
+      found = await inspectHead(file, text);
+      samples = found.detection.long ? await longRuns(file, found.detection) : found.detection.samples.map((s) => s.sample);
+    } catch (e) {
+      return fileError(e.message);
     }
+    const d = found.detection;
+    const format = `${found.title} · ${d.quantity}${d.log2 ? " (log2)" : ""}`;
+    if (samples.length === 0) return fileError(`${file.name}: no sample columns found in the first line.`);
     const dupes = samples.filter((s, i) => samples.indexOf(s) !== i);
     if (dupes.length) return fileError(`${file.name}: the sample name “${dupes[0]}” appears twice in the first line; sample names must be unique.`);
+    state.groupHints = new Map((d.samples || []).filter((s) => s.group_hint).map((s) => [s.sample, s.group_hint]));
+    state.detection = d;
     state.samples = samples;
     state.format = format;
     renderFileInfo();
@@ -258,7 +261,9 @@
     if (!state.file || !state.samples.length) { show(info, false); return; }
     info.append(
       el("strong", { class: "filename", text: state.file.name }),
-      el("span", { class: "muted", text: ` · ${formatBytes(state.file.size)} · ${state.format} · ` }),
+      el("span", { class: "muted", text: ` · ${formatBytes(state.file.size)} · ` }),
+      el("span", { "data-testid": "detected-format", id: "detected-format", title: state.detection ? state.detection.reason : "", text: state.format }),
+      el("span", { class: "muted", text: " · " }),
       el("span", { "data-testid": "sample-count", id: "sample-count", text: `${state.samples.length} samples` }),
     );
     show(info);
@@ -282,7 +287,7 @@
   function renderSampleRows() {
     const rows = state.samples.map((sample, i) => {
       const input = el("input", {
-        type: "text", id: `group-${i}`, value: guessGroup(sample), autocomplete: "off", spellcheck: false,
+        type: "text", id: `group-${i}`, value: (state.groupHints && state.groupHints.get(sample)) || guessGroup(sample), autocomplete: "off", spellcheck: false,
         "data-testid": "group-input", "data-sample": sample, placeholder: "group",
         "aria-label": `Group of sample ${sample}`,
       });

@@ -99,6 +99,8 @@ test("A: the bundled example from file choice to report, top hits and downloads"
     const guessed = await samplesAndGroups(page);
     assert.equal(await page.textContent('[data-testid="sample-count"]'), `${design.length} samples`);
     assert.deepEqual(guessed.map((g) => g.sample).sort(), design.map((d) => d.label).sort(), "the LFQ intensity columns are the design's samples");
+    // The server's detection (POST /inspect, the rules `proteo inspect` and ingest use) names the format.
+    assert.match(await page.textContent('[data-testid="detected-format"]'), /^MaxQuant proteinGroups\.txt .*LFQ intensity/);
 
     // The guesses (H1 → H) group the samples exactly as the design's conditions do.
     const conditionOf = new Map(design.map((d) => [d.label, d.condition]));
@@ -217,7 +219,7 @@ test("B: a malformed file ends with the server's sentence and a way to start ove
   const file = path.join(dir, "proteinGroups_malformed.txt");
   fs.writeFileSync(file,
     "Protein IDs\tGene names\tLFQ intensity A_1\tLFQ intensity A_2\tLFQ intensity B_1\tLFQ intensity B_2\n" +
-    "P12345\tALB\t1000\n");
+    "P12345\tALB\t1000\t1\t2\t3\textra\n");
   try {
     await scenario("malformed", DESKTOP, async (page) => {
       await page.goto(`${BASE}/`);
@@ -248,6 +250,36 @@ test("B: a malformed file ends with the server's sentence and a way to start ove
       assert.ok(await page.isVisible('[data-testid="start-view"]'));
       assert.ok(await page.isHidden('[data-testid="failed-view"]'));
       assert.equal(await page.inputValue('[data-testid="data-file"]'), "");
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("D: the page names each tool's format before upload, and a wrong file with what to upload", { timeout: SCENARIO_TIMEOUT_MS }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "proteo-browser-"));
+  const diann = path.join(dir, "report.pg_matrix.tsv");
+  fs.writeFileSync(diann,
+    "Protein.Group\tProtein.Ids\tProtein.Names\tGenes\tFirst.Protein.Description\t/data/runs/ctrl_1.mzML\t/data/runs/ctrl_2.mzML\t/data/runs/treat_1.mzML\n" +
+    "P1\tP1\tX_HUMAN\tX\t\t1\t2\t3\n");
+  const peptides = path.join(dir, "combined_peptide.tsv");
+  fs.writeFileSync(peptides, "Peptide Sequence\tPrev AA\tNext AA\tProtein\tProtein ID\tGene\tA Intensity\nPEPTIDE\tK\tR\tsp|P1|X\tP1\tX\t5\n");
+  try {
+    await scenario("detection", DESKTOP, async (page) => {
+      await page.goto(`${BASE}/`);
+      await page.setInputFiles('[data-testid="data-file"]', diann);
+      await page.locator('[data-testid="sample-count"]').waitFor();
+      assert.match(await page.textContent('[data-testid="detected-format"]'), /^DIA-NN report\.pg_matrix\.tsv/);
+      assert.deepEqual((await samplesAndGroups(page)).map((g) => g.sample), ["ctrl_1", "ctrl_2", "treat_1"], "run paths and extensions removed");
+      assert.deepEqual((await samplesAndGroups(page)).map((g) => g.group), ["ctrl", "ctrl", "treat"]);
+
+      await page.setInputFiles('[data-testid="data-file"]', peptides);
+      await page.locator('[data-testid="file-error"]').waitFor();
+      const refusal = await page.textContent('[data-testid="file-error"]');
+      console.log(`refusal shown: ${refusal}`);
+      assert.match(refusal, /combined_peptide\.tsv looks like a FragPipe combined_peptide\.tsv/);
+      assert.match(refusal, /upload combined_protein\.tsv/);
+      assert.ok(await page.isHidden('[data-testid="submit"]'));
     });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

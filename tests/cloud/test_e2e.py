@@ -148,9 +148,12 @@ def download(stack: Stack, job_id: str, rel: str, user: str = "alice") -> bytes:
 
 
 def ragged(data: bytes, line_no: int) -> bytes:
-    """The table with line `line_no` (1-based, header = 1) missing its last 3 fields."""
+    """The table with line `line_no` (1-based, header = 1) carrying 3 filled fields more than the header (a short
+    MaxQuant row is filled, as R reads it; an overlong one is refused)."""
     lines = data.split(b"\n")
-    lines[line_no - 1] = b"\t".join(lines[line_no - 1].split(b"\t")[:-3])
+    line = lines[line_no - 1]
+    end = b"\r" if line.endswith(b"\r") else b""
+    lines[line_no - 1] = line.rstrip(b"\r") + b"\tx\ty\tz" + end
     return b"\n".join(lines)
 
 
@@ -229,7 +232,7 @@ def test_c_malformed_input_fails_with_a_message_the_user_can_act_on(stack: Stack
     assert body["status"] == "FAILED", body
     assert body["errorType"] == "InvalidInput", body
     fields = len(example["data"].split(b"\n", 1)[0].split(b"\t"))
-    expected = f"proteinGroups.txt, line 3: expected {fields} fields like the header, found {fields - 3}"
+    expected = f"proteinGroups.txt, line 3: expected {fields} fields like the header, found {fields + 3}"
     assert expected in body["error"], body["error"]
     report(f"[c] FAILED with: {body['error']!r}; scenario {time.monotonic() - started:.1f} s")
 

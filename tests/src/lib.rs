@@ -37,6 +37,7 @@ pub fn default_params() -> JobParams {
     JobParams {
         format: None,
         quant: Default::default(),
+        samples: Default::default(),
         qc: Default::default(),
         de: Default::default(),
         pathway: PathwayParams::with_gene_sets(shipped_gene_sets().to_string_lossy()),

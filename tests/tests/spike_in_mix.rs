@@ -47,6 +47,7 @@ fn load() -> Option<SpikeIn> {
         gene_names: vec![String::new(); np],
         samples: design_rows.iter().map(|r| r.0.clone()).collect(),
         values,
+        ..IntensityTable::default()
     };
     let design = Design {
         samples: design_rows
@@ -58,6 +59,7 @@ fn load() -> Option<SpikeIn> {
                 pair: None,
                 batch: None,
                 extra: Default::default(),
+                files: Vec::new(),
             })
             .collect(),
     };
@@ -73,6 +75,7 @@ fn load() -> Option<SpikeIn> {
         gene_names: vec![String::new(); np],
         samples: table.samples.clone(),
         values: order.iter().flat_map(|&i| table.values[i * ns..(i + 1) * ns].to_vec()).collect(),
+        ..IntensityTable::default()
     };
     Some(SpikeIn {
         table,

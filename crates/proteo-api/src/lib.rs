@@ -6,6 +6,7 @@
 //! [`Caller`] into the request's extensions, and every route without one answers 401.
 
 mod error;
+mod inspect;
 mod jobs;
 mod results;
 mod submit;
@@ -82,7 +83,8 @@ impl<S, J> Clone for ApiState<S, J> {
 /// Milliseconds since the Unix epoch, from the system clock.
 pub use proteo_jobs::now_ms as system_clock_ms;
 
-/// The API: `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`, `GET /jobs/{id}/results`, `GET /jobs/{id}/files/{*path}`.
+/// The API: `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`, `GET /jobs/{id}/results`, `GET /jobs/{id}/files/{*path}`,
+/// `POST /inspect` (what a file's first lines are: the detection `proteo inspect` runs).
 /// Every error answers `{"error": "<sentence>"}`.
 pub fn router<S: ObjectStore + Presigner + 'static, J: JobStore + 'static>(state: ApiState<S, J>) -> Router {
     Router::new()
@@ -90,6 +92,7 @@ pub fn router<S: ObjectStore + Presigner + 'static, J: JobStore + 'static>(state
         .route("/jobs/{id}", get(jobs::poll::<S, J>))
         .route("/jobs/{id}/results", get(results::results::<S, J>))
         .route("/jobs/{id}/files/{*path}", get(jobs::file::<S, J>))
+        .route("/inspect", post(inspect::inspect))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -97,7 +100,8 @@ pub fn router<S: ObjectStore + Presigner + 'static, J: JobStore + 'static>(state
         .with_state(state)
 }
 
-const ROUTES: &str = "POST /jobs, GET /jobs, GET /jobs/{id}, GET /jobs/{id}/results, GET /jobs/{id}/files/{path}";
+const ROUTES: &str =
+    "POST /jobs, GET /jobs, GET /jobs/{id}, GET /jobs/{id}/results, GET /jobs/{id}/files/{path}, POST /inspect";
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {
     ApiError::NotFound(format!("there is no route `{method} {}`; the routes are {ROUTES}", uri.path()))

@@ -646,6 +646,7 @@ async fn every_route_answers_401_to_a_caller_who_is_not_signed_in() {
         (Method::GET, format!("/jobs/{id}"), None),
         (Method::GET, format!("/jobs/{id}/results"), None),
         (Method::GET, format!("/jobs/{id}/files/summary.json"), None),
+        (Method::POST, "/inspect".to_string(), Some(body.clone())),
         (Method::GET, "/no/such/route".to_string(), None),
         (Method::DELETE, format!("/jobs/{id}"), None),
     ] {
@@ -676,4 +677,36 @@ async fn another_owner_cannot_list_poll_page_or_download_a_job() {
     assert_eq!(listing["recent"], json!([]));
     assert_eq!(listing["counts"], json!({"QUEUED": 0, "RUNNING": 0, "SUCCEEDED": 0, "FAILED": 0}));
     assert_eq!(api.get("/jobs").await.json()["recent"][0]["jobId"], id.as_str());
+}
+
+#[tokio::test]
+async fn inspect_names_the_format_and_samples_of_a_header_and_touches_no_store() {
+    let api = api();
+    let head = "Protein.Group\tProtein.Ids\tProtein.Names\tGenes\tFirst.Protein.Description\t/runs/ctrl_1.mzML\t/runs/ko_1.mzML\n\
+                P1\tP1\tX_HUMAN\tX\t\t1\t2\n";
+    let r =
+        api.send(Method::POST, "/inspect", Some(body(json!({"fileName": "report.pg_matrix.tsv", "head": head})))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    let v = r.json();
+    assert_eq!(v["detection"]["format"], "diann-pg-matrix");
+    assert_eq!(v["detection"]["samples"][0]["sample"], "ctrl_1");
+    assert!(v["title"].as_str().unwrap().starts_with("DIA-NN report.pg_matrix.tsv"));
+
+    let r = api
+        .send(
+            Method::POST,
+            "/inspect",
+            Some(body(json!({"fileName": "combined_peptide.tsv", "head": "Peptide Sequence\tProtein ID\tProtein\n"}))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["detection"]["action"], "refuse");
+
+    let r = api.send(Method::POST, "/inspect", Some(body(json!({"fileName": "x.tsv", "head": "id\nP1\n"})))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["error"].as_str().unwrap().starts_with("x.tsv: no sample columns found"));
+    let r = api.send(Method::POST, "/inspect", Some(body(json!({"fileName": "x.tsv"})))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["error"].as_str().unwrap().contains("missing field `head`"));
+    assert_eq!(api.store.len(), 0, "inspecting writes nothing");
 }

@@ -278,6 +278,7 @@ fn stage_rows(
         params: JobParams {
             format: None,
             quant: Default::default(),
+            samples: Default::default(),
             qc: QcParams::default(),
             de,
             pathway: PathwayParams::with_gene_sets(proteo_pipeline::execution::BUILTIN_GO_BP_KEY),

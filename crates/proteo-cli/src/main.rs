@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_quant;
+mod inspect;
 mod serve;
 mod spike_in;
 
@@ -14,7 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use proteo_core::de::{DeMethod, DeParams, FTestMode, Posthoc, DEFAULT_CONTRASTS};
-use proteo_core::model::InputFormat;
+use proteo_core::model::{InputFormat, SampleSelection};
 use proteo_core::pathway::Membership;
 use proteo_core::qc::{Impute, Normalize, QcParams, DEFAULT_SEED};
 use proteo_core::quant::{QuantParams, Quantity, DEFAULT_MIN_SHARED, DEFAULT_Q_VALUE};
@@ -61,12 +62,23 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Score every normalization on a synthetic species mix with a constant background (FDP, sensitivity).
     SpikeIn(spike_in::SpikeInArgs),
+    /// Say what a file is (tool, kind, version, the columns used, the quantity) and why, without running anything.
+    Inspect(inspect::InspectArgs),
+}
+
+/// `--format`: every reader by name (`proteo inspect` shows which one a file gets).
+pub(crate) fn format_arg() -> impl clap::builder::TypedValueParser<Value = InputFormat> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(InputFormat::ALL.map(InputFormat::as_str))
+        .map(|s: String| InputFormat::parse(&s).expect("one of the possible values"))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum FormatArg {
-    Matrix,
-    Maxquant,
+enum SamplesArg {
+    /// Every sample column of the table must be in the design, and every design sample in the table.
+    All,
+    /// Analyse the samples the design names; list the table's other sample columns as ignored.
+    FromDesign,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -127,18 +139,22 @@ enum PosthocArg {
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// Protein-intensity table (MaxQuant proteinGroups.txt, or a plain matrix: protein id, then one column per sample),
-    /// or a precursor report (DIA-NN report.parquet / report.tsv / pr_matrix, AlphaDIA precursors) quantified by MaxLFQ.
+    /// Protein table (MaxQuant, DIA-NN, FragPipe, Spectronaut, AlphaPept, AlphaDIA, Proteome Discoverer, a plain matrix) or
+    /// precursor report (DIA-NN report.parquet / report.tsv / pr_matrix, AlphaDIA precursors) quantified by MaxLFQ; see
+    /// `proteo inspect`.
     input: PathBuf,
-    /// Design file (CSV/TSV) with columns `sample` (or `label`) and `group` (or `condition`); optional `replicate`, `pair`, `batch`, covariates.
+    /// Design file (CSV/TSV) with columns `sample` (or `label`) and `group` (or `condition`); optional `replicate`, `pair`, `batch`, covariates; or an SDRF file.
     #[arg(long)]
     design: PathBuf,
     /// Output directory (created); receives qc/, de/, pathway/ and summary.json.
     #[arg(long)]
     out: PathBuf,
-    /// Input format; detected from the header when omitted.
-    #[arg(long, value_enum)]
-    format: Option<FormatArg>,
+    /// Input format; detected from the header when omitted (`proteo inspect FILE` shows what is detected).
+    #[arg(long, value_parser = format_arg())]
+    format: Option<InputFormat>,
+    /// Which samples to analyse: all of the table's (the design must list them all), or those the design names.
+    #[arg(long, value_enum, default_value = "all")]
+    samples: SamplesArg,
     /// Precursor reports (DIA-NN report.parquet/.tsv, AlphaDIA precursors): the quantity that becomes the protein
     /// matrix; protein groups are quantified by MaxLFQ unless `pg-maxlfq`.
     #[arg(long, value_enum, default_value = "auto")]
@@ -256,10 +272,7 @@ impl RunArgs {
     fn job(&self) -> anyhow::Result<JobSpec> {
         let gene_sets = gene_sets_key(self.gene_sets.as_deref())?;
         let params = JobParams {
-            format: self.format.map(|f| match f {
-                FormatArg::Matrix => InputFormat::Matrix,
-                FormatArg::Maxquant => InputFormat::Maxquant,
-            }),
+            format: self.format,
             quant: QuantParams {
                 quantity: match self.quantity {
                     QuantityArg::Auto => Quantity::Auto,
@@ -274,6 +287,10 @@ impl RunArgs {
                 global_pg_q_value: self.global_pg_q_value,
                 proteotypic_only: self.proteotypic_only,
                 min_shared: self.min_shared,
+            },
+            samples: match self.samples {
+                SamplesArg::All => SampleSelection::All,
+                SamplesArg::FromDesign => SampleSelection::FromDesign,
             },
             qc: QcParams {
                 log2_input: self.log2_input,
@@ -370,6 +387,7 @@ fn main() -> ExitCode {
         Command::Synthetic(args) => bench::synthetic(&args),
         Command::Serve(args) => serve::serve(&args),
         Command::SpikeIn(args) => spike_in::spike_in(&args),
+        Command::Inspect(args) => inspect::inspect(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -427,14 +445,33 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
     println!();
     if let Some(ingest) = get(Stage::Ingest) {
         let i = &ingest["input"];
-        println!(
-            "Input: {} rows ({} format); removed {} reverse, {} contaminants, {} only-by-site",
-            i["rows_read"],
-            i["format"].as_str().unwrap_or(""),
-            i["removed_reverse"],
-            i["removed_contaminant"],
-            i["removed_only_by_site"]
+        println!("Input: {} — {}", i["detected"].as_str().unwrap_or(""), i["intensity_columns"].as_str().unwrap_or(""));
+        let mut removed = format!(
+            "{} rows; removed {} reverse, {} contaminants, {} only-by-site",
+            i["rows_read"], i["removed_reverse"], i["removed_contaminant"], i["removed_only_by_site"]
         );
+        for (key, what) in [
+            ("removed_not_master", "not master protein"),
+            ("short_rows_filled", "short rows filled"),
+            ("spillover_lines_dropped", "spill-over lines dropped"),
+            ("genes_from_ids", "gene names taken from the ids"),
+        ] {
+            if i[key].as_u64().unwrap_or(0) > 0 {
+                removed.push_str(&format!(", {} {what}", i[key]));
+            }
+        }
+        if !i["precursor"].is_object() {
+            println!("  {removed}");
+        }
+        if let Some(a) = i["annotation_columns"].as_array().filter(|a| !a.is_empty()) {
+            let names: Vec<&str> = a.iter().filter_map(|v| v.as_str()).collect();
+            println!("  annotation kept: {}", names.join(", "));
+        }
+        if i["samples_ignored_count"].as_u64().unwrap_or(0) > 0 {
+            let names: Vec<&str> =
+                i["samples_ignored"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+            println!("  {} samples not in the design, ignored: {}", i["samples_ignored_count"], names.join(", "));
+        }
         let p = &i["precursor"];
         if p.is_object() {
             let filters: Vec<String> = p["filters"]
@@ -447,7 +484,7 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
                 })
                 .collect();
             println!(
-                "Precursors: {} runs, {} precursors, {} protein groups by {}; {}; removed {} decoys, {} without a \
+                "  Precursors: {} runs, {} precursors, {} protein groups by {}; {}; removed {} decoys, {} without a \
                  quantity{}",
                 p["runs"],
                 p["precursors"],

@@ -795,6 +795,7 @@ mod tests {
                     pair: p.map(String::from),
                     batch: b.map(String::from),
                     extra: Default::default(),
+                    files: Vec::new(),
                 })
                 .collect(),
         }

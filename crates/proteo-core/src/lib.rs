@@ -2,6 +2,7 @@
 
 pub mod de;
 pub mod input;
+pub mod limits;
 pub mod model;
 pub mod pathway;
 pub mod qc;

@@ -427,6 +427,8 @@ pub fn run_qc(
         protein_ids: pick(&table.protein_ids),
         majority_ids: pick(&table.majority_ids),
         gene_names: pick(&table.gene_names),
+        protein_names: pick(&table.protein_names),
+        annotations: table.annotations.iter().map(|(name, v)| (name.clone(), pick(v))).collect(),
         samples: table.samples.clone(),
         values: m,
     };
@@ -757,6 +759,7 @@ mod tests {
                     pair: None,
                     batch: None,
                     extra: Default::default(),
+                    files: Vec::new(),
                 })
                 .collect(),
         }
@@ -770,6 +773,7 @@ mod tests {
             gene_names: vec![String::new(); np],
             samples: (0..ns).map(|i| format!("S{i}")).collect(),
             values,
+            ..IntensityTable::default()
         }
     }
 

@@ -185,6 +185,7 @@ mod tests {
             gene_names: genes.iter().map(|s| s.to_string()).collect(),
             samples: vec!["S".into()],
             values: vec![1.0; ids.len()],
+            ..IntensityTable::default()
         }
     }
 

@@ -186,6 +186,7 @@ pub fn spike_in_mix(spec: &SpikeInSpec) -> SpikeIn {
                 pair: None,
                 batch: None,
                 extra: Default::default(),
+                files: Vec::new(),
             })
             .collect(),
     };
@@ -195,6 +196,7 @@ pub fn spike_in_mix(spec: &SpikeInSpec) -> SpikeIn {
         gene_names: vec![String::new(); np],
         samples,
         values,
+        ..IntensityTable::default()
     };
     SpikeIn { table, design, species, true_log2fc: truth }
 }

@@ -1,7 +1,7 @@
 //! What travels between stages: job spec, parameters and the S3-style keys of every output (never the data).
 
 use proteo_core::de::DeParams;
-use proteo_core::model::InputFormat;
+use proteo_core::model::{InputFormat, SampleSelection};
 use proteo_core::qc::QcParams;
 use proteo_core::quant::QuantParams;
 use serde::{Deserialize, Serialize};
@@ -51,6 +51,8 @@ pub struct JobParams {
     pub format: Option<InputFormat>,
     /// How a precursor-level report (DIA-NN report.parquet/.tsv, AlphaDIA precursors) becomes a protein matrix.
     pub quant: QuantParams,
+    /// Analyse every sample column (`all`, the design must list them all) or only the design's (`from-design`).
+    pub samples: SampleSelection,
     pub qc: QcParams,
     pub de: DeParams,
     pub pathway: PathwayParams,

@@ -4,8 +4,9 @@ use bytes::Bytes;
 use serde_json::json;
 
 use proteo_core::de::{run_de, DeOutput};
-use proteo_core::input::{align_to_design, read_design, read_input};
-use proteo_core::model::{Design, IntensityTable, SampleInfo};
+use proteo_core::input::{align_samples, read_design, read_table, ReadOptions};
+use proteo_core::limits::MAX_REPORTED_NAMES;
+use proteo_core::model::{Design, IntensityTable, SampleInfo, SampleSelection};
 use proteo_core::pathway::{Enricher, GeneSets};
 use proteo_core::qc::{exclude_samples, run_qc, QcResult, OUTLIER_RULE, PCA_COMPONENTS};
 use proteo_core::reference::{ReferenceSet, ReferenceSpec};
@@ -139,11 +140,20 @@ async fn ingest_stage(
     let input = get_input(store, &job.input_key, job.input_name()).await?;
     let design_bytes = get_input(store, &job.design_key, job.design_name()).await?;
     let invalid = |e: &dyn std::fmt::Display| StageError::InvalidInput(e.to_string());
-    let (table, input_report) =
-        read_input(&input, job.input_name(), job.params.format, &job.params.quant).map_err(|e| invalid(&e))?;
-    drop(input);
+    // The design first: a plain matrix's sample columns are the ones it names (the rest is annotation).
     let design = read_design(&design_bytes, job.design_name()).map_err(|e| invalid(&e))?;
-    let table = align_to_design(table, &design, job.input_name(), job.design_name()).map_err(|e| invalid(&e))?;
+    let names: Vec<String> =
+        design.samples.iter().flat_map(|s| std::iter::once(&s.sample).chain(&s.files)).cloned().collect();
+    let options =
+        ReadOptions { format: job.params.format, design_samples: Some(&names), quant: Some(&job.params.quant) };
+    let (table, mut input_report) = read_table(&input, job.input_name(), &options).map_err(|e| invalid(&e))?;
+    drop(input);
+    let from_design = job.params.samples == SampleSelection::FromDesign;
+    let aligned =
+        align_samples(table, &design, job.input_name(), job.design_name(), from_design).map_err(|e| invalid(&e))?;
+    input_report.samples_ignored_count = aligned.ignored.len();
+    input_report.samples_ignored = aligned.ignored.into_iter().take(MAX_REPORTED_NAMES).collect();
+    let table = aligned.table;
     let (table, design) = exclude_samples(table, design, &job.params.qc.exclude_samples).map_err(|e| invalid(&e))?;
     report(60, "converting to Parquet");
     let mut keys = Vec::new();
@@ -185,10 +195,15 @@ async fn qc_stage(
 ) -> Result<StageResult, StageError> {
     report(0, "reading the input table");
     let (design, table) = read_design_and_table(store, job, Stage::Ingest, "table.parquet").await?;
+    // Tables that are log2 already (TMT-Integrator) say so at ingest: the log2 transform is skipped for them.
+    let ingest: serde_json::Value = serde_json::from_slice(&store.get(&job.key(Stage::Ingest, "summary.json")).await?)
+        .map_err(|e| StageError::Internal(format!("ingest summary: {e}")))?;
+    let mut params = job.params.qc.clone();
+    params.log2_input |= ingest["input"]["log2_input"].as_bool().unwrap_or(false);
     let reference = reference_set(store, job).await?;
     report(20, "filtering, normalizing and imputing");
-    let qc = run_qc(&table, &design, &job.params.qc, reference.as_ref())
-        .map_err(|e| StageError::InvalidInput(e.to_string()))?;
+    let qc =
+        run_qc(&table, &design, &params, reference.as_ref()).map_err(|e| StageError::InvalidInput(e.to_string()))?;
     report(80, "writing QC tables");
     let mut keys = Vec::new();
     for (file, bytes) in [
@@ -208,6 +223,7 @@ async fn qc_stage(
         .map(|s| json!({"sample": s.sample, "group": s.group, "reason": s.outlier_reason}))
         .collect();
     let summary = json!({
+        "log2_input": params.log2_input,
         "qc": qc.counts,
         "normalization": qc.normalization,
         "imputation": job.params.qc.impute.describe(),
@@ -218,6 +234,10 @@ async fn qc_stage(
     report(100, &format!("{} proteins kept", qc.counts.proteins_kept));
     Ok(StageResult { stage: Stage::Qc, keys, summary })
 }
+
+/// Prefix of the annotation columns (species, counts, descriptions) in the intensity tables: keeps them apart
+/// from sample columns whatever the names.
+pub const ANNOTATION_PREFIX: &str = "annotation:";
 
 /// The `--normalize-on` set of the job, its id-list file read from the store. In a cloud job (a key prefix) the
 /// file must be one of the job's own uploads: a job reads only its own data.
@@ -273,7 +293,11 @@ fn intensity_table_with(m: &IntensityTable, extra: TableBuilder, name: &str) -> 
         .text("protein_id", &m.protein_ids)
         .text("majority_protein_ids", &m.majority_ids)
         .text("gene_names", &m.gene_names)
-        .append(extra);
+        .text("protein_names", &m.protein_names);
+    for (column, values) in &m.annotations {
+        t = t.text(&format!("{ANNOTATION_PREFIX}{column}"), values);
+    }
+    let mut t = t.append(extra);
     let ns = m.n_samples();
     for (s, sample) in m.samples.iter().enumerate() {
         let col: Vec<f64> = (0..m.n_proteins()).map(|p| m.values[p * ns + s]).collect();
@@ -349,6 +373,7 @@ fn read_design_table(bytes: Bytes) -> Result<Design, StageError> {
             pair: opt(pair[i].clone()),
             batch: opt(batch[i].clone()),
             extra: extra_names.iter().zip(&extras).map(|(n, v)| (n.clone(), v[i].clone())).collect(),
+            files: Vec::new(),
         })
         .collect();
     Ok(Design { samples })
@@ -365,10 +390,20 @@ fn read_intensity_table(bytes: Bytes, design: &Design, name: &str) -> Result<Int
             values[p * ns + s] = v;
         }
     }
+    let columns = t.column_names();
+    let protein_names =
+        if columns.iter().any(|c| c == "protein_names") { t.text("protein_names")? } else { vec![String::new(); np] };
+    let annotations = columns
+        .iter()
+        .filter_map(|c| c.strip_prefix(ANNOTATION_PREFIX).map(|name| (name.to_string(), c)))
+        .map(|(name, c)| t.text(c).map(|v| (name, v)))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(IntensityTable {
         protein_ids: t.text("protein_id")?,
         majority_ids: t.text("majority_protein_ids")?,
         gene_names: t.text("gene_names")?,
+        protein_names,
+        annotations,
         samples,
         values,
     })

@@ -10,6 +10,7 @@ fn main() {
     let params = JobParams {
         format: None,
         quant: Default::default(),
+        samples: Default::default(),
         qc: Default::default(),
         de: Default::default(),
         pathway: PathwayParams::with_gene_sets(

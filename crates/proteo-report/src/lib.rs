@@ -302,6 +302,8 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
         run.extend(v.iter().map(|(k, v)| (format!("Version: {k}"), json_text(v))));
     }
     let ingest = &summary["stages"]["ingest"];
+    run.push(("Format".into(), json_text(&ingest["input"]["detected"])));
+    run.push(("Quantity".into(), json_text(&ingest["input"]["intensity_columns"])));
     run.push(("Samples".into(), json_text(&ingest["samples"])));
     run.push(("Groups".into(), json_text(&ingest["groups"])));
     let _ = write!(body, "<div><h3>Run</h3>{}</div>", kv_table(&run));
@@ -375,7 +377,8 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
         &num(&st, "missing_pct")?,
     )?);
     let raw = inputs.table("ingest/table.parquet")?;
-    let already_log2 = params["qc"]["log2_input"].as_bool().unwrap_or(false);
+    let already_log2 = params["qc"]["log2_input"].as_bool().unwrap_or(false)
+        || summary["stages"]["qc"]["log2_input"].as_bool().unwrap_or(false);
     let raw_names = raw.column_names();
     let before: Vec<Vec<f64>> = samples
         .iter()

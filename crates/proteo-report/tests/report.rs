@@ -25,6 +25,7 @@ fn run(input: &Path, design: &Path, out: &Path) -> ReportInputs {
         params: JobParams {
             format: None,
             quant: Default::default(),
+            samples: Default::default(),
             qc: Default::default(),
             de: Default::default(),
             pathway: PathwayParams::with_gene_sets(

@@ -140,12 +140,12 @@ async fn malformed_input_ends_failed_with_the_readers_sentence() {
     let svc = service(dir.path(), 2, |r| r);
     let app = svc.router();
     let (job_id, upload_url) = submit(&app, "broken.txt", json!({})).await;
-    let text = "Protein IDs\tGene names\tLFQ intensity H1\tLFQ intensity H2\nP1\tG1\t5\n";
+    let text = "Protein IDs\tGene names\tLFQ intensity H1\tLFQ intensity H2\nP1\tG1\t5\t6\t7\n";
     assert_eq!(call(&app, "PUT", &upload_url, text.as_bytes().to_vec()).await.0, StatusCode::OK);
     let (done, _) = wait(&app, &job_id).await;
     assert_eq!((done["status"].as_str(), done["errorType"].as_str()), (Some("FAILED"), Some("InvalidInput")), "{done}");
     let error = done["error"].as_str().unwrap();
-    assert!(error.starts_with("broken.txt, line 2: expected 4 fields like the header, found 3"), "{error}");
+    assert!(error.starts_with("broken.txt, line 2: expected 4 fields like the header, found 5"), "{error}");
 }
 
 /// A workflow that records starts and runs nothing (to leave a job half-way, as a crash would).

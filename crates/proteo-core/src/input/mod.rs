@@ -1,52 +1,151 @@
-//! Reading the user's files: intensity tables (plain matrix, MaxQuant) and the sample design.
+//! Reading the user's files: protein tables of every tool (detected from the header by `proteo_detect`'s rule
+//! table), and the sample design (a design table or an SDRF file).
 
+mod annotate;
 mod design;
-pub(crate) mod error;
-mod matrix;
-mod maxquant;
+mod error;
+mod long;
 pub(crate) mod text;
+mod wide;
 
-pub use design::{align_to_design, read_design};
+pub use annotate::names_from_id;
+pub use design::{align_samples, align_to_design, read_design, Aligned};
 pub use error::InputError;
+pub use proteo_detect::{Action, Col, Detection, Test};
 
+use proteo_detect::{DetectError, DetectOptions, HeaderProblem, HeaderView};
+
+use crate::limits::MAX_HEADER_BYTES;
 use crate::model::{InputFormat, InputReport, IntensityTable};
 use crate::quant::{self, QuantParams};
 
-/// Reads an intensity table (UTF-8, optionally gzip-compressed; tab, comma or semicolon separated). `file_name` is
-/// only for messages. `format: None` detects the format from the header: MaxQuant when it has `Protein IDs` and an
-/// `LFQ intensity <s>` or `Intensity <s>` column, a precursor-level report (Parquet, or a header
-/// [`quant::looks_like_precursor_report`] recognises) quantified with the default [`QuantParams`], a plain matrix
-/// otherwise.
+/// What the reader is told besides the bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions<'a> {
+    /// Read as this format instead of detecting it (`--format`).
+    pub format: Option<InputFormat>,
+    /// The samples the design names: a plain matrix's other columns are then annotation, never samples.
+    pub design_samples: Option<&'a [String]>,
+    /// How a precursor-level report is quantified to protein groups (`None`: [`QuantParams::default`]).
+    pub quant: Option<&'a QuantParams>,
+}
+
+/// Detects what `bytes` is (UTF-8 text, optionally gzip-compressed; or a Parquet file, by its schema), without
+/// reading the table: what `proteo inspect` prints and what [`read_table`] then reads.
+pub fn detect_input(bytes: &[u8], file_name: &str, options: &ReadOptions<'_>) -> Result<Detection, InputError> {
+    if quant::is_parquet(bytes) {
+        let view = HeaderView::from_schema(parquet_columns(bytes, file_name)?);
+        return detect_view(&view, file_name, options);
+    }
+    let text = text::decode(bytes, file_name)?;
+    detect_text(&text, file_name, options)
+}
+
+fn detect_text(text: &[u8], file_name: &str, options: &ReadOptions<'_>) -> Result<Detection, InputError> {
+    let view = HeaderView::from_text(text, true).map_err(|p| match p {
+        HeaderProblem::Blank => InputError::Blank { file: file_name.into() },
+        HeaderProblem::HeaderTooLong { bytes } => {
+            InputError::HeaderTooLong { file: file_name.into(), bytes, limit: MAX_HEADER_BYTES }
+        }
+        HeaderProblem::Unreadable { line, message } => InputError::Csv { file: file_name.into(), line, message },
+    })?;
+    detect_view(&view, file_name, options)
+}
+
+fn detect_view(view: &HeaderView, file_name: &str, options: &ReadOptions<'_>) -> Result<Detection, InputError> {
+    let detect_options = DetectOptions { file_name, format: options.format, design_samples: options.design_samples };
+    proteo_detect::detect(view, &detect_options).map_err(|e| match e {
+        DetectError::FormatMismatch { format, needs } => InputError::FormatMismatch {
+            file: file_name.into(),
+            format: format.description(),
+            name: format.as_str(),
+            needs,
+            found: view.columns.clone(),
+        },
+        DetectError::TooManySamples { found } => InputError::TooManySamples { file: file_name.into(), found },
+        DetectError::NoSamples { columns } => InputError::NoSampleColumns { file: file_name.into(), found: columns },
+    })
+}
+
+fn parquet_columns(bytes: &[u8], file_name: &str) -> Result<Vec<String>, InputError> {
+    let reader = parquet::file::serialized_reader::SerializedFileReader::new(bytes::Bytes::copy_from_slice(bytes))
+        .map_err(|e| InputError::Parquet { file: file_name.into(), message: e.to_string() })?;
+    use parquet::file::reader::FileReader;
+    let schema = reader.metadata().file_metadata().schema_descr();
+    Ok(schema.columns().iter().map(|c| c.path().string()).collect())
+}
+
+/// Reads a protein table of any detected (or `options.format`) kind into a protein × sample matrix with its
+/// annotation, and reports what was read; a precursor-level report is quantified to protein groups
+/// (`options.quant`). `file_name` is for messages and kind hints.
+pub fn read_table(
+    bytes: &[u8],
+    file_name: &str,
+    options: &ReadOptions<'_>,
+) -> Result<(IntensityTable, InputReport), InputError> {
+    let default_quant = QuantParams::default();
+    let quant_params = options.quant.unwrap_or(&default_quant);
+    if quant::is_parquet(bytes) {
+        let view = HeaderView::from_schema(parquet_columns(bytes, file_name)?);
+        let detection = detect_view(&view, file_name, options)?;
+        return match detection.action {
+            Action::Quantify => {
+                let read = quant::read_precursor_parquet(bytes::Bytes::copy_from_slice(bytes), file_name, quant_params);
+                read.map(|r| quantified(r, &detection))
+            }
+            Action::Refuse => Err(refusal(&detection, file_name)),
+            Action::Read => Err(InputError::ParquetTable {
+                file: file_name.into(),
+                looks_like: detection.looks_like(),
+                reason: detection.reason,
+            }),
+        };
+    }
+    let text = text::decode(bytes, file_name)?;
+    let detection = detect_text(&text, file_name, options)?;
+    match detection.action {
+        Action::Refuse => Err(refusal(&detection, file_name)),
+        Action::Quantify => {
+            quant::read_precursor_text(&text, file_name, quant_params).map(|r| quantified(r, &detection))
+        }
+        Action::Read => {
+            let rows = text::Rows::open(&text, file_name)?;
+            if detection.long.is_some() {
+                long::read(rows, file_name, &detection)
+            } else {
+                wide::read(rows, file_name, &detection)
+            }
+        }
+    }
+}
+
+/// A quantified precursor report's table and report with what detection found, and protein names from the ids.
+fn quantified((mut table, mut report): (IntensityTable, InputReport), d: &Detection) -> (IntensityTable, InputReport) {
+    let base = wide::report_for(d);
+    report.format = base.format;
+    report.detected = base.detected;
+    report.reason = base.reason;
+    let has_genes = table.gene_names.iter().any(|g| !g.is_empty());
+    wide::fill_names_from_ids(&mut table, has_genes, false, &mut report);
+    (table, report)
+}
+
+fn refusal(detection: &Detection, file_name: &str) -> InputError {
+    InputError::WrongFile {
+        file: file_name.into(),
+        looks_like: detection.looks_like(),
+        reason: detection.reason.clone(),
+        advice: detection.advice.clone().unwrap_or_default(),
+    }
+}
+
+/// [`read_table`] without a design: the format detected from the header (or `format`).
 pub fn read_intensities(
     bytes: &[u8],
     file_name: &str,
     format: Option<InputFormat>,
 ) -> Result<(IntensityTable, InputReport), InputError> {
-    read_input(bytes, file_name, format, &QuantParams::default())
-}
-
-/// [`read_intensities`] with the parameters precursor-level reports are quantified with.
-pub fn read_input(
-    bytes: &[u8],
-    file_name: &str,
-    format: Option<InputFormat>,
-    quant_params: &QuantParams,
-) -> Result<(IntensityTable, InputReport), InputError> {
-    if format.is_none() && quant::is_parquet(bytes) {
-        return quant::read_precursor_report(bytes, file_name, quant_params);
-    }
-    let text = text::decode(bytes, file_name)?;
-    let rows = text::Rows::open(&text, file_name)?;
-    if format.is_none() && quant::looks_like_precursor_report(&rows.header).is_some() {
-        drop(rows);
-        return quant::read_precursor_text(&text, file_name, quant_params);
-    }
-    let format =
-        format.unwrap_or(if maxquant::is_maxquant(&rows.header) { InputFormat::Maxquant } else { InputFormat::Matrix });
-    match format {
-        InputFormat::Matrix => matrix::read(rows, file_name),
-        InputFormat::Maxquant => maxquant::read(rows, file_name),
-    }
+    read_table(bytes, file_name, &ReadOptions { format, ..ReadOptions::default() })
 }
 
 #[cfg(test)]
@@ -79,6 +178,14 @@ mod tests {
     }
 
     #[test]
+    fn excel_workbooks_are_refused_with_how_to_save_them() {
+        let msg = read_intensities(b"PK\x03\x04\x14\x00\x06\x00", "data.xlsx", None).unwrap_err().to_string();
+        assert!(msg.starts_with("data.xlsx looks like an Excel or zip workbook (.xlsx) or zip archive"), "{msg}");
+        assert!(msg.contains("Text (Tab delimited)"), "{msg}");
+        assert!(read_design(b"PK\x03\x04\x14\x00", "design.xlsx").unwrap_err().to_string().contains("Excel"));
+    }
+
+    #[test]
     fn odd_inputs_never_panic() {
         let inputs: &[&[u8]] = &[
             b"",
@@ -94,14 +201,17 @@ mod tests {
             b"\x00",
             b"\x00\x00\x00\x00",
             b"\x1F\x8B",
+            b"PAR1",
+            b"PAR1garbage",
             b"a\tb\n\t\t\t\t\n",
             b";;;\n;;;\n",
             b"id\tS\nP\t\"1\n2\"\n",
             b"\r\r\r",
             b"id\t\nP1\t\n",
+            b"MTD\tmzTab-version\t1.0.0\n",
         ];
         for bytes in inputs {
-            for format in [None, Some(InputFormat::Matrix), Some(InputFormat::Maxquant)] {
+            for format in std::iter::once(None).chain(InputFormat::ALL.map(Some)) {
                 assert!(read_intensities(bytes, "x", format).is_err(), "{bytes:?} {format:?}");
             }
             assert!(read_design(bytes, "x").is_err(), "{bytes:?}");

@@ -5,18 +5,28 @@ use std::io::Read;
 
 use csv::ByteRecord;
 
+use proteo_detect::header::{delimiter_name, detect_delimiter};
+
 use super::error::{excerpt, InputError};
+use crate::limits::{MAX_DECOMPRESSED_BYTES, MAX_HEADER_BYTES};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 const GZIP_MAGIC: &[u8] = b"\x1F\x8B";
-/// Largest decompressed size accepted from a gzip upload: far above any proteomics table (a 20 000-protein ×
-/// 500-sample matrix is ≈ 150 MB), low enough that a gzip bomb cannot exhaust a Lambda's memory.
-const MAX_DECOMPRESSED_BYTES: u64 = 1 << 30;
 /// How many leading bytes the UTF-16-without-BOM check looks at.
 const UTF16_SNIFF_BYTES: usize = 1024;
 
 /// Checks the encoding and returns the text as UTF-8 bytes without a BOM (decompressed when gzip).
 pub(crate) fn decode<'a>(bytes: &'a [u8], file: &str) -> Result<Cow<'a, [u8]>, InputError> {
+    if let Some((tool, kind)) = proteo_detect::binary_kind(bytes) {
+        return Err(InputError::WrongFile {
+            file: file.to_string(),
+            looks_like: format!("an {tool} {kind}"),
+            reason: "it starts with the bytes of a zip/Office file, not with a line of column names".into(),
+            advice: "open it in Excel and save the sheet as \"Text (Tab delimited)\" (or unzip the archive), then use \
+                     the .txt"
+                .into(),
+        });
+    }
     if bytes.starts_with(GZIP_MAGIC) {
         let mut out = Vec::new();
         let mut decoder = flate2::read::MultiGzDecoder::new(bytes).take(MAX_DECOMPRESSED_BYTES + 1);
@@ -89,28 +99,10 @@ fn utf16_byte_order(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Tab if the header line has a tab, else `;` if it has `;` and no `,`, else `,`.
-fn detect_delimiter(text: &[u8]) -> u8 {
-    let header = text.split(|&b| b == b'\n').find(|line| line.iter().any(|b| !b.is_ascii_whitespace())).unwrap_or(&[]);
-    if header.contains(&b'\t') {
-        b'\t'
-    } else if header.contains(&b';') && !header.contains(&b',') {
-        b';'
-    } else {
-        b','
-    }
-}
-
-fn delimiter_name(delimiter: u8) -> &'static str {
-    match delimiter {
-        b'\t' => "tab",
-        b';' => "semicolon",
-        _ => "comma",
-    }
-}
-
-/// A delimited file read row by row: the header is read on open, blank rows (empty or only delimiters and spaces)
-/// are skipped, and every other row must have as many fields as the header.
+/// A delimited file read row by row: the header is read on open (refused when longer than [`MAX_HEADER_BYTES`]),
+/// blank rows (empty or only delimiters and spaces) are skipped. [`Rows::next_row`] requires every row to have as
+/// many fields as the header; [`Rows::next_row_filled`] accepts shorter rows (their missing cells read as empty,
+/// as R `read.delim(fill = TRUE)` and pandas read them) and longer rows whose extra cells are empty.
 pub(crate) struct Rows<'a> {
     file: &'a str,
     text: &'a [u8],
@@ -127,6 +119,16 @@ pub(crate) struct Rows<'a> {
 impl<'a> Rows<'a> {
     /// Opens decoded text (see [`decode`]); errors when there is no header line.
     pub fn open(text: &'a [u8], file: &'a str) -> Result<Self, InputError> {
+        let first_text = text.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(text.len());
+        let start = text[..first_text].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(0, |e| e + 1);
+        let header_bytes = text[start..].iter().position(|&b| b == b'\n' || b == b'\r').unwrap_or(text.len() - start);
+        if header_bytes > MAX_HEADER_BYTES {
+            return Err(InputError::HeaderTooLong {
+                file: file.to_string(),
+                bytes: header_bytes,
+                limit: MAX_HEADER_BYTES,
+            });
+        }
         let delimiter = detect_delimiter(text);
         let reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text);
         let mut rows =
@@ -142,20 +144,45 @@ impl<'a> Rows<'a> {
 
     /// Reads the next non-blank data row into `record`; `Some(line)` with its 1-based line number, `None` at the end.
     pub fn next_row(&mut self, record: &mut ByteRecord) -> Result<Option<u64>, InputError> {
+        let Some(line) = self.next_raw(record)? else { return Ok(None) };
+        if record.len() != self.n_fields {
+            return Err(self.ragged(line, record.len()));
+        }
+        Ok(Some(line))
+    }
+
+    /// Like [`Rows::next_row`], but a row shorter than the header is accepted (`Some((line, true))`: read its
+    /// missing cells as empty), and so is a longer row whose extra cells are all empty.
+    pub fn next_row_filled(&mut self, record: &mut ByteRecord) -> Result<Option<(u64, bool)>, InputError> {
+        let Some(line) = self.next_raw(record)? else { return Ok(None) };
+        if record.len() > self.n_fields && record.iter().skip(self.n_fields).any(|f| !f.trim_ascii().is_empty()) {
+            return Err(self.ragged(line, record.len()));
+        }
+        Ok(Some((line, record.len() < self.n_fields)))
+    }
+
+    /// The next non-blank row, whatever its width, with its line number.
+    pub fn next_raw(&mut self, record: &mut ByteRecord) -> Result<Option<u64>, InputError> {
         if !self.next_nonblank(record)? {
             return Ok(None);
         }
-        let line = self.line_of(record);
-        if record.len() != self.n_fields {
-            return Err(InputError::Ragged {
-                file: self.file.to_string(),
-                line,
-                expected: self.n_fields,
-                found: record.len(),
-                delimiter: delimiter_name(self.delimiter),
-            });
+        Ok(Some(self.line_of(record)))
+    }
+
+    /// The error for a row of `found` fields at `line`.
+    pub fn ragged(&self, line: u64, found: usize) -> InputError {
+        InputError::Ragged {
+            file: self.file.to_string(),
+            line,
+            expected: self.n_fields,
+            found,
+            delimiter: delimiter_name(self.delimiter),
         }
-        Ok(Some(line))
+    }
+
+    /// Fields in the header line.
+    pub fn n_fields(&self) -> usize {
+        self.n_fields
     }
 
     fn next_nonblank(&mut self, record: &mut ByteRecord) -> Result<bool, InputError> {
@@ -211,14 +238,15 @@ pub(crate) enum CellProblem {
     NotFinite,
 }
 
-/// Parses an intensity: a number (negative allowed, log-scale input is), `NaN` for empty, `NA`, `NaN`, `#N/A`.
-/// `0` stays `0.0`: QC decides what a zero means.
-pub(crate) fn parse_cell(field: &[u8]) -> Result<f64, CellProblem> {
+/// Parses an intensity: a number (negative allowed, log-scale input is), `NaN` for empty, `NA`, `NaN`, `#N/A`
+/// and the other markers of [`proteo_detect::text::is_missing`], and the tool's own `extra` markers (Spectronaut
+/// `Filtered`). `0` stays `0.0`: QC decides what a zero means.
+pub(crate) fn parse_cell(field: &[u8], extra: &[String]) -> Result<f64, CellProblem> {
     let Ok(text) = std::str::from_utf8(field) else {
         return Err(CellProblem::NotNumber);
     };
     let t = text.trim();
-    if t.is_empty() || t.eq_ignore_ascii_case("na") || t.eq_ignore_ascii_case("nan") || t.eq_ignore_ascii_case("#n/a") {
+    if proteo_detect::text::is_missing(t, extra) {
         return Ok(f64::NAN);
     }
     match t.parse::<f64>() {
@@ -319,15 +347,6 @@ mod tests {
     }
 
     #[test]
-    fn delimiter_follows_the_header_line() {
-        assert_eq!(detect_delimiter(b"id\tA,B\n"), b'\t');
-        assert_eq!(detect_delimiter(b"id;A;B\nP;1,5;2\n"), b';');
-        assert_eq!(detect_delimiter(b"id,A;x,B\n"), b',');
-        assert_eq!(detect_delimiter(b"\n\n  \nid;A\n"), b';');
-        assert_eq!(detect_delimiter(b"id\n"), b',');
-    }
-
-    #[test]
     fn rows_skip_blank_lines_and_check_field_counts() {
         let text = b"\r\nid\tA\tB\r\nP1\t1\t2\r\n\t\t\r\n\r\nP2\t3\r\n";
         let mut rows = Rows::open(text, "r.tsv").unwrap();
@@ -337,6 +356,21 @@ mod tests {
         let err = rows.next_row(&mut rec).unwrap_err();
         assert_eq!(err, InputError::Ragged { file: "r.tsv".into(), line: 6, expected: 3, found: 2, delimiter: "tab" });
         assert!(err.to_string().starts_with("r.tsv, line 6: expected 3 fields like the header, found 2"));
+        let mut rows = Rows::open(text, "r.tsv").unwrap();
+        assert_eq!(rows.next_row_filled(&mut rec).unwrap(), Some((3, false)));
+        assert_eq!(rows.next_row_filled(&mut rec).unwrap(), Some((6, true)));
+        let mut rows = Rows::open(b"a\tb\n1\t2\t\t\n1\t2\t3\n", "r.tsv").unwrap();
+        assert_eq!(rows.next_row_filled(&mut rec).unwrap(), Some((2, false)));
+        assert!(matches!(rows.next_row_filled(&mut rec), Err(InputError::Ragged { line: 3, found: 3, .. })));
+    }
+
+    #[test]
+    fn an_overlong_header_line_is_refused_before_it_is_parsed() {
+        let mut text = vec![b'a'; MAX_HEADER_BYTES + 1];
+        text.extend_from_slice(b"\n1\n");
+        let err = Rows::open(&text, "wide.tsv").err().unwrap();
+        assert!(matches!(err, InputError::HeaderTooLong { bytes, .. } if bytes == MAX_HEADER_BYTES + 1));
+        assert!(err.to_string().len() < 300);
     }
 
     #[test]
@@ -356,20 +390,21 @@ mod tests {
 
     #[test]
     fn cells_parse_numbers_and_missing_markers() {
-        for missing in ["", " ", "NA", "na", "NaN", "nan", "#N/A", "-nan"] {
-            assert!(parse_cell(missing.as_bytes()).unwrap().is_nan(), "{missing}");
+        for missing in ["", " ", "NA", "na", "NaN", "nan", "#N/A", "-nan", "n/a", "NULL"] {
+            assert!(parse_cell(missing.as_bytes(), &[]).unwrap().is_nan(), "{missing}");
         }
-        assert_eq!(parse_cell(b"0"), Ok(0.0));
-        assert_eq!(parse_cell(b" 3331300 "), Ok(3331300.0));
-        assert_eq!(parse_cell(b"-1.5e3"), Ok(-1500.0));
-        assert_eq!(parse_cell(b"1,234.5"), Err(CellProblem::DecimalComma));
-        assert_eq!(parse_cell(b"1234,5"), Err(CellProblem::DecimalComma));
-        assert_eq!(parse_cell(b"1.234,5"), Err(CellProblem::DecimalComma));
-        assert_eq!(parse_cell(b"inf"), Err(CellProblem::NotFinite));
-        assert_eq!(parse_cell(b"-Infinity"), Err(CellProblem::NotFinite));
-        assert_eq!(parse_cell(b"1e999"), Err(CellProblem::NotFinite));
-        assert_eq!(parse_cell(b"n/a"), Err(CellProblem::NotNumber));
-        assert_eq!(parse_cell(b"a,b"), Err(CellProblem::NotNumber));
-        assert_eq!(parse_cell(b"\xFF"), Err(CellProblem::NotNumber));
+        assert!(parse_cell(b"Filtered", &["Filtered".to_string()]).unwrap().is_nan());
+        assert_eq!(parse_cell(b"Filtered", &[]), Err(CellProblem::NotNumber));
+        assert_eq!(parse_cell(b"0", &[]), Ok(0.0));
+        assert_eq!(parse_cell(b" 3331300 ", &[]), Ok(3331300.0));
+        assert_eq!(parse_cell(b"-1.5e3", &[]), Ok(-1500.0));
+        assert_eq!(parse_cell(b"1,234.5", &[]), Err(CellProblem::DecimalComma));
+        assert_eq!(parse_cell(b"1234,5", &[]), Err(CellProblem::DecimalComma));
+        assert_eq!(parse_cell(b"1.234,5", &[]), Err(CellProblem::DecimalComma));
+        assert_eq!(parse_cell(b"inf", &[]), Err(CellProblem::NotFinite));
+        assert_eq!(parse_cell(b"-Infinity", &[]), Err(CellProblem::NotFinite));
+        assert_eq!(parse_cell(b"1e999", &[]), Err(CellProblem::NotFinite));
+        assert_eq!(parse_cell(b"a,b", &[]), Err(CellProblem::NotNumber));
+        assert_eq!(parse_cell(b"\xFF", &[]), Err(CellProblem::NotNumber));
     }
 }

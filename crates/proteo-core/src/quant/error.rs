@@ -1,6 +1,7 @@
 //! Why a precursor-level report could not become a protein matrix, worded for the scientist who uploaded it.
 
-use crate::input::error::{excerpt, list};
+use proteo_detect::list_names as list;
+use proteo_detect::text::excerpt;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QuantError {

@@ -109,55 +109,12 @@ impl QuantParams {
     }
 }
 
-/// The kinds of precursor-level file proteo quantifies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PrecursorKind {
-    /// DIA-NN main report, long: one row per precursor and run (report.parquet in 1.9/2.x, report.tsv up to 1.9).
-    DiannReport,
-    /// AlphaDIA precursors.tsv, long: one row per precursor and run.
-    AlphadiaPrecursors,
-    /// DIA-NN report.pr_matrix.tsv: one row per precursor, one column per run.
-    DiannPrMatrix,
-    /// AlphaDIA precursor matrix: `mod_seq_charge_hash`, one column per run, then annotation.
-    AlphadiaPrecursorMatrix,
-}
+pub use proteo_detect::PrecursorKind;
 
-impl PrecursorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PrecursorKind::DiannReport => "DIA-NN main report",
-            PrecursorKind::AlphadiaPrecursors => "AlphaDIA precursors.tsv",
-            PrecursorKind::DiannPrMatrix => "DIA-NN precursor matrix (pr_matrix)",
-            PrecursorKind::AlphadiaPrecursorMatrix => "AlphaDIA precursor matrix",
-        }
-    }
-}
-
-/// Which precursor-level kind a header line (or a Parquet schema's column names) belongs to, if any. Cheap: looks
-/// at names only.
+/// Which precursor-level kind a header line (or a Parquet schema's column names) belongs to, if any: the detection
+/// rule's own predicate ([`proteo_detect::precursor_kind`]), so detection and the readers agree.
 pub fn looks_like_precursor_report(header_or_schema_columns: &[String]) -> Option<PrecursorKind> {
-    let has = |name: &str| header_or_schema_columns.iter().any(|c| c == name);
-    if has("Precursor.Id") {
-        let run = has("Run") || has("File.Name") || has("Run.Index");
-        if (has("Run.Index") && has("Precursor.Lib.Index"))
-            || (run && (has("Precursor.Quantity") || has("Precursor.Normalised")))
-        {
-            return Some(PrecursorKind::DiannReport);
-        }
-        if has("Protein.Group") && !run {
-            return Some(PrecursorKind::DiannPrMatrix);
-        }
-        return None;
-    }
-    let precursor = has("mod_seq_charge_hash") || has("precursor_idx");
-    if precursor && has("run") && has("intensity") && (has("pg") || has("proteins")) {
-        return Some(PrecursorKind::AlphadiaPrecursors);
-    }
-    if header_or_schema_columns.first().is_some_and(|c| c == "mod_seq_charge_hash") && !has("run") {
-        return Some(PrecursorKind::AlphadiaPrecursorMatrix);
-    }
-    None
+    proteo_detect::precursor_kind(header_or_schema_columns)
 }
 
 /// What reading a precursor report did: the kind, the quantity, each filter with its threshold and the rows it
@@ -298,6 +255,8 @@ pub fn to_intensity_table(result: ShardResult) -> IntensityTable {
     IntensityTable {
         protein_ids: proteins.iter().map(|p| p.id.clone()).collect(),
         majority_ids: proteins.iter().map(|p| p.members.clone()).collect(),
+        protein_names: vec![String::new(); proteins.len()],
+        annotations: Vec::new(),
         gene_names: proteins.into_iter().map(|p| p.genes).collect(),
         samples: runs,
         values: log2.into_iter().map(f64::exp2).collect(),
@@ -313,22 +272,6 @@ pub(crate) fn cols(header: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kinds_are_recognised_from_column_names() {
-        let k = |h: &str| looks_like_precursor_report(&cols(h));
-        assert_eq!(k("Run.Index\tRun\tPrecursor.Id\tPrecursor.Lib.Index"), Some(PrecursorKind::DiannReport));
-        assert_eq!(
-            k("File.Name\tRun\tProtein.Group\tPrecursor.Id\tPrecursor.Quantity"),
-            Some(PrecursorKind::DiannReport)
-        );
-        assert_eq!(k("\tFile.Name\tPrecursor.Id\tPrecursor.Normalised"), Some(PrecursorKind::DiannReport));
-        assert_eq!(k("Protein.Group\tProtein.Ids\tPrecursor.Id\t/a/r1.mzML"), Some(PrecursorKind::DiannPrMatrix));
-        assert_eq!(k("\trun\tpg\tmod_seq_charge_hash\tintensity\tqval"), Some(PrecursorKind::AlphadiaPrecursors));
-        assert_eq!(k("mod_seq_charge_hash\tA\tB\tgenes"), Some(PrecursorKind::AlphadiaPrecursorMatrix));
-        assert_eq!(k("Protein.Group\tProtein.Ids\tGenes\t/a/r1.mzML"), None, "pg_matrix is protein level");
-        assert_eq!(k("Protein IDs\tLFQ intensity A"), None);
-    }
 
     #[test]
     fn params_are_checked() {

@@ -50,7 +50,7 @@ fn long(
     while let Some(line) = rows.next_row(&mut record)? {
         for (k, &at) in numeric.iter().enumerate() {
             let field = &record[at];
-            numbers[k] = parse_cell(field).map_err(|p| cell_error(p, file, line, &header[at], field, ""))?;
+            numbers[k] = parse_cell(field, &[]).map_err(|p| cell_error(p, file, line, &header[at], field, ""))?;
         }
         let run_field = &record[run_at];
         let run = match &last_run {
@@ -189,7 +189,7 @@ fn wide(
     while let Some(line) = rows.next_row(&mut record)? {
         report.rows += 1;
         let flag = |at: Option<usize>| -> Result<Option<f64>, InputError> {
-            at.map(|i| parse_cell(&record[i]).map_err(|p| cell_error(p, file, line, &header[i], &record[i], "")))
+            at.map(|i| parse_cell(&record[i], &[]).map_err(|p| cell_error(p, file, line, &header[i], &record[i], "")))
                 .transpose()
         };
         if flag(decoy_at)?.is_some_and(|d| !d.is_nan() && d != 0.0) {
@@ -207,7 +207,8 @@ fn wide(
         }
         let mut values = Vec::with_capacity(run_columns.len());
         for &at in &run_columns {
-            let v = parse_cell(&record[at]).map_err(|p| cell_error(p, file, line, &header[at], &record[at], ""))?;
+            let v =
+                parse_cell(&record[at], &[]).map_err(|p| cell_error(p, file, line, &header[at], &record[at], ""))?;
             values.push(if v > 0.0 && (v as f32) > 0.0 { v as f32 } else { f32::NAN });
         }
         if values.iter().all(|v| v.is_nan()) {
