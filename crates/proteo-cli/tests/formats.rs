@@ -1,5 +1,5 @@
 //! `proteo run` and `proteo inspect` on the real exports in `../shared/data/formats/`, as a user runs them: every
-//! folder with a design runs end to end; the others are named by `inspect` and refused with their sentence.
+//! file is named by `inspect`; every folder's main file runs end to end or is refused with its sentence.
 //! Needs `../shared` beside the repository (CI has it); each test prints why and passes when it is absent.
 
 use std::path::{Path, PathBuf};
@@ -33,80 +33,6 @@ fn run(input: &Path, design: &Path, extra: &[&str]) -> (Output, tempfile::TempDi
 
 fn summary(out: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap()
-}
-
-#[test]
-fn every_real_table_with_a_design_runs_end_to_end() {
-    let Some(dir) = formats() else { return };
-    let fixtures = root().join("tests/fixtures/formats");
-    let cases: &[(&str, PathBuf, &[&str], &str)] = &[
-        (
-            "maxquant_proteingroups_1.5.3.8-einprot/1356_proteinGroups.txt",
-            dir.join("maxquant_proteingroups_1.5.3.8-einprot/1356_sampleAnnot.txt"),
-            &[],
-            "maxquant",
-        ),
-        (
-            "fragpipe_combined-protein_19.1-einprot/combined_protein.tsv",
-            dir.join("fragpipe_combined-protein_19.1-einprot/1356_sampleAnnot.txt"),
-            &[],
-            "fragpipe-protein",
-        ),
-        (
-            "diann_pg-matrix_1.8.2b8-einprot/PXD028735.pg_matrix.tsv",
-            dir.join("diann_pg-matrix_1.8.2b8-einprot/PXD028735_sampleAnnot.txt"),
-            &[],
-            "diann-pg-matrix",
-        ),
-        (
-            "diann_pg-matrix_2.1.0-alphapepttools/pg.matrix_top100.tsv",
-            fixtures.join("bader2020_csf_design.tsv"),
-            &["--samples", "from-design"],
-            "diann-pg-matrix",
-        ),
-        (
-            "diann_pg-matrix_renamed-alphastats/report_final.pg_matrix.tsv",
-            fixtures.join("diann_renamed_design.tsv"),
-            // 10 proteins: sample S4 keeps one value, too few for Perseus imputation (QC says so and what to do).
-            &["--impute", "none"],
-            "diann-pg-matrix",
-        ),
-        (
-            "fragpipe_combined-proteins_renamed-alphastats/combined_proteins.tsv",
-            fixtures.join("fragpipe_renamed_design.tsv"),
-            &["--impute", "none"],
-            "fragpipe-protein",
-        ),
-        (
-            "fragpipe_tmt-abundance-protein-MD_ccRCC-FragPipeAnalystR/ccRCC_prot_abundance_MD_3plex.tsv",
-            dir.join("fragpipe_tmt-abundance-protein-MD_ccRCC-FragPipeAnalystR/experiment_annotation.tsv"),
-            &[],
-            "fragpipe-abundance",
-        ),
-        (
-            "spectronaut_pg-pivot-Rmangled_20.4-einprot/SN_unit_test_subset.tsv",
-            fixtures.join("spectronaut_pivot_design.tsv"),
-            &[],
-            "spectronaut-pivot",
-        ),
-        (
-            "pd_proteins_tiny-renamed-wrProteo/tinyPD_allProteins.txt.gz",
-            fixtures.join("pd_tiny_design.tsv"),
-            &[],
-            "pd-proteins",
-        ),
-    ];
-    for (rel, design, extra, format) in cases {
-        let (o, out) = run(&dir.join(rel), design, extra);
-        assert!(o.status.success(), "{rel}: {}", String::from_utf8_lossy(&o.stderr));
-        let s = summary(out.path());
-        let input = &s["stages"]["ingest"]["input"];
-        assert_eq!(input["format"], *format, "{rel}");
-        assert!(s["stages"]["de"]["proteins_tested"].as_u64().unwrap() > 0, "{rel}");
-        let stdout = String::from_utf8_lossy(&o.stdout);
-        println!("{rel}: {}", stdout.lines().take(3).collect::<Vec<_>>().join(" | "));
-        assert!(out.path().join("report.html").exists(), "{rel}");
-    }
 }
 
 #[test]
@@ -155,67 +81,181 @@ fn alphadia_reads_and_qc_names_the_run_without_any_value() {
     assert!(err.contains("Quality control failed: sample `20180618_QX0_JaBa_SA_LC12_5_CSF1_1_8-1xD1xS1fM1_sampleA09.raw.PG.Quantity` has no valid values"), "{err}");
 }
 
-#[test]
-fn files_that_are_not_protein_tables_are_refused_with_their_sentence() {
-    let Some(dir) = formats() else { return };
-    let design = dir.join("diann_pg-matrix_1.8.2b8-einprot/PXD028735_sampleAnnot.txt");
-    for (rel, expect) in [
-        ("diann_report-tsv_1.8.2b8-einprot/PXD028735.report.tsv", "DIA-NN report.tsv"),
-        ("diann_pr-matrix_1.8.2b8-einprot/PXD028735.pr_matrix.tsv", "report.pg_matrix.tsv"),
-        ("diann_report-parquet_2.1.0-alphapepttools/top20_report.parquet", "DIA-NN report.parquet"),
-        ("maxquant_evidence_proteobench/MaxQuant_evidence_sample.txt", "looks like a MaxQuant evidence.txt"),
-        ("pd_peptidegroups_proteobench/ProteomeDIscoverer_PeptideGroups_trimmed.txt", "PeptideGroups"),
-        ("mztab_maxquant-1.6.3.4-alphastats/test.mztab", "identification"),
-    ] {
-        let (o, _) = run(&dir.join(rel), &design, &[]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success(), "{rel} accepted");
-        assert!(!err.contains("panicked"), "{err}");
-        assert_eq!(err.trim().lines().count(), 1, "{rel}: one line: {err}");
-        assert!(err.contains(expect), "{rel}: {err}");
-    }
+/// What a folder's main file must do under `proteo run`.
+enum Expect {
+    /// Runs end to end, read by this reader (`--format` name).
+    Runs(&'static str),
+    /// Refused with a one-line sentence containing this.
+    Refused(&'static str),
+}
+
+/// Which design a folder's main file runs with.
+enum DesignFrom {
+    /// A file in the folder.
+    Folder(&'static str),
+    /// A design in `tests/fixtures/formats/` (written by its make_*.py from the folder's spreadsheet).
+    Fixture(&'static str),
+    /// None exists: two groups alternating over the samples `proteo inspect` lists (the reader and the whole
+    /// pipeline are exercised; the groups mean nothing).
+    Alternating,
+}
+
+use DesignFrom::{Alternating, Fixture, Folder};
+use Expect::{Refused, Runs};
+
+/// Every folder of ../shared/data/formats/: its main file, the design, extra flags and what `proteo run` does.
+#[rustfmt::skip]
+const FOLDERS: &[(&str, &str, DesignFrom, &[&str], Expect)] = &[
+    // Run A09 is all zeros (QC names it: alphadia_reads_and_qc_names_the_run_without_any_value); without it, it runs.
+    ("alphadia_pg-matrix_1.10.5dev-alphapepttools", "pg.matrix.tsv", Fixture("bader2020_csf_design.tsv"),
+     &["--samples", "from-design", "--exclude-samples", "20180618_QX0_JaBa_SA_LC12_5_CSF1_1_8-1xD1xS1fM1_sampleA09.raw.PG.Quantity"],
+     Runs("alphadia")),
+    ("alphadia_precursor-matrix_1.10-proteobench", "AlphaDIA_1.10_sample.tsv", Alternating, &[], Runs("precursor-report")),
+    ("alphadia_precursors-tsv_1.8.1-alphabase", "alphadia_1.8.1_report_head.tsv", Alternating, &[],
+     Refused("holds precursors of 1 run")),
+    ("alphapept_results-proteins_0.5.0-alphastats", "results_proteins.csv", Folder("metadata.csv"), &[],
+     Refused("replicate")),
+    ("diann_pg-matrix_1.8.2b8-einprot", "PXD028735.pg_matrix.tsv", Folder("PXD028735_sampleAnnot.txt"), &[],
+     Runs("diann-pg-matrix")),
+    ("diann_pg-matrix_2.1.0-alphapepttools", "pg.matrix_top100.tsv", Fixture("bader2020_csf_design.tsv"),
+     &["--samples", "from-design"], Runs("diann-pg-matrix")),
+    // 10 proteins: sample S4 keeps one value, too few for Perseus imputation (QC says so and what to do).
+    ("diann_pg-matrix_renamed-alphastats", "report_final.pg_matrix.tsv", Fixture("diann_renamed_design.tsv"),
+     &["--impute", "none"], Runs("diann-pg-matrix")),
+    ("diann_pr-matrix_1.8.2b8-einprot", "PXD028735.pr_matrix.tsv", Folder("PXD028735_sampleAnnot.txt"), &[],
+     Runs("precursor-report")),
+    ("diann_report-parquet_2.1.0-alphapepttools", "top20_report.parquet", Fixture("diann_bader2020_csf_design.tsv"),
+     &[], Runs("precursor-report")),
+    ("diann_report-tsv_1.8.1-alphabase", "diann_1.8.1_report_head.tsv", Alternating, &["--impute", "none"],
+     Runs("precursor-report")),
+    ("diann_report-tsv_1.8.2b8-einprot", "PXD028735.report.tsv", Folder("PXD028735_sampleAnnot.txt"), &[],
+     Runs("precursor-report")),
+    ("diann_report-tsv_1.9.0-alphabase", "diann_1.9.0_report_head.tsv", Alternating, &["--impute", "none"],
+     Runs("precursor-report")),
+    ("fragpipe_combined-protein_19.1-einprot", "combined_protein.tsv", Folder("1356_sampleAnnot.txt"), &[],
+     Runs("fragpipe-protein")),
+    ("fragpipe_combined-proteins_renamed-alphastats", "combined_proteins.tsv", Fixture("fragpipe_renamed_design.tsv"),
+     &["--impute", "none"], Runs("fragpipe-protein")),
+    ("fragpipe_tmt-abundance-protein-MD_ccRCC-FragPipeAnalystR", "ccRCC_prot_abundance_MD_3plex.tsv",
+     Folder("experiment_annotation.tsv"), &[], Runs("fragpipe-abundance")),
+    ("maxquant_evidence_proteobench", "MaxQuant_evidence_sample.txt", Alternating, &[],
+     Refused("looks like a MaxQuant evidence.txt")),
+    ("maxquant_proteingroups_1.5.3.8-einprot", "1356_proteinGroups.txt", Folder("1356_sampleAnnot.txt"), &[],
+     Runs("maxquant")),
+    ("maxquant_tmt-proteingroups_pwilmart-JPR2017", "proteinGroups.txt", Alternating, &[], Runs("maxquant")),
+    ("mztab_maxquant-1.6.3.4-alphastats", "test.mztab", Alternating, &[], Refused("identification")),
+    ("pd_peptidegroups_proteobench", "ProteomeDIscoverer_PeptideGroups_trimmed.txt", Alternating, &[],
+     Refused("PeptideGroups")),
+    ("pd_proteins_tiny-renamed-wrProteo", "tinyPD_allProteins.txt.gz", Fixture("pd_tiny_design.tsv"), &[],
+     Runs("pd-proteins")),
+    ("sdrf_examples_sdrf-pipelines", "PXD000001.sdrf.tsv", Alternating, &[], Refused("SDRF")),
+    ("spectronaut_condition-setup_msreport", "ConditionSetup.tsv", Alternating, &[], Refused("condition setup")),
+    ("spectronaut_long-report-csv_msstatsconvert", "spectronaut_input.csv", Fixture("spectronaut_long_csv_design.tsv"),
+     &["--impute", "none"], Runs("spectronaut-long")),
+    // The excerpt holds 1 (`…_100ng_03`) of the 10 runs its metadata.xlsx (spectronaut_fragment_design.tsv) names.
+    ("spectronaut_long-report_fragment-alphastats", "results_non_european_comma.tsv",
+     Fixture("spectronaut_fragment_design.tsv"), &[], Refused("have no column in results_non_european_comma.tsv")),
+    ("spectronaut_long-report_top20-alphapepttools", "example_dataset_mouse_sn_top20peptides.tsv", Alternating, &[],
+     Refused("PG.Quantity")),
+    ("spectronaut_pg-pivot-Rmangled_20.4-einprot", "SN_unit_test_subset.tsv", Fixture("spectronaut_pivot_design.tsv"),
+     &[], Runs("spectronaut-pivot")),
+];
+
+/// Files of a folder that are data (not provenance, licences, logs, workflows or spreadsheets).
+fn data_files(folder: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_string();
+            !n.starts_with("LICENSE")
+                && !n.starts_with("DESCRIPTION")
+                && n != "SOURCE.md"
+                && !n.ends_with(".xlsx")
+                && !n.ends_with(".xml")
+                && !n.ends_with(".log.txt")
+                && n != "log.txt"
+                && !n.starts_with("upstream_")
+                && !n.ends_with(".workflow")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn inspect_json(file: &Path) -> serde_json::Value {
+    let o = proteo(&["inspect", file.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}: {}", file.display(), String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 #[test]
-fn inspect_names_every_folder() {
+fn every_folder_is_inspected_and_runs_or_is_refused_with_its_sentence() {
     let Some(dir) = formats() else { return };
-    let mut seen = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().filter(|e| e.path().is_dir()).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for folder in entries {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(folder.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                let n = p.file_name().unwrap().to_string_lossy().to_string();
-                !n.starts_with("LICENSE")
-                    && !n.starts_with("DESCRIPTION")
-                    && n != "SOURCE.md"
-                    && !n.ends_with(".xlsx")
-                    && !n.ends_with(".xml")
-                    && !n.ends_with(".log.txt")
-                    && n != "log.txt"
-                    && !n.starts_with("upstream_")
-                    && !n.ends_with(".workflow")
-            })
-            .collect();
-        files.sort();
-        for f in files {
-            let o = proteo(&["inspect", f.to_str().unwrap(), "--json"]);
-            assert!(o.status.success(), "{}: {}", f.display(), String::from_utf8_lossy(&o.stderr));
-            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-            let what =
-                v["detection"]["tool"].as_str().map(|t| format!("{t} {}", v["detection"]["kind"].as_str().unwrap()));
-            println!(
-                "{:<60} {}",
-                f.strip_prefix(&dir).unwrap().display(),
-                what.unwrap_or_else(|| v["error"].as_str().unwrap_or("").to_string())
-            );
-            seen += 1;
+    let mut folders: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    let listed: Vec<&str> = FOLDERS.iter().map(|f| f.0).collect();
+    assert_eq!(folders, listed, "every folder of {} has one row in FOLDERS", dir.display());
+    let scratch = tempfile::tempdir().unwrap();
+    let (mut inspected, mut ran, mut refused) = (0, 0, 0);
+    for (folder, main, design, extra, expect) in FOLDERS {
+        for f in data_files(&dir.join(folder)) {
+            let v = inspect_json(&f);
+            let what = v["detection"]["tool"].as_str().map(|t| format!("{t} {}", v["detection"]["kind"].as_str().unwrap()));
+            let read = v["error"].as_str().map_or_else(|| format!("{} samples", v["samples"].as_array().map_or(0, Vec::len)), str::to_string);
+            println!("inspect {:<70} {} — {read}", f.strip_prefix(&dir).unwrap().display(), what.unwrap_or_default());
+            inspected += 1;
+        }
+        let input = dir.join(folder).join(main);
+        let design = match design {
+            Folder(name) => dir.join(folder).join(name),
+            Fixture(name) => root().join("tests/fixtures/formats").join(name),
+            Alternating => {
+                let v = inspect_json(&input);
+                let samples: Vec<String> = v["samples"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                    .unwrap_or_else(|| vec!["S1".into(), "S2".into()]);
+                let mut text = String::from("sample\tgroup\n");
+                for (i, s) in samples.iter().enumerate() {
+                    text.push_str(&format!("{s}\t{}\n", if i % 2 == 0 { "A" } else { "B" }));
+                }
+                let p = scratch.path().join(format!("{folder}.design.tsv"));
+                std::fs::write(&p, text).unwrap();
+                p
+            }
+        };
+        let (o, out) = run(&input, &design, extra);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{folder}: {err}");
+        match expect {
+            Runs(format) => {
+                assert!(o.status.success(), "{folder}/{main}: {err}");
+                let s = summary(out.path());
+                assert_eq!(s["stages"]["ingest"]["input"]["format"], *format, "{folder}");
+                assert!(s["stages"]["de"]["proteins_tested"].as_u64().unwrap() > 0, "{folder}");
+                assert!(out.path().join("report.html").exists(), "{folder}");
+                println!("run     {folder}/{main}: {} proteins tested", s["stages"]["de"]["proteins_tested"]);
+                ran += 1;
+            }
+            Refused(sentence) => {
+                assert!(!o.status.success(), "{folder}/{main} was accepted");
+                assert_eq!(err.trim().lines().count(), 1, "{folder}: one line: {err}");
+                assert!(err.contains(sentence), "{folder}: {err}");
+                println!("refused {folder}/{main}: {}", err.trim());
+                refused += 1;
+            }
         }
     }
-    assert!(seen >= 40, "{seen} files inspected");
+    println!("{} folders: {inspected} files inspected, {ran} run end to end, {refused} refused", FOLDERS.len());
+    assert_eq!(FOLDERS.len(), 27);
+    assert!(inspected >= 40, "{inspected} files inspected");
     let o = proteo(&[
         "inspect",
         dir.join("maxquant_proteingroups_1.5.3.8-einprot/1356_proteinGroups.txt").to_str().unwrap(),
@@ -223,6 +263,10 @@ fn inspect_names_every_folder() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("MaxQuant proteinGroups.txt (≥ 1.5.3"), "{text}");
     assert!(text.contains("385 proteins from 463 rows, 8 reverse, 38 contaminant, 32 only-by-site"), "{text}");
+    let o = proteo(&["inspect", dir.join("diann_report-parquet_2.1.0-alphapepttools/top20_report.parquet").to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("DIA-NN report.parquet (1.9/2.x column set)"), "{text}");
+    assert!(text.contains("protein groups by MaxLFQ"), "{text}");
 }
 
 /// 40 proteins × 6 samples (A1–A3, B1–B3) of deterministic intensities, as `(id, gene, values)`.

@@ -183,7 +183,7 @@ fn alphapept_alphadia_and_proteome_discoverer() {
 }
 
 #[test]
-fn precursor_reports_are_named_and_sent_to_the_quant_path() {
+fn precursor_reports_are_named_and_quantified() {
     let Some(dir) = formats() else { return };
     for (rel, kind) in [
         ("diann_report-parquet_2.1.0-alphapepttools/top20_report.parquet", "report.parquet"),
@@ -197,8 +197,17 @@ fn precursor_reports_are_named_and_sent_to_the_quant_path() {
         let bytes = std::fs::read(dir.join(rel)).unwrap();
         let d = detect_input(&bytes, rel, &ReadOptions::default()).unwrap_or_else(|e| panic!("{rel}: {e}"));
         assert_eq!((d.action, d.kind.as_str()), (Action::Quantify, kind), "{rel}");
-        let msg = refusal(&dir, rel);
-        assert!(msg.contains("MaxLFQ") && msg.contains("protein"), "{msg}");
+        assert!(d.precursor.is_some() && d.advice.as_deref().unwrap().contains("MaxLFQ"), "{rel}");
+        match read_table(&bytes, rel, &ReadOptions::default()) {
+            Ok((t, r)) => {
+                assert_eq!(r.format, "precursor-report", "{rel}");
+                assert!(r.detected.contains(kind), "{rel}: {}", r.detected);
+                assert!(t.n_proteins() > 0 && t.n_samples() >= 2, "{rel}");
+                assert_eq!(r.precursor.unwrap().runs, t.n_samples(), "{rel}");
+            }
+            // The AlphaDIA precursors.tsv excerpt holds one run.
+            Err(e) => assert!(e.to_string().contains("holds precursors of 1 run"), "{rel}: {e}"),
+        }
     }
 }
 

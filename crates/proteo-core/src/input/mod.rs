@@ -34,7 +34,7 @@ pub struct ReadOptions<'a> {
 /// reading the table: what `proteo inspect` prints and what [`read_table`] then reads.
 pub fn detect_input(bytes: &[u8], file_name: &str, options: &ReadOptions<'_>) -> Result<Detection, InputError> {
     if quant::is_parquet(bytes) {
-        let view = HeaderView::from_schema(parquet_columns(bytes, file_name)?);
+        let view = HeaderView::from_schema(parquet_columns(&bytes::Bytes::copy_from_slice(bytes), file_name)?);
         return detect_view(&view, file_name, options);
     }
     let text = text::decode(bytes, file_name)?;
@@ -67,8 +67,8 @@ fn detect_view(view: &HeaderView, file_name: &str, options: &ReadOptions<'_>) ->
     })
 }
 
-fn parquet_columns(bytes: &[u8], file_name: &str) -> Result<Vec<String>, InputError> {
-    let reader = parquet::file::serialized_reader::SerializedFileReader::new(bytes::Bytes::copy_from_slice(bytes))
+fn parquet_columns(bytes: &bytes::Bytes, file_name: &str) -> Result<Vec<String>, InputError> {
+    let reader = parquet::file::serialized_reader::SerializedFileReader::new(bytes.clone())
         .map_err(|e| InputError::Parquet { file: file_name.into(), message: e.to_string() })?;
     use parquet::file::reader::FileReader;
     let schema = reader.metadata().file_metadata().schema_descr();
@@ -86,12 +86,13 @@ pub fn read_table(
     let default_quant = QuantParams::default();
     let quant_params = options.quant.unwrap_or(&default_quant);
     if quant::is_parquet(bytes) {
-        let view = HeaderView::from_schema(parquet_columns(bytes, file_name)?);
+        // One copy of the report, shared (reference-counted) by the schema read and the row-group scan.
+        let shared = bytes::Bytes::copy_from_slice(bytes);
+        let view = HeaderView::from_schema(parquet_columns(&shared, file_name)?);
         let detection = detect_view(&view, file_name, options)?;
         return match detection.action {
             Action::Quantify => {
-                let read = quant::read_precursor_parquet(bytes::Bytes::copy_from_slice(bytes), file_name, quant_params);
-                read.map(|r| quantified(r, &detection))
+                quant::read_precursor_parquet(shared, file_name, quant_params).map(|r| quantified(r, &detection))
             }
             Action::Refuse => Err(refusal(&detection, file_name)),
             Action::Read => Err(InputError::ParquetTable {
