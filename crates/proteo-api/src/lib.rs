@@ -23,7 +23,7 @@ pub const UPLOAD_TTL_SECONDS: u64 = 900;
 /// How long the presigned URL behind `GET /jobs/{id}/files/…` stays valid (docs/cloud.md: 15 minutes).
 pub const DOWNLOAD_TTL_SECONDS: u64 = 900;
 /// Largest accepted `fileName`, in characters.
-pub const MAX_FILE_NAME_CHARS: usize = 200;
+pub use proteo_jobs::params::MAX_FILE_NAME_CHARS;
 /// Largest accepted design text (1 MiB): a design has one short line per sample.
 pub const MAX_DESIGN_BYTES: usize = 1 << 20;
 /// Largest accepted `params` object, serialized (8 KiB): the job item and the state-machine input stay small.

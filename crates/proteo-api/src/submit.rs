@@ -1,16 +1,19 @@
-//! `POST /jobs`: validate the request, store the design, create the QUEUED item, hand out a presigned upload URL.
+//! `POST /jobs`: validate the request (a JSON body, the file names, `params` by the rules ingest applies too),
+//! store the design, create the QUEUED item, hand out presigned upload URLs (the data file, and the job's own
+//! gene sets when it brings them).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use proteo_jobs::params::{self, GeneSetsRef, Origin};
 use proteo_jobs::{keys, JobRecord, JobStore, ObjectStore, Presigner};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{ApiError, ApiState, MAX_BODY_BYTES, MAX_DESIGN_BYTES, MAX_FILE_NAME_CHARS, MAX_PARAMS_BYTES};
+use crate::{ApiError, ApiState, MAX_BODY_BYTES, MAX_DESIGN_BYTES, MAX_PARAMS_BYTES};
 
 /// The name under which the design from the request body is stored next to the upload; no upload may take it.
 const DESIGN_FILE_NAME: &str = "design.tsv";
@@ -22,6 +25,9 @@ struct SubmitRequest {
     design: String,
     #[serde(default)]
     params: Option<Value>,
+    /// A GMT file the job brings: it gets its own upload URL, and `params.pathway.gene_sets` names it.
+    #[serde(default)]
+    gene_sets_file_name: Option<String>,
 }
 
 /// A request that passed validation.
@@ -30,12 +36,29 @@ struct Submission {
     file_name: String,
     design: String,
     params: Value,
+    gene_sets_file_name: Option<String>,
+}
+
+/// `application/json` (with any parameters): a browser sends a cross-site POST without a preflight only as
+/// `text/plain`, form or multipart, so requiring JSON keeps other sites from creating jobs.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
 pub(crate) async fn submit<S: ObjectStore + Presigner, J: JobStore>(
     State(state): State<ApiState<S, J>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    if !is_json(&headers) {
+        return Err(ApiError::UnsupportedMediaType(
+            "`POST /jobs` takes a JSON body: send it with `Content-Type: application/json`".into(),
+        ));
+    }
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
             "the request body is larger than {} MiB; the design may be at most 1 MiB",
@@ -50,6 +73,12 @@ pub(crate) async fn submit<S: ObjectStore + Presigner, J: JobStore>(
     let design_key = keys::design_key(&job_id);
     // Sign first: nothing is written for a request that cannot be given an upload URL.
     let upload_url = state.store.presign_put(&upload_key, state.upload_ttl_seconds).await?;
+    let gene_sets_upload_url = match &submission.gene_sets_file_name {
+        Some(name) => {
+            Some(state.store.presign_put(&keys::upload_key(&job_id, name), state.upload_ttl_seconds).await?)
+        }
+        None => None,
+    };
     state.store.put(&design_key, submission.design.into_bytes(), "text/plain; charset=utf-8").await?;
     let record = JobRecord::queued(&job_id, "api", &upload_key, &design_key, submission.params, (state.clock)());
     if !state.jobs.create(&record).await? {
@@ -58,13 +87,17 @@ pub(crate) async fn submit<S: ObjectStore + Presigner, J: JobStore>(
     tracing::info!(job_id = %job_id, file_name = %submission.file_name, "job submitted");
 
     let status_url = format!("/jobs/{job_id}");
-    let body = json!({
+    let mut body = json!({
         "jobId": job_id,
         "uploadUrl": upload_url,
         "uploadMethod": "PUT",
+        "maxUploadBytes": proteo_jobs::limits::MAX_UPLOAD_BYTES,
         "expiresInSeconds": state.upload_ttl_seconds,
         "statusUrl": status_url,
     });
+    if let Some(url) = gene_sets_upload_url {
+        body["geneSetsUploadUrl"] = json!(url);
+    }
     Ok((StatusCode::CREATED, [(header::LOCATION, status_url)], Json(body)).into_response())
 }
 
@@ -74,27 +107,46 @@ fn parse(body: &[u8]) -> Result<Submission, String> {
         serde_json::from_slice(body).map_err(|e| format!("the request body is not a valid job request: {e}"))?;
     check_file_name(&request.file_name)?;
     check_design(&request.design)?;
-    let params = check_params(request.params)?;
-    Ok(Submission { file_name: request.file_name, design: request.design, params })
+    let mut params = check_params(request.params)?;
+    if let Some(name) = &request.gene_sets_file_name {
+        check_file_name(name).map_err(|m| m.replacen("`fileName`", "`geneSetsFileName`", 1))?;
+        if *name == request.file_name {
+            return Err("`geneSetsFileName` must differ from `fileName`".into());
+        }
+        let named = params["pathway"]["gene_sets"].as_str().unwrap_or_default();
+        let reference = format!("{}{name}", params::UPLOAD_PREFIX);
+        if !(named.is_empty() || named == reference) {
+            return Err(format!(
+                "`params.pathway.gene_sets` names `{named}` but `geneSetsFileName` brings `{name}`; give one of them"
+            ));
+        }
+        if !params["pathway"].is_object() {
+            params["pathway"] = json!({});
+        }
+        params["pathway"]["gene_sets"] = json!(reference);
+    }
+    if let GeneSetsRef::Upload(name) = GeneSetsRef::parse(params["pathway"]["gene_sets"].as_str().unwrap_or_default()) {
+        if request.gene_sets_file_name.as_deref() != Some(name) {
+            return Err(format!(
+                "`params.pathway.gene_sets` names the upload `{name}`; send `\"geneSetsFileName\": \"{name}\"` to get its \
+                 upload URL"
+            ));
+        }
+    }
+    params::check(&params, Origin::Job).map_err(|e| e.to_string())?;
+    Ok(Submission {
+        file_name: request.file_name,
+        design: request.design,
+        params,
+        gene_sets_file_name: request.gene_sets_file_name,
+    })
 }
 
 /// A bare file name: it becomes the last segment of `jobs/<id>/input/<fileName>`.
 fn check_file_name(name: &str) -> Result<(), String> {
-    let chars = name.chars().count();
-    if chars == 0 {
-        return Err("`fileName` is empty; give the name of the data file you will upload".into());
-    }
-    if chars > MAX_FILE_NAME_CHARS {
-        return Err(format!("`fileName` has {chars} characters; at most {MAX_FILE_NAME_CHARS} are accepted"));
-    }
-    if name.contains(['/', '\\']) {
-        return Err(format!("`fileName` `{name}` must be a bare file name, without `/` or `\\`"));
-    }
-    if name.contains("..") || name == "." {
-        return Err(format!("`fileName` `{name}` must not contain `..` or be `.`"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(format!("`fileName` {name:?} contains a control character"));
+    params::check_file_name(name).map_err(|m| format!("`fileName` {m}"))?;
+    if name.ends_with(".partial") {
+        return Err(format!("`fileName` `{name}` must not end with `.partial` (the name of half-written files)"));
     }
     if name == DESIGN_FILE_NAME {
         return Err(format!(
@@ -114,8 +166,8 @@ fn check_design(design: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `params` is optional (`{}` when absent or null), must be an object, and is stored as given: the ingest
-/// function validates its content.
+/// `params` is optional (`{}` when absent or null) and must be an object of at most [`MAX_PARAMS_BYTES`]; its
+/// fields are checked by [`params::check`] (in [`parse`]), the same rules ingest applies again.
 fn check_params(params: Option<Value>) -> Result<Value, String> {
     let params = match params {
         None | Some(Value::Null) => return Ok(json!({})),
@@ -143,6 +195,7 @@ fn kind(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::MAX_FILE_NAME_CHARS;
 
     fn body(v: Value) -> Vec<u8> {
         serde_json::to_vec(&v).unwrap()
@@ -166,6 +219,51 @@ mod tests {
         assert!(check_file_name(&"a".repeat(MAX_FILE_NAME_CHARS + 1)).is_err());
         for good in ["proteinGroups.txt", "report.pg_matrix.tsv", "my data (2).csv", "design.csv", ".hidden"] {
             assert!(check_file_name(good).is_ok(), "{good:?} refused");
+        }
+    }
+
+    #[test]
+    fn bad_params_are_refused_at_the_door_naming_the_field() {
+        let refused = |params: Value| {
+            parse(&body(json!({"fileName": "x.txt", "design": "d", "params": params}))).expect_err("accepted")
+        };
+        assert!(refused(json!({"pathway": {"alpha": 2}})).starts_with("`params.pathway.alpha` must be between 0 and 1"));
+        assert!(refused(json!({"de": {"contrasts": ""}})).starts_with("`params.de.contrasts` is empty"));
+        assert!(refused(json!({"qc": {"seed": "x"}})).starts_with("`params.qc.seed` must be a whole number"));
+        assert!(refused(json!({"qc": {"sed": 1}})).starts_with("`params.qc.sed` is not a parameter"));
+        let other = "jobs/0b1e7c2a-5f8e-4b7a-9a51-2e0f3c4d5e6f/input/proteinGroups.txt";
+        assert!(refused(json!({"pathway": {"gene_sets": other}})).starts_with("`params.pathway.gene_sets` must be"));
+        assert!(refused(json!({"pathway": {"gene_sets": "upload:sets.gmt"}})).contains("geneSetsFileName"));
+    }
+
+    #[test]
+    fn gene_sets_brought_by_the_job_are_named_as_its_own_upload() {
+        let s = parse(&body(json!({"fileName": "x.txt", "design": "d", "geneSetsFileName": "c2.gmt"}))).unwrap();
+        assert_eq!(s.params["pathway"]["gene_sets"], "upload:c2.gmt");
+        assert_eq!(s.gene_sets_file_name.as_deref(), Some("c2.gmt"));
+        for bad in ["../x.gmt", "x.txt", "design.tsv", "a/b.gmt", "%2e%2e"] {
+            assert!(parse(&body(json!({"fileName": "x.txt", "design": "d", "geneSetsFileName": bad}))).is_err(), "{bad}");
+        }
+        let both = json!({"fileName": "x.txt", "design": "d", "geneSetsFileName": "a.gmt",
+                          "params": {"pathway": {"gene_sets": "builtin:go_bp_human_uniprot"}}});
+        assert!(parse(&body(both)).unwrap_err().contains("give one of them"));
+    }
+
+    #[test]
+    fn only_a_json_body_creates_a_job() {
+        let mut h = HeaderMap::new();
+        assert!(!is_json(&h));
+        for (ct, ok) in [
+            ("application/json", true),
+            ("application/json; charset=utf-8", true),
+            ("Application/JSON", true),
+            ("text/plain", false),
+            ("text/plain; a=application/json", false),
+            ("application/x-www-form-urlencoded", false),
+            ("multipart/form-data; boundary=x", false),
+        ] {
+            h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
+            assert_eq!(is_json(&h), ok, "{ct}");
         }
     }
 

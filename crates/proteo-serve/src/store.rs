@@ -51,6 +51,59 @@ impl LocalStore {
         self
     }
 
+    /// Where an upload to `key` is written while it arrives (a unique `.partial` beside it: listings skip it, a
+    /// restart removes it) and where it goes once complete.
+    pub fn upload_paths(&self, key: &str) -> Result<(PathBuf, PathBuf), StoreError> {
+        self.confined(key)?;
+        let target = self.fs.path(key);
+        let io = |e: std::io::Error| StoreError::Transient { key: key.to_string(), message: e.to_string() };
+        std::fs::create_dir_all(target.parent().unwrap_or(&self.root)).map_err(io)?;
+        let mut name = target.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".{}.partial", uuid::Uuid::new_v4().simple()));
+        Ok((target.with_file_name(name), target))
+    }
+
+    /// Move a completed upload into place (the rename is atomic; the directory is synced so it survives a crash).
+    pub fn commit_upload(&self, tmp: &Path, target: &Path) -> std::io::Result<()> {
+        std::fs::rename(tmp, target)?;
+        std::fs::File::open(target.parent().unwrap_or(&self.root))?.sync_all()
+    }
+
+    /// Remove the half-written files (`*.partial`) a crash left below the root. Returns how many.
+    pub fn remove_partials(&self) -> std::io::Result<usize> {
+        let mut removed = 0;
+        let mut pending = vec![self.root.clone()];
+        while let Some(dir) = pending.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let path = entry.path();
+                if entry.file_type()?.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_some_and(|x| x == "partial") {
+                    std::fs::remove_file(&path)?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Delete every object of a job (an expired job's design); a job id that is not one deletes nothing.
+    pub fn remove_job(&self, job_id: &str) -> std::io::Result<()> {
+        if !proteo_jobs::keys::valid_job_id(job_id) {
+            return Ok(());
+        }
+        match std::fs::remove_dir_all(self.root.join("jobs").join(job_id)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Only relative keys made of normal segments are accepted: `jobs/<id>/input/x.txt`, never `/etc/x` or `../x`.
     pub fn valid_key(key: &str) -> bool {
         !key.is_empty()
@@ -195,7 +248,7 @@ mod tests {
 
     #[test]
     fn keys_cannot_leave_the_directory() {
-        for bad in ["", "/etc/passwd", "../x", "jobs/../../x", "a//b", "a/./b", "a\\b", "jobs/a/"] {
+        for bad in ["", "/etc/passwd", "../x", "jobs/../../x", "a//b", "a/./b", "a\\b", "jobs/a/", "a\0b", "..", "."] {
             assert!(!LocalStore::valid_key(bad), "{bad:?} accepted");
         }
         for good in ["jobs/abc/input/proteinGroups.txt", "jobs/abc/report.html", "x", "my data (2).txt"] {

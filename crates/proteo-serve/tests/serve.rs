@@ -25,13 +25,10 @@ fn repo(rel: &str) -> PathBuf {
 }
 
 fn config(dir: &Path, workers: usize) -> ServeConfig {
+    let gmt = std::fs::read(repo("data/gene_sets/go_bp_human_uniprot.gmt.gz")).unwrap();
     ServeConfig {
-        data_dir: dir.to_path_buf(),
-        public_url: PUBLIC_URL.into(),
-        workers,
-        gene_sets: std::fs::read(repo("data/gene_sets/go_bp_human_uniprot.gmt.gz")).unwrap().into(),
         retry_interval_scale: 0.001,
-        stage_pause: std::time::Duration::ZERO,
+        ..ServeConfig::new(dir.to_path_buf(), PUBLIC_URL.into(), workers, gmt.into())
     }
 }
 
