@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::{ApiError, ApiState, MAX_BODY_BYTES, MAX_DESIGN_BYTES, MAX_PARAMS_BYTES};
+use proteo_jobs::limits::MAX_UPLOAD_BYTES;
 
 /// The name under which the design from the request body is stored next to the upload; no upload may take it.
 const DESIGN_FILE_NAME: &str = "design.tsv";
@@ -23,20 +24,27 @@ const DESIGN_FILE_NAME: &str = "design.tsv";
 struct SubmitRequest {
     file_name: String,
     design: String,
+    /// Bytes of the data file: signed into the upload URL, so the store takes no other size.
+    #[serde(default)]
+    file_size: Option<u64>,
     #[serde(default)]
     params: Option<Value>,
     /// A GMT file the job brings: it gets its own upload URL, and `params.pathway.gene_sets` names it.
     #[serde(default)]
     gene_sets_file_name: Option<String>,
+    #[serde(default)]
+    gene_sets_file_size: Option<u64>,
 }
 
 /// A request that passed validation.
 #[derive(Debug, PartialEq)]
 struct Submission {
     file_name: String,
+    file_size: u64,
     design: String,
     params: Value,
-    gene_sets_file_name: Option<String>,
+    /// Name and size of the job's own gene-set file.
+    gene_sets: Option<(String, u64)>,
 }
 
 /// `application/json` (with any parameters): a browser sends a cross-site POST without a preflight only as
@@ -66,16 +74,16 @@ pub(crate) async fn submit<S: ObjectStore + Presigner, J: JobStore>(
         )),
         _ => ApiError::BadRequest(format!("the request body could not be read: {}", rejection.body_text())),
     })?;
-    let submission = parse(&body).map_err(ApiError::BadRequest)?;
+    let submission = parse(&body)?;
 
     let job_id = uuid::Uuid::new_v4().to_string();
     let upload_key = keys::upload_key(&job_id, &submission.file_name);
     let design_key = keys::design_key(&job_id);
     // Sign first: nothing is written for a request that cannot be given an upload URL.
-    let upload_url = state.store.presign_put(&upload_key, state.upload_ttl_seconds).await?;
-    let gene_sets_upload_url = match &submission.gene_sets_file_name {
-        Some(name) => {
-            Some(state.store.presign_put(&keys::upload_key(&job_id, name), state.upload_ttl_seconds).await?)
+    let upload_url = state.store.presign_put(&upload_key, state.upload_ttl_seconds, submission.file_size).await?;
+    let gene_sets_upload_url = match &submission.gene_sets {
+        Some((name, size)) => {
+            Some(state.store.presign_put(&keys::upload_key(&job_id, name), state.upload_ttl_seconds, *size).await?)
         }
         None => None,
     };
@@ -101,9 +109,43 @@ pub(crate) async fn submit<S: ObjectStore + Presigner, J: JobStore>(
     Ok((StatusCode::CREATED, [(header::LOCATION, status_url)], Json(body)).into_response())
 }
 
-/// Parse and validate the body; the error is the sentence for the 400.
-fn parse(body: &[u8]) -> Result<Submission, String> {
-    let request: SubmitRequest =
+/// A declared upload size: present, and within [`MAX_UPLOAD_BYTES`] (413 otherwise, before anything is stored).
+fn check_size(field: &str, size: Option<u64>) -> Result<u64, ApiError> {
+    let Some(size) = size else {
+        return Err(ApiError::BadRequest(format!(
+            "`{field}` is missing: give the size in bytes of the file you will upload (it is signed into the upload URL)"
+        )));
+    };
+    if size > MAX_UPLOAD_BYTES {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "`{field}` is {size} bytes; proteo accepts uploads of at most {MAX_UPLOAD_BYTES} bytes ({} MiB): split the \
+             samples into several jobs, or remove columns the analysis does not use",
+            MAX_UPLOAD_BYTES >> 20
+        )));
+    }
+    Ok(size)
+}
+
+/// Parse and validate the body: a 400 with the sentence, or a 413 for a declared size over the limit.
+fn parse(body: &[u8]) -> Result<Submission, ApiError> {
+    let request = parse_fields(body).map_err(ApiError::BadRequest)?;
+    let file_size = check_size("fileSize", request.file_size)?;
+    let gene_sets = match &request.gene_sets_file_name {
+        Some(name) => Some((name.clone(), check_size("geneSetsFileSize", request.gene_sets_file_size)?)),
+        None => None,
+    };
+    Ok(Submission {
+        file_name: request.file_name,
+        file_size,
+        design: request.design,
+        params: request.params.unwrap_or_else(|| json!({})),
+        gene_sets,
+    })
+}
+
+/// Everything but the sizes: the request, with its `params` checked (and naming uploaded gene sets).
+fn parse_fields(body: &[u8]) -> Result<SubmitRequest, String> {
+    let mut request: SubmitRequest =
         serde_json::from_slice(body).map_err(|e| format!("the request body is not a valid job request: {e}"))?;
     check_file_name(&request.file_name)?;
     check_design(&request.design)?;
@@ -134,12 +176,8 @@ fn parse(body: &[u8]) -> Result<Submission, String> {
         }
     }
     params::check(&params, Origin::Job).map_err(|e| e.to_string())?;
-    Ok(Submission {
-        file_name: request.file_name,
-        design: request.design,
-        params,
-        gene_sets_file_name: request.gene_sets_file_name,
-    })
+    request.params = Some(params);
+    Ok(request)
 }
 
 /// A bare file name: it becomes the last segment of `jobs/<id>/input/<fileName>`.
@@ -197,16 +235,42 @@ mod tests {
     use super::*;
     use crate::MAX_FILE_NAME_CHARS;
 
-    fn body(v: Value) -> Vec<u8> {
+    /// The request body, with a `fileSize` unless the test gives one.
+    fn body(mut v: Value) -> Vec<u8> {
+        if v.get("fileSize").is_none() {
+            v["fileSize"] = json!(1000);
+        }
+        if v.get("geneSetsFileName").is_some() && v.get("geneSetsFileSize").is_none() {
+            v["geneSetsFileSize"] = json!(100);
+        }
         serde_json::to_vec(&v).unwrap()
+    }
+
+    fn parse_str(body: &[u8]) -> Result<Submission, String> {
+        parse(body).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_upload_size_is_required_and_bounded() {
+        let missing = parse(br#"{"fileName": "x.txt", "design": "d"}"#).unwrap_err();
+        assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+        assert!(missing.to_string().starts_with("`fileSize` is missing"), "{missing}");
+        let big = parse(&body(json!({"fileName": "x.txt", "design": "d", "fileSize": 3u64 << 30}))).unwrap_err();
+        assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(big.to_string().contains("split the samples"), "{big}");
+        let s = parse_str(&body(json!({"fileName": "x.txt", "design": "d", "fileSize": MAX_UPLOAD_BYTES}))).unwrap();
+        assert_eq!(s.file_size, MAX_UPLOAD_BYTES);
+        let sets = json!({"fileName": "x.txt", "fileSize": 1, "design": "d", "geneSetsFileName": "a.gmt",
+                          "geneSetsFileSize": 1u64 << 40});
+        assert_eq!(parse(&serde_json::to_vec(&sets).unwrap()).unwrap_err().status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     #[test]
     fn a_minimal_request_gets_empty_params() {
-        let s = parse(&body(json!({"fileName": "proteinGroups.txt", "design": "label\tcondition\nA_1\tA\n"}))).unwrap();
+        let s = parse_str(&body(json!({"fileName": "proteinGroups.txt", "design": "label\tcondition\nA_1\tA\n"}))).unwrap();
         assert_eq!(s.file_name, "proteinGroups.txt");
         assert_eq!(s.params, json!({}));
-        let s = parse(&body(json!({"fileName": "x.tsv", "design": "d", "params": null}))).unwrap();
+        let s = parse_str(&body(json!({"fileName": "x.tsv", "design": "d", "params": null}))).unwrap();
         assert_eq!(s.params, json!({}));
     }
 
@@ -225,7 +289,7 @@ mod tests {
     #[test]
     fn bad_params_are_refused_at_the_door_naming_the_field() {
         let refused = |params: Value| {
-            parse(&body(json!({"fileName": "x.txt", "design": "d", "params": params}))).expect_err("accepted")
+            parse_str(&body(json!({"fileName": "x.txt", "design": "d", "params": params}))).expect_err("accepted")
         };
         assert!(refused(json!({"pathway": {"alpha": 2}})).starts_with("`params.pathway.alpha` must be between 0 and 1"));
         assert!(refused(json!({"de": {"contrasts": ""}})).starts_with("`params.de.contrasts` is empty"));
@@ -238,15 +302,15 @@ mod tests {
 
     #[test]
     fn gene_sets_brought_by_the_job_are_named_as_its_own_upload() {
-        let s = parse(&body(json!({"fileName": "x.txt", "design": "d", "geneSetsFileName": "c2.gmt"}))).unwrap();
+        let s = parse_str(&body(json!({"fileName": "x.txt", "design": "d", "geneSetsFileName": "c2.gmt"}))).unwrap();
         assert_eq!(s.params["pathway"]["gene_sets"], "upload:c2.gmt");
-        assert_eq!(s.gene_sets_file_name.as_deref(), Some("c2.gmt"));
+        assert_eq!(s.gene_sets, Some(("c2.gmt".to_string(), 100)));
         for bad in ["../x.gmt", "x.txt", "design.tsv", "a/b.gmt", "%2e%2e"] {
-            assert!(parse(&body(json!({"fileName": "x.txt", "design": "d", "geneSetsFileName": bad}))).is_err(), "{bad}");
+            assert!(parse_str(&body(json!({"fileName": "x.txt", "design": "d", "geneSetsFileName": bad}))).is_err(), "{bad}");
         }
         let both = json!({"fileName": "x.txt", "design": "d", "geneSetsFileName": "a.gmt",
                           "params": {"pathway": {"gene_sets": "builtin:go_bp_human_uniprot"}}});
-        assert!(parse(&body(both)).unwrap_err().contains("give one of them"));
+        assert!(parse_str(&body(both)).unwrap_err().contains("give one of them"));
     }
 
     #[test]
@@ -269,11 +333,11 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_wrong_types_name_the_field() {
-        let e = parse(&body(json!({"fileName": "x", "design": "d", "param": {}}))).unwrap_err();
+        let e = parse_str(&body(json!({"fileName": "x", "design": "d", "param": {}}))).unwrap_err();
         assert!(e.contains("unknown field `param`"), "{e}");
-        let e = parse(&body(json!({"fileName": 3, "design": "d"}))).unwrap_err();
+        let e = parse_str(&body(json!({"fileName": 3, "design": "d"}))).unwrap_err();
         assert!(e.contains("invalid type: integer `3`, expected a string"), "{e}");
-        let e = parse(&body(json!({"fileName": "x", "design": "d", "params": [1]}))).unwrap_err();
+        let e = parse_str(&body(json!({"fileName": "x", "design": "d", "params": [1]}))).unwrap_err();
         assert_eq!(e, "`params` must be a JSON object, not an array");
     }
 }

@@ -17,6 +17,7 @@ use proteo_core::qc::{Impute, Normalize, QcParams, DEFAULT_SEED};
 use proteo_pipeline::contracts::{DEFAULT_ALPHA, DEFAULT_MAX_SET_SIZE, DEFAULT_MIN_LOG2FC, DEFAULT_MIN_SET_SIZE};
 use proteo_pipeline::fs_store::FsStore;
 use proteo_pipeline::{run_job, JobParams, JobSpec, OutputParams, PathwayParams, Progress, Stage};
+use proteo_jobs::params::Origin;
 
 /// The GO BP gene sets shipped in the repository (used when neither --gene-sets nor PROTEO_GENE_SETS is given).
 pub(crate) const SHIPPED_GENE_SETS: &str =
@@ -197,6 +198,9 @@ impl RunArgs {
             },
             output: OutputParams { full_precision: self.full_precision },
         };
+        params.check(Origin::Local).map_err(|e| anyhow::anyhow!("{}: {e}", flag_of(&e.field)))?;
+        std::fs::metadata(&gene_sets)
+            .with_context(|| format!("--gene-sets: cannot read the gene sets {}", gene_sets.display()))?;
         Ok(JobSpec {
             job_id: "local".into(),
             prefix: String::new(),
@@ -204,6 +208,22 @@ impl RunArgs {
             design_key: absolute(&self.design)?,
             params,
         })
+    }
+}
+
+/// The flag that sets a `params` field, for the CLI's refusal sentences.
+fn flag_of(field: &str) -> &str {
+    match field {
+        "pathway.alpha" => "--alpha",
+        "pathway.min_log2fc" => "--min-log2fc",
+        "pathway.min_set_size" => "--min-set-size",
+        "pathway.max_set_size" => "--max-set-size",
+        "pathway.gene_sets" => "--gene-sets",
+        "de.treat_lfc" => "--treat-lfc",
+        "de.contrasts" => "--contrasts",
+        "de.covariates" => "--covariates",
+        "qc.min_valid" => "--min-valid",
+        other => other,
     }
 }
 

@@ -48,7 +48,8 @@ where
             Ok(json!({ "stage": stage.as_str(), "keys": keys }))
         }
         Err(e) => {
-            tracing::error!(error_type = e.error_type(), error = %e, "stage failed");
+            let shown = proteo_jobs::limits::message(&e.to_string());
+            tracing::error!(error_type = e.error_type(), error = %shown, "stage failed");
             Err(diagnostic(&e))
         }
     }

@@ -235,8 +235,9 @@ async fn uploaded_gene_sets_present(store: &impl ObjectStore, spec: &JobSpec) ->
 
 /// Mark the job FAILED with the error's type and sentence; a job already finished (or unknown) is logged, not an error.
 pub async fn mark_failed(jobs: &impl JobStore, job_id: &str, e: &StageError) -> Result<(), StageError> {
-    tracing::warn!(job_id, error_type = e.error_type(), error = %e, "job failed");
-    let finish = Finish::Failed { error_type: e.error_type().to_string(), message: e.to_string() };
+    let message = proteo_jobs::limits::message(&e.to_string());
+    tracing::warn!(job_id, error_type = e.error_type(), error = %message, "job failed");
+    let finish = Finish::Failed { error_type: e.error_type().to_string(), message };
     match jobs.finish(job_id, &finish, now_ms()).await {
         Ok(()) => Ok(()),
         Err(c @ (JobStoreError::Conflict { .. } | JobStoreError::NotFound(_))) => {

@@ -145,9 +145,14 @@ fn legend_groups(groups: &[String]) -> Vec<String> {
     seen
 }
 
+/// Largest magnitude an axis reaches: a range of ±`f64::MAX` overflows to infinity once padded, and plotters' tick
+/// search never ends on an infinite range (a value of 1.7e308 once spun the report writer forever).
+const AXIS_LIMIT: f64 = 1e300;
+
+/// The smallest and largest finite value, each clamped to ±[`AXIS_LIMIT`] (so padding and scaling stay finite).
 fn finite_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in values.filter(|v| v.is_finite()) {
+    for v in values.filter(|v| v.is_finite()).map(|v| v.clamp(-AXIS_LIMIT, AXIS_LIMIT)) {
         lo = lo.min(v);
         hi = hi.max(v);
     }
@@ -661,6 +666,29 @@ pub fn term_bars(title: &str, names: &[String], adj_p: &[f64], alpha: f64) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every chart on values at the ends of the float range returns (a bounded time), with finite axes.
+    #[test]
+    fn charts_of_extreme_values_finish() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let names: Vec<String> = (0..4).map(|i| format!("S{i}")).collect();
+            let groups: Vec<String> = ["A", "A", "B", "B"].map(String::from).to_vec();
+            let extreme = vec![f64::MAX, -f64::MAX, f64::NAN, f64::INFINITY, 1e-320, 0.0, 20.0];
+            let data: Vec<Vec<f64>> = (0..4).map(|_| extreme.clone()).collect();
+            box_plots("box", &names, &groups, &data).unwrap();
+            sample_bars("bars", "x", &names, &groups, &[f64::MAX, 1.0, f64::NAN, 2.0]).unwrap();
+            pca(&names, &groups, &[f64::MAX, -f64::MAX, 0.0, 1.0], &[1.0, f64::MAX, 0.0, -1.0], (50.0, 20.0)).unwrap();
+            let points: Vec<VolcanoPoint> = [f64::MAX, -f64::MAX, 1.0, f64::NAN]
+                .iter()
+                .map(|&l| VolcanoPoint { log2fc: l, p: 1e-300, class: 1, label: Some("G".into()) })
+                .collect();
+            volcano("B-A", &points, 1.0, 0.01, "adj. p < 0.05").unwrap();
+            term_bars("terms", &["t".to_string()], &[0.0], 0.05).unwrap();
+            let _ = tx.send(());
+        });
+        assert!(rx.recv_timeout(std::time::Duration::from_secs(60)).is_ok(), "a chart did not finish");
+    }
 
     #[test]
     fn five_numbers_match_r_boxplot_stats_on_a_small_vector() {

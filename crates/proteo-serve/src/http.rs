@@ -258,6 +258,9 @@ pub async fn serve(
                 }
             };
             tokio::pin!(idle);
+            let stopping = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
             tokio::select! {
                 r = conn.as_mut() => {
                     if let Err(e) = r {
@@ -265,7 +268,7 @@ pub async fn serve(
                     }
                 }
                 _ = &mut idle => tracing::debug!(%peer, "idle connection closed"),
-                _ = stop.wait_for(|s| *s) => {
+                _ = stopping => {
                     conn.as_mut().graceful_shutdown();
                     let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await;
                 }

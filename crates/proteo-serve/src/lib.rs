@@ -124,7 +124,7 @@ impl PipelineRunner {
 /// Run a future to completion on a blocking thread of the runtime, for at most `limit`: its computations see the
 /// deadline ([`with_deadline`]) and stop there; should one not (a blocking call deep in a library), the caller gets
 /// [`StageError::Timeout`] at the limit all the same and its worker slot is free again.
-async fn on_blocking_thread<T: Send + 'static>(
+pub async fn on_blocking_thread<T: Send + 'static>(
     stage: Stage,
     limit: Duration,
     work: impl std::future::Future<Output = Result<T, StageError>> + Send + 'static,
@@ -416,6 +416,8 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 #[derive(Deserialize)]
 struct Signed {
     expires: Option<u64>,
+    /// Upload URLs only: the exact size the job declared.
+    length: Option<u64>,
     signature: Option<String>,
 }
 
@@ -430,9 +432,12 @@ async fn upload<R: StageRunner>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(e) = service.store.verify("PUT", &key, q.expires, q.signature.as_deref()) {
+    if let Err(e) = service.store.verify("PUT", &key, q.expires, q.length, q.signature.as_deref()) {
         return refused(StatusCode::FORBIDDEN, e.to_string());
     }
+    let Some(length) = q.length else {
+        return refused(StatusCode::FORBIDDEN, "the upload URL names no size; request a new URL from the API".into());
+    };
     // An upload belongs to a job still waiting for it: a running job's input cannot be replaced under it.
     if let Some(job_id) = keys::job_id_of(&key) {
         if let Ok(Some(item)) = service.jobs.get(job_id).await {
@@ -447,7 +452,7 @@ async fn upload<R: StageRunner>(
     if !service.uploading.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
         return refused(StatusCode::CONFLICT, format!("`{key}` is being uploaded already"));
     }
-    let received = upload::receive(&service.store, &key, &headers, body, MAX_UPLOAD_BYTES).await;
+    let received = upload::receive(&service.store, &key, &headers, body, length.min(MAX_UPLOAD_BYTES)).await;
     service.uploading.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
     let bytes = match received {
         Ok(n) => n,
@@ -464,7 +469,7 @@ async fn download<R: StageRunner>(
     Path(key): Path<String>,
     Query(q): Query<Signed>,
 ) -> Response {
-    if let Err(e) = service.store.verify("GET", &key, q.expires, q.signature.as_deref()) {
+    if let Err(e) = service.store.verify("GET", &key, q.expires, q.length, q.signature.as_deref()) {
         return refused(StatusCode::FORBIDDEN, e.to_string());
     }
     match service.store.get(&key).await {

@@ -121,29 +121,35 @@ impl LocalStore {
         }
     }
 
-    fn signature(&self, method: &str, key: &str, expires: u64) -> String {
+    fn signature(&self, method: &str, key: &str, expires: u64, length: Option<u64>) -> String {
         let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any length");
         mac.update(format!("{method}\n{key}\n{expires}").as_bytes());
+        if let Some(length) = length {
+            mac.update(format!("\n{length}").as_bytes());
+        }
         hex(&mac.finalize().into_bytes())
     }
 
-    fn sign(&self, method: &str, key: &str, ttl_seconds: u64) -> Result<String, StoreError> {
+    fn sign(&self, method: &str, key: &str, ttl_seconds: u64, length: Option<u64>) -> Result<String, StoreError> {
         self.confined(key)?;
         let expires = (self.clock)() / 1000 + ttl_seconds;
-        let signature = self.signature(method, key, expires);
-        Ok(format!("{}/files/{}?expires={expires}&signature={signature}", self.public_url, encode_path(key)))
+        let signature = self.signature(method, key, expires, length);
+        let length = length.map(|n| format!("&length={n}")).unwrap_or_default();
+        Ok(format!("{}/files/{}?expires={expires}{length}&signature={signature}", self.public_url, encode_path(key)))
     }
 
-    /// Check a `/files/<key>` request's `expires` and `signature` for `method` (`GET` or `PUT`).
+    /// Check a `/files/<key>` request's `expires`, `length` (signed into upload URLs: the only size accepted) and
+    /// `signature` for `method` (`GET` or `PUT`).
     pub fn verify(
         &self,
         method: &str,
         key: &str,
         expires: Option<u64>,
+        length: Option<u64>,
         signature: Option<&str>,
     ) -> Result<(), SignatureError> {
         let (Some(expires), Some(signature)) = (expires, signature) else { return Err(SignatureError::Missing) };
-        let expected = self.signature(method, key, expires);
+        let expected = self.signature(method, key, expires, length);
         // Compare digests of both, so the comparison takes the same time wherever the strings differ.
         if Sha256::digest(expected.as_bytes()) != Sha256::digest(signature.as_bytes()) {
             return Err(SignatureError::Mismatch);
@@ -185,12 +191,12 @@ impl ObjectStore for LocalStore {
 }
 
 impl Presigner for LocalStore {
-    async fn presign_put(&self, key: &str, ttl_seconds: u64) -> Result<String, StoreError> {
-        self.sign("PUT", key, ttl_seconds)
+    async fn presign_put(&self, key: &str, ttl_seconds: u64, content_length: u64) -> Result<String, StoreError> {
+        self.sign("PUT", key, ttl_seconds, Some(content_length))
     }
 
     async fn presign_get(&self, key: &str, ttl_seconds: u64) -> Result<String, StoreError> {
-        self.sign("GET", key, ttl_seconds)
+        self.sign("GET", key, ttl_seconds, None)
     }
 }
 
@@ -260,28 +266,28 @@ mod tests {
     async fn signed_urls_verify_for_their_method_and_key_until_they_expire() {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
-        let url = s.presign_put("jobs/a/input/my file.txt", 900).await.unwrap();
+        let url = s.presign_put("jobs/a/input/my file.txt", 900, 42).await.unwrap();
         assert!(
-            url.starts_with("http://127.0.0.1:9/files/jobs/a/input/my%20file.txt?expires=1700000900&signature="),
+            url.starts_with(
+                "http://127.0.0.1:9/files/jobs/a/input/my%20file.txt?expires=1700000900&length=42&signature="
+            ),
             "{url}"
         );
         let sig = url.rsplit_once("signature=").unwrap().1;
-        assert_eq!(s.verify("PUT", "jobs/a/input/my file.txt", Some(1_700_000_900), Some(sig)), Ok(()));
+        let key = "jobs/a/input/my file.txt";
+        assert_eq!(s.verify("PUT", key, Some(1_700_000_900), Some(42), Some(sig)), Ok(()));
+        assert_eq!(s.verify("GET", key, Some(1_700_000_900), Some(42), Some(sig)), Err(SignatureError::Mismatch));
         assert_eq!(
-            s.verify("GET", "jobs/a/input/my file.txt", Some(1_700_000_900), Some(sig)),
+            s.verify("PUT", "jobs/b/input/my file.txt", Some(1_700_000_900), Some(42), Some(sig)),
             Err(SignatureError::Mismatch)
         );
-        assert_eq!(
-            s.verify("PUT", "jobs/b/input/my file.txt", Some(1_700_000_900), Some(sig)),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            s.verify("PUT", "jobs/a/input/my file.txt", Some(1_700_000_901), Some(sig)),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(s.verify("PUT", "jobs/a/input/my file.txt", None, Some(sig)), Err(SignatureError::Missing));
-        let old = s.signature("PUT", "k", 1_699_999_990);
-        assert_eq!(s.verify("PUT", "k", Some(1_699_999_990), Some(&old)), Err(SignatureError::Expired(10)));
+        assert_eq!(s.verify("PUT", key, Some(1_700_000_901), Some(42), Some(sig)), Err(SignatureError::Mismatch));
+        // The size is signed: another length (or none) does not verify.
+        assert_eq!(s.verify("PUT", key, Some(1_700_000_900), Some(43), Some(sig)), Err(SignatureError::Mismatch));
+        assert_eq!(s.verify("PUT", key, Some(1_700_000_900), None, Some(sig)), Err(SignatureError::Mismatch));
+        assert_eq!(s.verify("PUT", key, None, Some(42), Some(sig)), Err(SignatureError::Missing));
+        let old = s.signature("PUT", "k", 1_699_999_990, None);
+        assert_eq!(s.verify("PUT", "k", Some(1_699_999_990), None, Some(&old)), Err(SignatureError::Expired(10)));
         assert!(s.presign_get("../x", 900).await.is_err());
     }
 

@@ -24,28 +24,43 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
-fn too_large(found: &str, limit: u64) -> Response {
+fn short(found: u64, declared: u64) -> Response {
     sentence(
-        StatusCode::PAYLOAD_TOO_LARGE,
+        StatusCode::BAD_REQUEST,
         format!(
-            "the file is {found}; proteo accepts uploads of at most {} — split the samples into several jobs, or \
-             remove columns the analysis does not use",
-            mib(limit)
+            "the upload has {found} bytes but the job declared {declared} (`fileSize`); submit the job again with the \
+             file's size"
         ),
     )
 }
 
-/// Store the body of a PUT at `key`, at most `limit` bytes. Returns the size written, or the response to send.
+fn too_large(found: &str, limit: u64) -> Response {
+    sentence(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the file is {found}; this upload accepts at most {} (the size the job declared, at most {} in all) — split \
+             the samples into several jobs, or remove columns the analysis does not use",
+            mib(limit),
+            mib(proteo_jobs::limits::MAX_UPLOAD_BYTES)
+        ),
+    )
+}
+
+/// Store the body of a PUT at `key`: exactly `size` bytes, the size the job declared and its URL signs (a body
+/// that declares or sends more is refused as soon as that shows, one that ends short when it ends). Returns the size
+/// written, or the response to send.
 pub async fn receive(
     store: &LocalStore,
     key: &str,
     headers: &HeaderMap,
     body: Body,
-    limit: u64,
+    size: u64,
 ) -> Result<u64, Response> {
+    let limit = size;
     if let Some(declared) = headers.get(header::CONTENT_LENGTH) {
         match declared.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()) {
             Some(n) if n > limit => return Err(too_large(&mib(n), limit)),
+            Some(n) if n != size => return Err(short(n, size)),
             Some(_) => {}
             None => return Err(sentence(StatusCode::BAD_REQUEST, "the Content-Length header is not a number".into())),
         }
@@ -53,6 +68,7 @@ pub async fn receive(
     let (tmp, target) = store.upload_paths(key).map_err(|e| sentence(StatusCode::FORBIDDEN, e.to_string()))?;
     let result = stream_to(&tmp, body, limit).await;
     let outcome = match result {
+        Ok(n) if n != size => Err(short(n, size)),
         Ok(n) => store.commit_upload(&tmp, &target).map(|()| n).map_err(|e| {
             sentence(StatusCode::INSUFFICIENT_STORAGE, format!("the upload could not be stored: {e}"))
         }),
