@@ -22,9 +22,41 @@ const SEED: u64 = 0x17_17;
 
 /// Tokens that broke parsers and numerics before: huge and tiny numbers, non-numbers, separators, quotes.
 const INTERESTING: &[&str] = &[
-    "1e155", "1.7e308", "-1.7e308", "1e-320", "-1", "-0", "0", "NaN", "nan", "inf", "-inf", "Infinity", "1e400",
-    "", " ", "\t", "\n", "\r\n", ",", ";", "\"", "\"\"", "#", "+", "NA", "999999999999999999999999999999", "0x10",
-    "1,5", "٣", "\u{feff}", "\0", "A_1", "B", "group", "sample",
+    "1e155",
+    "1.7e308",
+    "-1.7e308",
+    "1e-320",
+    "-1",
+    "-0",
+    "0",
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e400",
+    "",
+    " ",
+    "\t",
+    "\n",
+    "\r\n",
+    ",",
+    ";",
+    "\"",
+    "\"\"",
+    "#",
+    "+",
+    "NA",
+    "999999999999999999999999999999",
+    "0x10",
+    "1,5",
+    "٣",
+    "\u{feff}",
+    "\0",
+    "A_1",
+    "B",
+    "group",
+    "sample",
 ];
 
 struct Mem(Mutex<HashMap<String, Bytes>>);
@@ -227,7 +259,8 @@ fn mutate_params(rng: &mut ChaCha8Rng, params: &mut Value) {
         1 => params["qc"]["log2_input"] = json!(rng.random_bool(0.5)),
         2 => params["qc"]["impute"] = json!(["perseus", "none"][rng.random_range(0..2)]),
         3 => {
-            params["de"]["method"] = json!(["limma", "welch", "student", "anova", "welch-anova"][rng.random_range(0..5)])
+            params["de"]["method"] =
+                json!(["limma", "welch", "student", "anova", "welch-anova"][rng.random_range(0..5)])
         }
         4 => params["de"]["posthoc"] = json!(["none", "tukey"][rng.random_range(0..2)]),
         5 => params["qc"]["min_valid"] = any(rng),
@@ -301,7 +334,8 @@ fn the_corpus_seeds_end_with_results_or_a_sentence() {
     .into();
     for case in load_corpus() {
         let started = Instant::now();
-        let outcome = run_bounded(&case, &gmt).unwrap_or_else(|| panic!("{}: did not finish in {CASE_TIMEOUT:?}", case.name));
+        let outcome =
+            run_bounded(&case, &gmt).unwrap_or_else(|| panic!("{}: did not finish in {CASE_TIMEOUT:?}", case.name));
         println!("{:<28} {:>6.2} s  {outcome:?}", case.name, started.elapsed().as_secs_f64());
         let shown = match &outcome {
             Outcome::Succeeded => "SUCCEEDED".to_string(),
@@ -376,7 +410,11 @@ fn mutations_of_the_corpus_never_panic_or_hang() {
     }
     std::panic::set_hook(previous_hook);
     let elapsed = started.elapsed().as_secs_f64();
-    println!("fuzz: {run_count} mutated cases of {} seeds in {elapsed:.1} s ({:.0} cases/s)", corpus.len(), run_count as f64 / elapsed);
+    println!(
+        "fuzz: {run_count} mutated cases of {} seeds in {elapsed:.1} s ({:.0} cases/s)",
+        corpus.len(),
+        run_count as f64 / elapsed
+    );
     for (k, n) in &counts {
         println!("  {k:<22} {n}");
     }

@@ -267,7 +267,8 @@ mod tests {
 
     #[test]
     fn a_minimal_request_gets_empty_params() {
-        let s = parse_str(&body(json!({"fileName": "proteinGroups.txt", "design": "label\tcondition\nA_1\tA\n"}))).unwrap();
+        let s =
+            parse_str(&body(json!({"fileName": "proteinGroups.txt", "design": "label\tcondition\nA_1\tA\n"}))).unwrap();
         assert_eq!(s.file_name, "proteinGroups.txt");
         assert_eq!(s.params, json!({}));
         let s = parse_str(&body(json!({"fileName": "x.tsv", "design": "d", "params": null}))).unwrap();
@@ -306,7 +307,10 @@ mod tests {
         assert_eq!(s.params["pathway"]["gene_sets"], "upload:c2.gmt");
         assert_eq!(s.gene_sets, Some(("c2.gmt".to_string(), 100)));
         for bad in ["../x.gmt", "x.txt", "design.tsv", "a/b.gmt", "%2e%2e"] {
-            assert!(parse_str(&body(json!({"fileName": "x.txt", "design": "d", "geneSetsFileName": bad}))).is_err(), "{bad}");
+            assert!(
+                parse_str(&body(json!({"fileName": "x.txt", "design": "d", "geneSetsFileName": bad}))).is_err(),
+                "{bad}"
+            );
         }
         let both = json!({"fileName": "x.txt", "design": "d", "geneSetsFileName": "a.gmt",
                           "params": {"pathway": {"gene_sets": "builtin:go_bp_human_uniprot"}}});

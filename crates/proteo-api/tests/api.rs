@@ -167,7 +167,8 @@ const DESIGN: &str = "label\tcondition\treplicate\nLFQ intensity A_1\tA\t1\nLFQ 
 async fn submit_stores_the_design_creates_a_queued_item_and_returns_an_upload_url() {
     let api = api();
     let params = json!({"qc": {"seed": 7}, "de": {"method": "limma"}});
-    let r = api.post(&json!({"fileSize": 1000, "fileName": "proteinGroups.txt", "design": DESIGN, "params": params})).await;
+    let r =
+        api.post(&json!({"fileSize": 1000, "fileName": "proteinGroups.txt", "design": DESIGN, "params": params})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.bytes));
     let body = r.json();
     let id = body["jobId"].as_str().unwrap().to_string();
@@ -225,9 +226,15 @@ async fn bad_submissions_are_refused_with_a_sentence_and_nothing_is_written() {
         (body(json!({"fileSize": 1000, "fileName": "design.tsv", "design": DESIGN})), "is reserved"),
         (body(json!({"fileSize": 1000, "fileName": "x.txt", "design": " \n\t"})), "`design` is empty"),
         (body(json!({"fileSize": 1000, "fileName": "x.txt", "design": big_design})), "`design` is 1048577 bytes"),
-        (body(json!({"fileSize": 1000, "fileName": "x.txt", "design": DESIGN, "params": [1]})), "must be a JSON object, not an array"),
+        (
+            body(json!({"fileSize": 1000, "fileName": "x.txt", "design": DESIGN, "params": [1]})),
+            "must be a JSON object, not an array",
+        ),
         (body(json!({"fileSize": 1000, "fileName": "x.txt", "design": DESIGN, "params": "{}"})), "not a string"),
-        (body(json!({"fileSize": 1000, "fileName": "x.txt", "design": DESIGN, "params": big_params})), "at most 8192 are accepted"),
+        (
+            body(json!({"fileSize": 1000, "fileName": "x.txt", "design": DESIGN, "params": big_params})),
+            "at most 8192 are accepted",
+        ),
     ];
     for (request, expected) in cases {
         let r = api.send(Method::POST, "/jobs", Some(request.clone())).await;
@@ -246,7 +253,8 @@ async fn bad_submissions_are_refused_with_a_sentence_and_nothing_is_written() {
     });
     assert_eq!(api.post(&at_limits).await.status, StatusCode::CREATED, "the limits themselves are accepted");
 
-    let huge = serde_json::to_vec(&json!({"fileSize": 1000, "fileName": "x.txt", "design": "x".repeat(4 << 20)})).unwrap();
+    let huge =
+        serde_json::to_vec(&json!({"fileSize": 1000, "fileName": "x.txt", "design": "x".repeat(4 << 20)})).unwrap();
     let r = api.send(Method::POST, "/jobs", Some(huge)).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(r.error().contains("larger than 3 MiB"), "{}", r.error());

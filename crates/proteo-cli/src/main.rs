@@ -14,10 +14,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use proteo_core::de::{DeMethod, DeParams, Posthoc};
 use proteo_core::model::InputFormat;
 use proteo_core::qc::{Impute, Normalize, QcParams, DEFAULT_SEED};
+use proteo_jobs::params::Origin;
 use proteo_pipeline::contracts::{DEFAULT_ALPHA, DEFAULT_MAX_SET_SIZE, DEFAULT_MIN_LOG2FC, DEFAULT_MIN_SET_SIZE};
 use proteo_pipeline::fs_store::FsStore;
 use proteo_pipeline::{run_job, JobParams, JobSpec, OutputParams, PathwayParams, Progress, Stage};
-use proteo_jobs::params::Origin;
 
 /// The GO BP gene sets shipped in the repository (used when neither --gene-sets nor PROTEO_GENE_SETS is given).
 pub(crate) const SHIPPED_GENE_SETS: &str =

@@ -60,8 +60,10 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let shown_host = if args.host.is_unspecified() { "127.0.0.1".to_string() } else { url_host(args.host) };
     let seconds = |s: Option<f64>, name: &str| -> anyhow::Result<Option<std::time::Duration>> {
-        s.map(|s| std::time::Duration::try_from_secs_f64(s).with_context(|| format!("{name} must be a positive number")))
-            .transpose()
+        s.map(|s| {
+            std::time::Duration::try_from_secs_f64(s).with_context(|| format!("{name} must be a positive number"))
+        })
+        .transpose()
     };
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{shown_host}:{}", args.port));
     let mut config = proteo_serve::ServeConfig::new(args.data_dir.clone(), public_url, workers, gmt.into());

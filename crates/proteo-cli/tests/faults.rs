@@ -300,8 +300,11 @@ fn hundreds_of_concurrent_jobs_all_finish_and_none_is_lost() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let l = latencies.lock().unwrap();
-    println!("load: {jobs} jobs from {clients} clients, submitted in {:.1} s, all finished in {:.1} s; {finished:?}",
-        submitted.as_secs_f64(), started.elapsed().as_secs_f64());
+    println!(
+        "load: {jobs} jobs from {clients} clients, submitted in {:.1} s, all finished in {:.1} s; {finished:?}",
+        submitted.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
     println!("  {}", summary("POST /jobs", l[0].clone()));
     println!("  {}", summary("PUT upload", l[1].clone()));
     println!("  {}", summary("GET /jobs/{id}", l[2].clone()));
@@ -404,8 +407,11 @@ fn idle_and_slow_clients_are_cut_off_while_others_are_served() {
     let mut slow_headers = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     slow_headers.write_all(b"GET /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
     // A body that trickles slower than the idle limit.
-    let (_, created) = server
-        .json("POST", "/jobs", json!({"fileName": "x.tsv", "fileSize": 1000000, "design": "sample\tgroup\nA\tA\n"}));
+    let (_, created) = server.json(
+        "POST",
+        "/jobs",
+        json!({"fileName": "x.tsv", "fileSize": 1000000, "design": "sample\tgroup\nA\tA\n"}),
+    );
     let mut slow_body = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     let put = format!(
         "PUT {} HTTP/1.1\r\nHost: {}\r\nContent-Length: 1000000\r\n\r\n",
@@ -461,7 +467,8 @@ fn huge_uploads_are_refused_early_or_cut_at_the_limit_without_holding_them_in_me
     let server = Server::start(dir.path(), &[]);
     let design = "sample\tgroup\nA\tA\n";
     let t = Instant::now();
-    let (status, refused) = server.json("POST", "/jobs", json!({"fileName": "big.tsv", "fileSize": 3u64 << 30, "design": design}));
+    let (status, refused) =
+        server.json("POST", "/jobs", json!({"fileName": "big.tsv", "fileSize": 3u64 << 30, "design": design}));
     let at_the_door = ms(t);
     assert_eq!(status, 413, "{refused}");
     let max = 512u64 << 20;
@@ -472,7 +479,11 @@ fn huge_uploads_are_refused_early_or_cut_at_the_limit_without_holding_them_in_me
     // A PUT declaring 3 GiB: refused from the headers, before a byte of the body is sent.
     let t = Instant::now();
     let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    let head = format!("PUT {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", server.host(), 3u64 << 30);
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        server.host(),
+        3u64 << 30
+    );
     s.write_all(head.as_bytes()).unwrap();
     let mut raw = Vec::new();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -484,7 +495,10 @@ fn huge_uploads_are_refused_early_or_cut_at_the_limit_without_holding_them_in_me
     // 600 MiB sent chunked (no length declared): cut once it passes 512 MiB, never buffered.
     let t = Instant::now();
     let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    let head = format!("PUT {path} HTTP/1.1\r\nHost: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", server.host());
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        server.host()
+    );
     s.write_all(head.as_bytes()).unwrap();
     let chunk = vec![b'7'; 1 << 20];
     let mut sent = 0u64;
@@ -509,7 +523,8 @@ fn huge_uploads_are_refused_early_or_cut_at_the_limit_without_holding_them_in_me
     );
     assert!(status == 413 || status == 0, "{status}");
     assert!(peak < 200.0, "the upload was held in memory: peak {peak:.0} MiB");
-    let leftovers: Vec<_> = walk(&dir.path().join("objects")).into_iter().filter(|p| p.to_string_lossy().contains("big.tsv")).collect();
+    let leftovers: Vec<_> =
+        walk(&dir.path().join("objects")).into_iter().filter(|p| p.to_string_lossy().contains("big.tsv")).collect();
     assert!(leftovers.is_empty(), "a refused upload left files: {leftovers:?}");
 }
 
@@ -555,7 +570,8 @@ impl SmallDisk {
                 return Err(format!("{step:?} failed"));
             }
         }
-        let loop_mount = Command::new("mount").args(["-o", "loop"]).arg(&image).arg(dir).output().map_err(|e| e.to_string())?;
+        let loop_mount =
+            Command::new("mount").args(["-o", "loop"]).arg(&image).arg(dir).output().map_err(|e| e.to_string())?;
         if loop_mount.status.success() {
             return Ok(SmallDisk { dir: dir.to_path_buf(), image: Some(image) });
         }
@@ -606,8 +622,9 @@ fn fault_run(name: &str, break_disk: impl Fn(&SmallDisk), repair: impl Fn(&Small
     let (_, mut seen) = server.wait_until(&id, Duration::from_secs(120), |b| b["stage"] == "qc");
     break_disk(&disk);
     // The stage's writes fail (Transient, retried 2 + 4 + 8 s), then Mark Failed cannot be written either.
-    let (stuck, more) =
-        server.wait_until(&id, Duration::from_secs(120), |b| b["message"].as_str().is_some_and(|m| m.contains("could not be saved")));
+    let (stuck, more) = server.wait_until(&id, Duration::from_secs(120), |b| {
+        b["message"].as_str().is_some_and(|m| m.contains("could not be saved"))
+    });
     seen.extend(more);
     println!("{name}: while broken the job shows {} — {}", stuck["status"], stuck["message"]);
     assert_eq!(stuck["status"], "RUNNING", "{stuck}");

@@ -361,16 +361,17 @@ pub fn model_matrix(design: &Design, covariates: &[String]) -> Result<ModelMatri
                     design.samples[0].extra.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
             })?;
-            let x: f64 = text.trim().parse().ok().filter(|x: &f64| x.is_finite() && x.abs() <= MAX_COVARIATE).ok_or_else(|| {
-                DeError::BadCovariate {
-                    column: cov.clone(),
-                    reason: format!(
-                        "sample `{}` has `{}`, expected a finite number within ±{MAX_COVARIATE:e}",
-                        s.sample,
-                        text.chars().take(40).collect::<String>()
-                    ),
-                }
-            })?;
+            let x: f64 =
+                text.trim().parse().ok().filter(|x: &f64| x.is_finite() && x.abs() <= MAX_COVARIATE).ok_or_else(
+                    || DeError::BadCovariate {
+                        column: cov.clone(),
+                        reason: format!(
+                            "sample `{}` has `{}`, expected a finite number within ±{MAX_COVARIATE:e}",
+                            s.sample,
+                            text.chars().take(40).collect::<String>()
+                        ),
+                    },
+                )?;
             v.push(x);
         }
         formula.push_str(&format!(" + {cov}"));

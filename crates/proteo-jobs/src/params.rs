@@ -204,7 +204,9 @@ fn describe(kind: Kind) -> String {
         Kind::UInt(lo, hi) => format!("a whole number from {lo} to {hi}"),
         Kind::Number => "a number".into(),
         Kind::Text => "a string".into(),
-        Kind::OneOf(values) => format!("one of {}", values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")),
+        Kind::OneOf(values) => {
+            format!("one of {}", values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "))
+        }
         Kind::TextList => "a list of strings".into(),
         Kind::Section(fields) => {
             format!("an object with the fields {}", fields.iter().map(|f| f.0).collect::<Vec<_>>().join(", "))
@@ -241,7 +243,8 @@ fn check_fields(map: &Map<String, Value>, fields: &[Field], path: &str) -> Resul
         if value.is_null() && nullable {
             continue;
         }
-        let wrong = || ParamError { field: field.clone(), message: format!("must be {}; got {}", describe(kind), got(value)) };
+        let wrong =
+            || ParamError { field: field.clone(), message: format!("must be {}; got {}", describe(kind), got(value)) };
         match kind {
             Kind::Bool => value.as_bool().map(|_| ()).ok_or_else(wrong)?,
             Kind::UInt(lo, hi) => match value.as_u64() {
@@ -277,7 +280,12 @@ pub fn check(params: &Value, origin: Origin) -> Result<(), ParamError> {
     let map = match params {
         Value::Null => return Ok(()),
         Value::Object(m) => m,
-        other => return Err(ParamError { field: String::new(), message: format!("must be a JSON object; got {}", got(other)) }),
+        other => {
+            return Err(ParamError {
+                field: String::new(),
+                message: format!("must be a JSON object; got {}", got(other)),
+            })
+        }
     };
     check_fields(map, TOP, "")?;
     let section = |name: &str| map.get(name).and_then(Value::as_object);
@@ -323,7 +331,9 @@ pub fn check(params: &Value, origin: Origin) -> Result<(), ParamError> {
         if chars > MAX_CONTRASTS_CHARS {
             return Err(range_error(
                 "de.contrasts",
-                format!("has {chars} characters; at most {MAX_CONTRASTS_CHARS} are accepted: run fewer contrasts per job"),
+                format!(
+                    "has {chars} characters; at most {MAX_CONTRASTS_CHARS} are accepted: run fewer contrasts per job"
+                ),
             ));
         }
         if contrasts.chars().any(char::is_control) {

@@ -2,11 +2,11 @@
 //! summary, report and result keys attached to the job item, ingest followed by the workflow start, refused input
 //! turned into a FAILED job. Shared by the Lambda functions and `proteo serve`, which differ only in their adapters.
 
+use proteo_jobs::params::GeneSetsRef;
 use proteo_jobs::{
     keys, now_ms, Finish, JobRecord, JobStatus, JobStore, JobStoreError, ObjectLister, ObjectStore, StoreError,
     Workflow,
 };
-use proteo_jobs::params::GeneSetsRef;
 use serde_json::{json, Value};
 
 use crate::contracts::{JobParams, JobSpec, Stage, StageResult};

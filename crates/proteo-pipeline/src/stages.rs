@@ -740,7 +740,8 @@ pub async fn write_report(store: &impl ObjectStore, job: &JobSpec) -> Result<Str
         let key = format!("{}{rel}", job.prefix);
         inputs.files.insert(rel.to_string(), store.get(&key).await?);
     }
-    let html = compute(|| proteo_report::render(&inputs)).map_err(|e| StageError::Internal(format!("report.html: {e}")))?;
+    let html =
+        compute(|| proteo_report::render(&inputs)).map_err(|e| StageError::Internal(format!("report.html: {e}")))?;
     let key = job.report_key();
     store.put(&key, html.into_bytes(), "text/html; charset=utf-8").await?;
     Ok(key)

@@ -58,7 +58,9 @@ impl FileJobStore {
             let stem = name.trim_end_matches(".json").to_string();
             let record = std::fs::read(&path)
                 .map_err(|e| format!("cannot be read: {e}"))
-                .and_then(|bytes| serde_json::from_slice::<JobRecord>(&bytes).map_err(|e| format!("is not a job record: {e}")))
+                .and_then(|bytes| {
+                    serde_json::from_slice::<JobRecord>(&bytes).map_err(|e| format!("is not a job record: {e}"))
+                })
                 .and_then(|r| {
                     if r.job_id == stem {
                         Ok(r)
@@ -273,7 +275,14 @@ mod tests {
     use serde_json::json;
 
     fn queued(id: &str, at: u64) -> JobRecord {
-        JobRecord::queued(id, "api", &format!("jobs/{id}/input/x.txt"), &format!("jobs/{id}/input/design.tsv"), json!({}), at)
+        JobRecord::queued(
+            id,
+            "api",
+            &format!("jobs/{id}/input/x.txt"),
+            &format!("jobs/{id}/input/design.tsv"),
+            json!({}),
+            at,
+        )
     }
 
     #[tokio::test]

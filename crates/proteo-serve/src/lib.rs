@@ -216,7 +216,8 @@ pub fn open_stores(config: &ServeConfig) -> Result<(Arc<LocalStore>, Arc<FileJob
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
     let secret = signing_secret(&dir.join("signing.key"))?;
     let store = Arc::new(LocalStore::new(dir.join("objects"), &config.public_url, secret));
-    let removed = store.remove_partials().map_err(|e| format!("cannot clean {}: {e}", dir.join("objects").display()))?;
+    let removed =
+        store.remove_partials().map_err(|e| format!("cannot clean {}: {e}", dir.join("objects").display()))?;
     let jobs = Arc::new(FileJobStore::open(dir.join("jobs")).map_err(|e| format!("cannot open the job store: {e}"))?);
     let report = jobs.open_report();
     if removed + report.partial_removed > 0 {
@@ -326,8 +327,12 @@ impl<R: StageRunner> Service<R> {
             let permit = self.permits.acquire().await;
             let limit = limit_of(Stage::Ingest, self.ingest_limit);
             let result =
-                on_blocking_thread(Stage::Ingest, limit, async move { ingest_job(&*store, &*jobs, &workflow, item).await })
-                    .await;
+                on_blocking_thread(
+                    Stage::Ingest,
+                    limit,
+                    async move { ingest_job(&*store, &*jobs, &workflow, item).await },
+                )
+                .await;
             drop(permit);
             match result {
                 Ok(()) => return,

@@ -69,9 +69,10 @@ pub async fn receive(
     let result = stream_to(&tmp, body, limit).await;
     let outcome = match result {
         Ok(n) if n != size => Err(short(n, size)),
-        Ok(n) => store.commit_upload(&tmp, &target).map(|()| n).map_err(|e| {
-            sentence(StatusCode::INSUFFICIENT_STORAGE, format!("the upload could not be stored: {e}"))
-        }),
+        Ok(n) => store
+            .commit_upload(&tmp, &target)
+            .map(|()| n)
+            .map_err(|e| sentence(StatusCode::INSUFFICIENT_STORAGE, format!("the upload could not be stored: {e}"))),
         Err(r) => Err(r),
     };
     if outcome.is_err() {
@@ -82,8 +83,11 @@ pub async fn receive(
 
 async fn stream_to(tmp: &std::path::Path, body: Body, limit: u64) -> Result<u64, Response> {
     let storage = |e: std::io::Error| {
-        let status =
-            if e.raw_os_error() == Some(28) { StatusCode::INSUFFICIENT_STORAGE } else { StatusCode::INTERNAL_SERVER_ERROR };
+        let status = if e.raw_os_error() == Some(28) {
+            StatusCode::INSUFFICIENT_STORAGE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
         sentence(status, format!("the upload could not be stored: {e}"))
     };
     let mut file = tokio::fs::File::create(tmp).await.map_err(storage)?;

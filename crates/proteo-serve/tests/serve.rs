@@ -357,14 +357,16 @@ async fn a_job_reads_only_its_own_keys_and_the_shipped_gene_sets() {
         assert!(error.contains("params.pathway.gene_sets"), "{probe}: {error}");
         assert!(!error.contains("Protein IDs") && !error.contains("PAR1"), "{probe} leaked a file: {error}");
         // A spec handed straight to the pathway stage (past ingest) is refused there too.
-        let mut spec = proteo_pipeline::execution::job_spec(&JobRecord { params: json!({}), ..record.clone() }).unwrap();
+        let mut spec =
+            proteo_pipeline::execution::job_spec(&JobRecord { params: json!({}), ..record.clone() }).unwrap();
         spec.params.pathway.gene_sets = probe.clone();
         let store = WithBuiltinGeneSets::new(&*svc.store, None);
         let e = run_job_stage(&store, &*svc.jobs, &spec, Stage::Pathway).await.unwrap_err();
         assert_eq!(e.error_type(), "InvalidInput", "{probe}: {e}");
     }
     // Unsigned or traversing file routes never serve the store's files.
-    for path in ["/files/signing.key", "/files/..%2fsigning.key", "/files/jobs/%2e%2e/%2e%2e/signing.key", "/files//etc/passwd"]
+    for path in
+        ["/files/signing.key", "/files/..%2fsigning.key", "/files/jobs/%2e%2e/%2e%2e/signing.key", "/files//etc/passwd"]
     {
         let (status, _, body) = call(&app, "GET", path, vec![]).await;
         assert!(matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{path}: {status}");
@@ -422,7 +424,8 @@ async fn a_cross_site_text_plain_post_creates_no_job() {
     let app = svc.router();
     let body = serde_json::to_vec(&json!({"fileName": "x.txt", "fileSize": 10, "design": example_design()})).unwrap();
     for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
-        let req = Request::builder().method("POST").uri("/jobs").header("content-type", ct).body(Body::from(body.clone()));
+        let req =
+            Request::builder().method("POST").uri("/jobs").header("content-type", ct).body(Body::from(body.clone()));
         let res = app.clone().oneshot(req.unwrap()).await.unwrap();
         assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}");
     }
@@ -460,7 +463,8 @@ async fn the_page_and_the_api_answer_only_to_their_own_host_with_security_header
     let (id, url) = submit(&app_with_host(&app), "proteinGroups.txt", json!({})).await;
     call(&app_with_host(&app), "PUT", &url, std::fs::read(repo("data/example/proteinGroups.txt")).unwrap()).await;
     let (done, _) = wait(&app_with_host(&app), &id).await;
-    let (_, headers, _) = call(&app_with_host(&app), "GET", done["results"]["report.html"].as_str().unwrap(), vec![]).await;
+    let (_, headers, _) =
+        call(&app_with_host(&app), "GET", done["results"]["report.html"].as_str().unwrap(), vec![]).await;
     let req = Request::builder()
         .uri(headers["location"].to_str().unwrap().strip_prefix(PUBLIC_URL).unwrap())
         .header("host", "127.0.0.1:8080")
@@ -574,9 +578,13 @@ async fn a_declared_upload_over_the_limit_is_refused_before_its_body() {
     let body = res.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("split the samples"), "{}", String::from_utf8_lossy(&body));
     // At the door: a declared size over the limit gets no job and no URL.
-    let (status, body) =
-        json_call(&app, "POST", "/jobs", json!({"fileName": "big.txt", "fileSize": 3u64 << 30, "design": example_design()}))
-            .await;
+    let (status, body) = json_call(
+        &app,
+        "POST",
+        "/jobs",
+        json!({"fileName": "big.txt", "fileSize": 3u64 << 30, "design": example_design()}),
+    )
+    .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     // A body of another size than declared is refused, and leaves no file.
     let (id, url) = submit_sized(&app, "short.txt", 1000, json!({})).await;
