@@ -484,13 +484,18 @@ fn app_with_host(app: &Router) -> Router {
     }))
 }
 
-/// A stage that never returns and ignores every deadline (a blocking call deep in a library).
+/// Lets the wedged threads end once the test is done (a runtime waits for its blocking threads when dropped).
+static RELEASE_WEDGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A stage that does not return until released and ignores every deadline (a blocking call deep in a library).
 struct Wedged;
 
 impl StageRunner for Wedged {
     async fn run(&self, stage: Stage, _: &JobSpec) -> Result<Vec<String>, StageError> {
         proteo_serve::on_blocking_thread(stage, Duration::from_millis(300), async {
-            std::thread::sleep(Duration::from_secs(3600));
+            while !RELEASE_WEDGED.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             Ok(vec![])
         })
         .await
@@ -524,6 +529,7 @@ async fn a_wedged_stage_fails_its_job_at_the_time_limit_and_frees_its_worker() {
     // A timed-out job is FAILED on disk: a restart does not resume it into another wedge.
     let again = service(dir.path(), 1, |_| Wedged);
     assert_eq!(again.resume_interrupted().await, 0);
+    RELEASE_WEDGED.store(true, Ordering::SeqCst);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
