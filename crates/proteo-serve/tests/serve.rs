@@ -280,24 +280,29 @@ impl StageRunner for Sleepy {
     }
 }
 
+/// `n` jobs `<prefix>-<i>`, ingested (RUNNING at ingest), run from QC to the end at once; returns when all ended.
+async fn run_ingested_jobs<R: StageRunner>(svc: &Service<R>, prefix: &str, n: u64) {
+    let mut handles = Vec::new();
+    for i in 0..n {
+        let id = format!("{prefix}-{i}");
+        let record = JobRecord::queued(&id, "api", &format!("jobs/{id}/input/x.txt"), "d", json!({}), i);
+        svc.jobs.create(&record).await.unwrap();
+        svc.jobs.progress(&id, "ingest", 10, "ingested", i).await.unwrap();
+        let spec = proteo_pipeline::execution::job_spec(&record).unwrap();
+        handles.push(svc.workflow.resume(spec, Stage::Qc).unwrap());
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stage_runs_beyond_the_cap_wait_their_turn() {
     for workers in [1, 2] {
         let dir = tempfile::tempdir().unwrap();
         let most = Arc::new(AtomicUsize::new(0));
         let svc = service(dir.path(), workers, |_| Sleepy { running: AtomicUsize::new(0), most: Arc::clone(&most) });
-        let mut handles = Vec::new();
-        for i in 0..5 {
-            let id = format!("job-{i}");
-            let record = JobRecord::queued(&id, "api", &format!("jobs/{id}/input/x.txt"), "d", json!({}), i);
-            svc.jobs.create(&record).await.unwrap();
-            svc.jobs.progress(&id, "ingest", 10, "ingested", i).await.unwrap();
-            let spec = proteo_pipeline::execution::job_spec(&record).unwrap();
-            handles.push(svc.workflow.resume(spec, Stage::Qc).unwrap());
-        }
-        for h in handles {
-            h.await.unwrap();
-        }
+        run_ingested_jobs(&svc, "job", 5).await;
         assert_eq!(most.load(Ordering::SeqCst), workers, "cap {workers}");
         let listing = svc.jobs.list(10).await.unwrap();
         assert_eq!(listing.counts["SUCCEEDED"], 5, "{:?}", listing.counts);
@@ -507,18 +512,7 @@ async fn a_wedged_stage_fails_its_job_at_the_time_limit_and_frees_its_worker() {
     let dir = tempfile::tempdir().unwrap();
     let svc = service(dir.path(), 1, |_| Wedged);
     let started = Instant::now();
-    let mut handles = Vec::new();
-    for i in 0..3 {
-        let id = format!("wedge-{i}");
-        let record = JobRecord::queued(&id, "api", &format!("jobs/{id}/input/x.txt"), "d", json!({}), i);
-        svc.jobs.create(&record).await.unwrap();
-        svc.jobs.progress(&id, "ingest", 10, "ingested", i).await.unwrap();
-        let spec = proteo_pipeline::execution::job_spec(&record).unwrap();
-        handles.push(svc.workflow.resume(spec, Stage::Qc).unwrap());
-    }
-    for h in handles {
-        h.await.unwrap();
-    }
+    run_ingested_jobs(&svc, "wedge", 3).await;
     // One worker, three wedged jobs: each failed at its limit in turn; none waited for another's thread.
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     for i in 0..3 {
