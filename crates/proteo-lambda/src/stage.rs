@@ -55,10 +55,11 @@ where
     }
 }
 
-/// How long the stage may compute: until [`DEADLINE_MARGIN`] before the invocation's deadline (ms since the epoch,
-/// 0 when the runtime gave none), and never longer than the stage's own limit.
+/// How long the stage may compute: until [`DEADLINE_MARGIN`] before the invocation's deadline (ms since the epoch),
+/// and never longer than the stage's own limit. A deadline that is not in the future is no information (none given,
+/// or an emulator's constant: cargo-lambda sends `600000`), and the stage's own limit applies.
 fn stage_budget(stage: Stage, deadline_ms: u64, now_ms: u64) -> Duration {
-    if deadline_ms == 0 {
+    if deadline_ms <= now_ms {
         return stage.time_limit();
     }
     Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN).min(stage.time_limit())
@@ -124,7 +125,12 @@ mod tests {
         assert_eq!(stage_budget(Stage::Qc, 0, 5), Stage::Qc.time_limit());
         assert_eq!(stage_budget(Stage::Qc, 1_000_000 + 60_000, 1_000_000), Duration::from_secs(50));
         assert_eq!(stage_budget(Stage::De, 1_000_000 + 900_000, 1_000_000), Stage::De.time_limit());
-        assert_eq!(stage_budget(Stage::De, 1_000, 2_000), Duration::ZERO);
+        assert_eq!(stage_budget(Stage::De, 1_000_000 + 5_000, 1_000_000), Duration::ZERO);
+        assert_eq!(
+            stage_budget(Stage::De, 600_000, 1_700_000_000_000),
+            Stage::De.time_limit(),
+            "cargo-lambda's constant"
+        );
     }
 
     #[test]
