@@ -152,7 +152,15 @@ pub fn parse_contrasts(spec: &str, groups: &[String]) -> Result<Vec<Contrast>, D
     let mut out: Vec<Contrast> = Vec::new();
     for item in spec.split(',') {
         let text = item.trim();
-        let err = |reason: String| DeError::BadContrast { contrast: text.to_string(), reason };
+        let shown = || {
+            let cut: String = text.chars().take(SHOWN_CONTRAST_CHARS).collect();
+            if cut.len() < text.len() {
+                format!("{cut}…")
+            } else {
+                cut
+            }
+        };
+        let err = |reason: String| DeError::BadContrast { contrast: shown(), reason };
         let mut p = ContrastParser { s: text, pos: 0, groups, depth: 0 };
         let lin = p.expr().map_err(err)?;
         p.skip_ws();
@@ -185,6 +193,9 @@ pub fn parse_contrasts(spec: &str, groups: &[String]) -> Result<Vec<Contrast>, D
     }
     Ok(out)
 }
+
+/// Longest contrast text quoted in a message.
+const SHOWN_CONTRAST_CHARS: usize = 80;
 
 /// Largest factor in a contrast (`1000*B-1000*A` is allowed; a weight beyond it is a typo, and weights near
 /// the float range would overflow in the fit).
