@@ -17,7 +17,7 @@
   /** Contrasts tried, when the first has no rows, to open a result table on one that has. */
   const FIRST_CONTRAST_TRIES = 12;
   /** Defaults, as `proteo run` has them (crates/proteo-core qc.rs/de.rs, crates/proteo-pipeline contracts.rs). */
-  const DEFAULTS = { method: "limma", contrasts: "all-pairs", normalize: "median", impute: "perseus", seed: 42, alpha: 0.05, minLog2fc: 1.0 };
+  const DEFAULTS = { method: "limma", contrasts: "default", normalize: "median", impute: "perseus", seed: 42, alpha: 0.05, minLog2fc: 1.0 };
 
   const STAGE_TITLES = { ingest: "Reading input", qc: "Quality control", de: "Differential expression", pathway: "Pathway enrichment" };
   const STAGE_ORDER = ["ingest", "qc", "de", "pathway"];
@@ -315,6 +315,7 @@
     if (!datalist) { datalist = el("datalist", { id: "group-names" }); document.body.append(datalist); }
     datalist.replaceChildren(...names.map((g) => el("option", { value: g })));
     if (!problem) show($("form-error"), false);
+    updateReferenceChoices();
   }
 
   async function loadDesign(file) {
@@ -377,6 +378,46 @@
 
   // ---------------------------------------------------------------- options
 
+  // Whole words that name a control group (proteo_core::de::CONTROL_WORDS).
+  const CONTROL_WORDS = ["control", "controls", "ctrl", "ctrls", "healthy", "wt", "untreated", "vehicle", "mock", "normal", "sham", "dmso", "baseline"];
+
+  function controlGroup(names) {
+    const words = (g) => g.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+    const hits = (g) => words(g).filter((w) => CONTROL_WORDS.includes(w)).length;
+    return names.find((g) => hits(g) > 0 && hits(g) === words(g).length) ?? names.find((g) => hits(g) > 0) ?? null;
+  }
+
+  /** The contrasts `spec` gives for the groups in design order, as the pipeline forms them (parse_contrasts). */
+  function previewContrasts(spec, names, chosen) {
+    const ref = chosen || controlGroup(names);
+    const pairs = [];
+    for (let a = 0; a < names.length; a++) for (let b = a + 1; b < names.length; b++) {
+      pairs.push(ref && names[a] === ref ? `${names[b]}-${ref}` : `${names[a]}-${names[b]}`);
+    }
+    if (spec === "" || spec === "default") return ref ? names.filter((g) => g !== ref).map((g) => `${g}-${ref}`) : pairs;
+    if (spec === "all-pairs") return pairs;
+    const vs = /^vs:(.*)$/i.exec(spec);
+    if (vs) return names.filter((g) => g !== vs[1].trim()).map((g) => `${g}-${vs[1].trim()}`);
+    return spec.split(",").map((c) => c.trim()).filter(Boolean);
+  }
+
+  function updateReferenceChoices() {
+    const names = [...currentGroups().keys()].filter((g) => g);
+    const select = $("opt-reference");
+    const keep = select.value;
+    const auto = controlGroup(names);
+    select.replaceChildren(el("option", { value: "", text: auto ? `Automatic (${auto})` : "Automatic (none: all pairs)" }),
+      ...names.map((g) => el("option", { value: g, text: g, selected: g === keep })));
+    updateContrastPreview();
+  }
+
+  function updateContrastPreview() {
+    const names = [...currentGroups().keys()].filter((g) => g);
+    if (names.length < 2) { $("contrast-preview").textContent = ""; return; }
+    const list = previewContrasts($("opt-contrasts").value.trim(), names, $("opt-reference").value);
+    $("contrast-preview").textContent = ` This design gives: ${list.join(", ")}.`;
+  }
+
   function readParams(groups) {
     const method = $("opt-method").value;
     const contrasts = $("opt-contrasts").value.trim() || DEFAULTS.contrasts;
@@ -389,14 +430,20 @@
     const alpha = num("opt-alpha", "The adjusted p-value cut-off must be a number above 0 and at most 1.", (v) => v > 0 && v <= 1);
     const minLog2fc = num("opt-min-lfc", "The minimum |log2 fold change| must be a number of 0 or more.", (v) => v >= 0);
     const seed = num("opt-seed", "The random seed must be a whole number of 0 or more.", (v) => Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER);
+    const reference = $("opt-reference").value || null;
+    if (reference && !groups.has(reference)) throw new Error(`Reference group “${reference}” is not a group of the design; choose it again.`);
+    const normalizeOn = $("opt-normalize-on").value.trim() || null;
+    if (normalizeOn && !/^(species|regex):.+/.test(normalizeOn)) {
+      throw new Error("Normalize on: write species:<NAME> (e.g. species:HUMAN) or regex:<pattern>; id-list files are for proteo run.");
+    }
     const vs = /^vs:(.*)$/i.exec(contrasts);
     if (vs && !groups.has(vs[1].trim())) {
       throw new Error(`Contrasts “${contrasts}”: there is no group “${vs[1].trim()}”; the groups are ${[...groups.keys()].join(", ")}.`);
     }
     return {
-      qc: { normalize: $("opt-normalize").value, impute: $("opt-impute").value, seed },
+      qc: { normalize: $("opt-normalize").value, impute: $("opt-impute").value, seed, normalize_on: normalizeOn },
       de: {
-        method, contrasts, posthoc: $("opt-posthoc").checked ? "tukey" : "none",
+        method, contrasts, reference, posthoc: $("opt-posthoc").checked ? "tukey" : "none",
         trend: method === "limma" && $("opt-trend").checked, robust: method === "limma" && $("opt-robust").checked,
       },
       pathway: { alpha, min_log2fc: minLog2fc },
@@ -434,6 +481,7 @@
     let params;
     try { params = readParams(groups); } catch (e) { $("options").open = true; return formError(e.message); }
 
+    state.submittedDesign = groupInputs().map((input) => ({ sample: input.dataset.sample, group: input.value.trim() }));
     const button = $("submit");
     button.disabled = true;
     button.textContent = "Submitting…";
@@ -620,7 +668,14 @@
     if (s.fTestSignificant !== undefined && s.fTestSignificant !== null) stats.splice(3, 0, ["Significant (F test)", s.fTestSignificant]);
     $("summary-stats").replaceChildren(...stats.filter(([, v]) => v !== undefined && v !== null).map(([k, v]) =>
       el("div", { class: "stat" }, el("dt", { text: k }), el("dd", { text: typeof v === "number" ? v.toLocaleString("en") : String(v) }))));
-    $("summary-model").textContent = [s.model ? `Model: ${s.model}` : "", s.geneSets ? `gene sets: ${s.geneSets}` : ""].filter(Boolean).join(" · ");
+    $("summary-model").textContent = [s.model ? `Model: ${s.model}` : "", s.reference ? `reference group: ${s.reference}` : "",
+      s.geneSets ? `gene sets: ${s.geneSets}` : ""].filter(Boolean).join(" · ");
+    const outliers = Array.isArray(s.outliers) ? s.outliers : [];
+    const flag = $("outlier-flag");
+    flag.textContent = outliers.length
+      ? `Outlier sample${outliers.length === 1 ? "" : "s"} flagged: ${outliers.join(", ")} (see the report's Sample QC table; rerun with them excluded if they are failed runs).`
+      : "";
+    show(flag, outliers.length > 0);
 
     const contrasts = Array.isArray(s.contrasts) ? s.contrasts : [];
     const table = $("contrast-summary");
@@ -733,12 +788,94 @@
     }
     t.cursors[t.page + 1] = body.nextCursor ?? null;
     const rows = Array.isArray(body.rows) ? body.rows : [];
+    if (prefix === "de" && t.page === 0 && t.volcanoFor !== t.contrast) { t.volcanoFor = t.contrast; drawVolcano(t.jobId, t.contrast); }
     renderRows($(`${prefix}-table`), rows, prefix === "de" ? "No proteins for this contrast." : "No enriched terms for this contrast.");
     const first = Number(cursor || 0);
     status.textContent = rows.length ? `Rows ${first + 1}–${first + rows.length}` : "";
     $(`${prefix}-prev`).disabled = t.page === 0;
     $(`${prefix}-next`).disabled = body.nextCursor === null || body.nextCursor === undefined;
     $(`${prefix}-scroll`).scrollLeft = 0;
+  }
+
+  /** Row fields that feed the volcano and the profile rather than the table. */
+  const HIDDEN_COLUMNS = ["contrast", "values", "imputed"];
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const svgEl = (tag, attrs = {}, ...children) => {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    for (const c of children) node.append(c);
+    return node;
+  };
+  const svgTitle = (text) => { const t = document.createElementNS(SVG_NS, "title"); t.textContent = text; return t; };
+  const rowName = (r) => { const g = String(r.geneNames || "").split(";")[0].trim(); return g ? `${g} (${r.proteinId})` : r.proteinId; };
+
+  /** The volcano of the contrast's ranked rows (the top 1 000 by adjusted p): hover names the protein, click opens its profile. */
+  async function drawVolcano(jobId, contrast) {
+    const box = $("de-volcano");
+    const query = new URLSearchParams({ table: "de", limit: "1000" });
+    if (contrast) query.set("contrast", contrast);
+    let body;
+    try { body = await api(`/jobs/${encodeURIComponent(jobId)}/results?${query}`); } catch (e) { box.textContent = e.message; return; }
+    const rows = (body.rows || []).filter((r) => Number.isFinite(r.log2fc) && Number.isFinite(r.pValue));
+    const W = 460, H = 320, L = 46, B = 36, T = 24;
+    const alpha = Number($("opt-alpha").value) || 0.05, minLfc = Number($("opt-min-lfc").value) || 1;
+    const maxX = Math.max(1, ...rows.map((r) => Math.abs(r.log2fc))) * 1.05;
+    const y = (p) => -Math.log10(Math.max(p, 1e-300));
+    const maxY = Math.max(1, ...rows.map((r) => y(r.pValue))) * 1.05;
+    const sx = (v) => L + ((v + maxX) / (2 * maxX)) * (W - L - 10), sy = (v) => H - B - (v / maxY) * (H - B - T);
+    const svg = svgEl("svg", { width: "100%", viewBox: `0 0 ${W} ${H}`, style: `max-width:${W}px`, role: "img", "aria-label": `Volcano plot of ${body.contrast}` });
+    svg.append(svgEl("text", { x: L, y: 16, "font-size": 13 }, `Volcano: ${body.contrast} (top ${rows.length} by adj. p)`));
+    svg.append(svgEl("line", { x1: L, y1: H - B, x2: W - 10, y2: H - B, stroke: "#888" }), svgEl("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#888" }));
+    for (const v of [-minLfc, minLfc]) svg.append(svgEl("line", { x1: sx(v), y1: T, x2: sx(v), y2: H - B, stroke: "#bbb", "stroke-dasharray": "4 3" }));
+    svg.append(svgEl("text", { x: (W + L) / 2, y: H - 6, "font-size": 11, "text-anchor": "middle" }, "log2 fold change"),
+      svgEl("text", { x: 12, y: (H - B + T) / 2, "font-size": 11, "text-anchor": "middle", transform: `rotate(-90 12 ${(H - B + T) / 2})` }, "−log10 p"));
+    const hover = $("volcano-hover");
+    rows.forEach((r) => {
+      const sig = r.adjPValue < alpha && Math.abs(r.log2fc) >= minLfc;
+      const c = svgEl("circle", { cx: sx(r.log2fc).toFixed(1), cy: sy(y(r.pValue)).toFixed(1), r: 3, class: sig ? (r.log2fc > 0 ? "up" : "down") : "ns",
+        "data-testid": "volcano-point", "data-protein": r.proteinId }, svgTitle(`${rowName(r)}: log2FC ${formatNumber(r.log2fc)}, adj. p ${formatNumber(r.adjPValue)}`));
+      c.addEventListener("mouseenter", () => { hover.textContent = `${rowName(r)} — log2FC ${formatNumber(r.log2fc)}, p ${formatNumber(r.pValue)}, adj. p ${formatNumber(r.adjPValue)}`; });
+      c.addEventListener("click", () => {
+        svg.querySelectorAll("circle.selected").forEach((n) => n.classList.remove("selected"));
+        c.classList.add("selected");
+        showProfile(r);
+      });
+      svg.append(c);
+    });
+    box.replaceChildren(svg);
+  }
+
+  /** One protein's log2 values by sample, samples grouped as in the design, imputed values as open circles. */
+  function showProfile(r) {
+    const box = $("de-profile");
+    const values = Array.isArray(r.values) ? r.values : [];
+    const imputed = new Set(Array.isArray(r.imputed) ? r.imputed : []);
+    const design = state.submittedDesign || values.map((_, i) => ({ sample: `sample ${i + 1}`, group: "" }));
+    const groups = [...new Set(design.map((d) => d.group))];
+    const W = 420, H = 320, L = 46, B = 70, T = 24;
+    const finite = values.filter((v) => Number.isFinite(v));
+    const lo = Math.min(...finite), hi = Math.max(...finite), pad = (hi - lo || 1) * 0.1;
+    const sy = (v) => H - B - ((v - (lo - pad)) / (hi - lo + 2 * pad)) * (H - B - T);
+    const order = groups.flatMap((g) => design.map((d, i) => [d, i]).filter(([d]) => d.group === g));
+    const sx = (k) => L + 12 + (k * (W - L - 24)) / Math.max(1, order.length - 1);
+    const svg = svgEl("svg", { width: "100%", viewBox: `0 0 ${W} ${H}`, style: `max-width:${W}px`, role: "img", "aria-label": `Profile of ${rowName(r)}` });
+    svg.append(svgEl("text", { x: L, y: 16, "font-size": 13 }, `Profile: ${rowName(r)}`));
+    svg.append(svgEl("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#888" }));
+    svg.append(svgEl("text", { x: 12, y: (H - B + T) / 2, "font-size": 11, "text-anchor": "middle", transform: `rotate(-90 12 ${(H - B + T) / 2})` }, "log2 intensity"));
+    const palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+    order.forEach(([d, i], k) => {
+      const v = values[i];
+      const color = palette[groups.indexOf(d.group) % palette.length];
+      if (Number.isFinite(v)) {
+        const isImp = imputed.has(i);
+        svg.append(svgEl("circle", { cx: sx(k), cy: sy(v), r: 4.5, fill: color, stroke: color, class: isImp ? "imputed" : "observed", "data-testid": "profile-point",
+          "data-imputed": isImp ? "true" : "false" }, svgTitle(`${d.sample} (${d.group}): ${formatNumber(v)}${isImp ? ", imputed" : ""}`)));
+      }
+      svg.append(svgEl("text", { x: sx(k), y: H - B + 10, "font-size": 10, transform: `rotate(60 ${sx(k)} ${H - B + 10})` }, d.sample));
+    });
+    svg.append(svgEl("text", { x: W - 150, y: H - 8, "font-size": 11 }, "● observed  ○ imputed"));
+    box.replaceChildren(svg, el("p", { class: "muted small", text: `${imputed.size} of ${values.length} values imputed; groups: ${groups.join(", ")}.` }));
+    show(box, true);
   }
 
   function renderRows(table, rows, emptyText) {
@@ -750,12 +887,12 @@
     }
     const rank = (k) => (COLUMN_ORDER.includes(k) ? COLUMN_ORDER.indexOf(k) : COLUMN_ORDER.length);
     const columns = Object.keys(rows[0])
-      .filter((k) => k !== "contrast" && rows.some((r) => r[k] !== null && r[k] !== undefined && r[k] !== ""))
+      .filter((k) => !HIDDEN_COLUMNS.includes(k) && rows.some((r) => r[k] !== null && r[k] !== undefined && r[k] !== ""))
       .map((k, i) => [k, i]).sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1]).map(([k]) => k);
     const numeric = new Set(columns.filter((k) => rows.every((r) => r[k] === null || r[k] === undefined || typeof r[k] === "number")));
     table.append(el("thead", {}, el("tr", {}, ...columns.map((k) =>
       el("th", { scope: "col", class: numeric.has(k) ? "num" : "", "data-key": k, text: COLUMN_LABELS[k] || k })))));
-    table.append(el("tbody", {}, ...rows.map((r) => el("tr", {}, ...columns.map((k) => {
+    table.append(el("tbody", {}, ...rows.map((r) => el("tr", Array.isArray(r.values) ? { class: "clickable", onclick: () => showProfile(r) } : {}, ...columns.map((k) => {
       const v = r[k];
       if (numeric.has(k)) {
         const cls = ["num"];
@@ -799,6 +936,8 @@
     $("start-over").addEventListener("click", startOver);
     $("new-analysis").addEventListener("click", startOver);
     for (const id of ["opt-method", "opt-contrasts", "opt-alpha", "opt-min-lfc"]) $(id).addEventListener("input", updateOptionsDigest);
+    $("opt-contrasts").addEventListener("input", updateContrastPreview);
+    $("opt-reference").addEventListener("change", updateContrastPreview);
     $("report-nav").addEventListener("click", (e) => {
       const b = e.target.closest("button[data-section]");
       if (b) setReportTab(b.dataset.section);

@@ -149,9 +149,28 @@ test("A: the bundled example from file choice to report, top hits and downloads"
     const report = page.frameLocator('[data-testid="report-frame"]');
     await report.locator("#de svg").first().waitFor({ timeout: 30_000 });
     assert.ok((await report.locator("#de svg").count()) >= 1);
-    for (const id of ["summary", "qc", "pathway"]) assert.equal(await report.locator(`#${id}`).count(), 1, `report section #${id}`);
+    for (const id of ["summary", "qc", "ftest", "heatmap", "pathway"]) assert.equal(await report.locator(`#${id}`).count(), 1, `report section #${id}`);
+    // The bundled example's sample N1 (96 % missing) is flagged, in the report and on the page.
+    assert.equal(await report.locator('[data-testid="sample-qc"] tr.outlier').count(), 1, "one outlier row in the report");
+    assert.match(await page.textContent('[data-testid="outlier-flag"]'), /N1/);
     const openHref = await page.getAttribute('[data-testid="report-open"]', "href");
     assert.match(openHref, /report\.html$/);
+
+    // The interactive volcano: hovering a point names its protein, clicking it opens the protein's profile with one
+    // point per sample, imputed values marked.
+    const point = page.locator('[data-testid="volcano-point"]').first();
+    await point.waitFor({ timeout: 30_000 });
+    assert.ok((await page.locator('[data-testid="volcano-point"]').count()) > 100, "the volcano shows the ranked rows");
+    const protein = await point.getAttribute("data-protein");
+    await point.hover();
+    await page.waitForFunction((p) => document.querySelector('[data-testid="volcano-hover"]').textContent.includes(p), protein);
+    await point.click();
+    await page.locator('[data-testid="de-profile"] [data-testid="profile-point"]').first().waitFor();
+    const profilePoints = await page.locator('[data-testid="de-profile"] [data-testid="profile-point"]').count();
+    assert.equal(profilePoints, design.length, "one profile point per sample (values are imputed, so none is missing)");
+    assert.match(await page.textContent('[data-testid="de-profile"]'), new RegExp(protein.split(";")[0].replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
+    const imputedMarks = await page.locator('[data-testid="de-profile"] [data-imputed="true"]').count();
+    assert.match(await page.textContent('[data-testid="de-profile"] p'), new RegExp(`^${imputedMarks} of ${design.length} values imputed`));
 
     // Top hits: a first page of rows, three contrasts, and a second page by cursor.
     const deRows = page.locator('[data-testid="de-table"] tbody tr');

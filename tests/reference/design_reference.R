@@ -59,7 +59,7 @@ write_tab(data.frame(protein_id = rownames(m2), m2, check.names = FALSE), "desig
 write.table(data.frame(sample = s2, group = g2, pair = subj), file.path(out, "design_paired_design.tsv"),
             sep = "\t", quote = FALSE, row.names = FALSE)
 X2 <- model.matrix(~ 0 + g2 + subj); colnames(X2) <- c("A", "B", "C", paste0("subj", 2:6))
-C2 <- makeContrasts(contrasts = c("B-A", "C-A", "C-B"), levels = X2)
+C2 <- makeContrasts(contrasts = c("A-B", "A-C", "B-C"), levels = X2)  # proteo all-pairs: first - later listed
 cf2 <- contrasts.fit(lmFit(m2, X2), C2)
 r2 <- rbind(results(eBayes(cf2), colnames(C2), "paired", "ebayes"),
             results(treat(eBayes(cf2), lfc = 0.5), colnames(C2), "paired", "treat"))

@@ -1,8 +1,9 @@
 # Reference numbers for the bundled MaxQuant example, computed independently of proteo with R + limma.
 # Mirrors `proteo run data/example/proteinGroups.txt --design data/example/experimental_design.tsv --impute none`:
 # drop Reverse / Potential contaminant / Only identified by site, LFQ intensities, 0 -> NA, log2, keep proteins with
-# >= floor(n/2)+1 valid values in some group, subtract each sample's median, then limma (all pairs, later - earlier
-# group in design order) with moderated F, Welch t-tests and one-way ANOVA + TukeyHSD on the same matrix.
+# >= floor(n/2)+1 valid values in some group, subtract each sample's median, then limma (all pairs, first - later
+# listed group in design order, as proteo reads all-pairs when no group is named like a control) with moderated F
+# (limma's classifyTestsF and the per-protein F of any group difference), Welch t-tests and one-way ANOVA + TukeyHSD.
 # Run from the repository root: Rscript tests/reference/example_reference.R   (R 4.2.2, limma 3.54.1 from Debian)
 suppressPackageStartupMessages(library(limma))
 source("crates/proteo-stats/tests/reference/studentized_range_integral.R")
@@ -35,7 +36,7 @@ write_tab(data.frame(protein_id = rownames(m), m, check.names = FALSE), "example
 
 lv <- levels(groups)
 pairs <- list()
-for (b in seq_along(lv)) for (a in seq_along(lv)) if (a > b) pairs[[length(pairs) + 1]] <- c(lv[a], lv[b])
+for (a in seq_along(lv)) for (b in seq_along(lv)) if (a < b) pairs[[length(pairs) + 1]] <- c(lv[a], lv[b])
 names(pairs) <- sapply(pairs, paste, collapse = "-")
 
 X <- model.matrix(~ 0 + groups); colnames(X) <- lv
@@ -47,8 +48,21 @@ de <- do.call(rbind, lapply(names(pairs), function(cn) {
              adj_p_value = tt$adj.P.Val, avg_expr = tt$AveExpr, df = fit$df.total)
 }))
 write_tab(de, "example_limma.tsv")
-write_tab(data.frame(protein_id = rownames(m), f = fit$F, p_value = fit$F.p.value,
-                     adj_p_value = p.adjust(fit$F.p.value, "BH")), "example_limma_f.tsv")
+# Per-protein F of any group difference: lm.fit on the protein's observed samples, its estimable group means'
+# differences to the first, their covariance from that fit, s2.post and df.prior from eBayes.
+pp_f <- t(sapply(seq_len(nrow(m)), function(i) {
+  y <- m[i, ]; obs <- is.finite(y)
+  lf <- lm.fit(X[obs, , drop = FALSE], y[obs]); r <- lf$rank; piv <- lf$qr$pivot[seq_len(r)]
+  est <- which(seq_len(ncol(X)) %in% piv & !is.na(lf$coefficients))
+  if (length(est) < 2) return(c(NA, NA, NA))
+  V <- chol2inv(lf$qr$qr[seq_len(r), seq_len(r), drop = FALSE])[match(est, piv), match(est, piv), drop = FALSE]
+  q <- length(est) - 1; L <- cbind(-1, diag(q)); lb <- L %*% lf$coefficients[est]
+  f <- as.numeric(t(lb) %*% solve(L %*% V %*% t(L), lb)) / (q * fit$s2.post[i])
+  c(f, q, pf(f, q, fit$df.residual[i] + fit$df.prior, lower.tail = FALSE))
+}))
+write_tab(data.frame(protein_id = rownames(m), f = pp_f[, 1], df1 = pp_f[, 2], p_value = pp_f[, 3],
+                     adj_p_value = p.adjust(pp_f[, 3], "BH"), limma_f = fit$F, limma_p_value = fit$F.p.value,
+                     limma_adj_p_value = p.adjust(fit$F.p.value, "BH")), "example_limma_f.tsv")
 write_tab(data.frame(s2_prior = fit$s2.prior, df_prior = fit$df.prior), "example_limma_prior.tsv")
 
 welch <- do.call(rbind, lapply(names(pairs), function(cn) {
@@ -75,10 +89,12 @@ aov_rows <- lapply(seq_len(nrow(m)), function(i) {
   df_res <- tab[2, "Df"]
   # R's ptukey is off by up to 1e-3 at df <= 10: there use the integral (exact pf when only 2 groups are present).
   tk <- sapply(names(pairs), function(cn) {
-    if (!(cn %in% rownames(hsd))) return(NA)
-    if (df_res > 10) return(hsd[cn, "p adj"])
+    # TukeyHSD names a pair later - earlier level; the p-value is the same either way round.
+    key <- if (cn %in% rownames(hsd)) cn else paste(rev(strsplit(cn, "-")[[1]]), collapse = "-")
+    if (!(key %in% rownames(hsd))) return(NA)
+    if (df_res > 10) return(hsd[key, "p adj"])
     if (nlevels(g) == 2) return(tab[1, "Pr(>F)"])
-    q <- abs(hsd[cn, "diff"]) / sqrt(tab[2, "Mean Sq"] / 2 * sum(1 / table(g)[strsplit(cn, "-")[[1]]]))
+    q <- abs(hsd[key, "diff"]) / sqrt(tab[2, "Mean Sq"] / 2 * sum(1 / table(g)[strsplit(cn, "-")[[1]]]))
     studentized_upper(q, nlevels(g), df_res)
   })
   list(f = c(tab[1, "F value"], tab[1, "Df"], tab[2, "Df"], tab[1, "Pr(>F)"]), tukey = tk)

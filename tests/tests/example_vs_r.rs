@@ -1,7 +1,7 @@
 //! The bundled MaxQuant example through the whole pipeline, compared with R limma / t.test / aov / TukeyHSD
 //! (fixtures from tests/reference/example_reference.R, R 4.2.2, limma 3.54.1).
 
-use proteo_core::de::{DeMethod, Posthoc};
+use proteo_core::de::{DeMethod, FTestMode, Posthoc};
 use proteo_core::qc::Impute;
 use proteo_tests::*;
 
@@ -77,11 +77,37 @@ fn limma_moderated_t_and_f_equal_r() {
             ("df", "df"),
         ],
     );
+    // The default F: any difference among the groups, from each protein's own fit (R lm.fit per protein).
     let f = Fixture::read("example_limma_f.tsv");
     let ids = f.text("protein_id");
     assert_eq!(out.ftest.text("protein_id").unwrap(), ids);
-    for col in ["f", "p_value", "adj_p_value"] {
+    for col in ["f", "df1", "p_value", "adj_p_value"] {
         assert_close(col, &out.ftest.f64(col).unwrap(), &f.num(col), &ids);
+    }
+    // It does not change with the contrasts asked for.
+    let dir = tempfile::tempdir().unwrap();
+    let mut params = default_params();
+    params.qc.impute = Impute::None;
+    params.de.contrasts = "vs:CD34Neg".into();
+    run_local(&example_input(), &example_design(), params, dir.path()).expect("pipeline runs");
+    let vs = JobOutputs::read(dir.path());
+    let bits =
+        |t: &proteo_core::tables::Table| t.f64("p_value").unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&vs.ftest), bits(&out.ftest), "F independent of --contrasts");
+}
+
+#[test]
+fn limma_shared_f_equals_classify_tests_f() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut params = default_params();
+    params.qc.impute = Impute::None;
+    params.de.f_test = FTestMode::Shared;
+    run_local(&example_input(), &example_design(), params, dir.path()).expect("pipeline runs");
+    let out = JobOutputs::read(dir.path());
+    let f = Fixture::read("example_limma_f.tsv");
+    let ids = f.text("protein_id");
+    for (ours, theirs) in [("f", "limma_f"), ("p_value", "limma_p_value"), ("adj_p_value", "limma_adj_p_value")] {
+        assert_close(ours, &out.ftest.f64(ours).unwrap(), &f.num(theirs), &ids);
     }
 }
 

@@ -170,8 +170,9 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let (table, _) = read_intensities(&data.matrix_tsv, "matrix.tsv", None)?;
     let design = read_design(&data.design_tsv, "design.tsv")?;
     let table = align_to_design(table, &design, "matrix.tsv", "design.tsv")?;
-    let qc = run_qc(&table, &design, &QcParams::default())?;
-    let no_impute = run_qc(&table, &design, &QcParams { impute: proteo_core::qc::Impute::None, ..Default::default() })?;
+    let qc = run_qc(&table, &design, &QcParams::default(), None)?;
+    let no_impute =
+        run_qc(&table, &design, &QcParams { impute: proteo_core::qc::Impute::None, ..Default::default() }, None)?;
     let limma = DeParams::default();
     let tukey = DeParams { posthoc: Posthoc::Tukey, ..Default::default() };
     let (d, out) = time(args.reps, || run_de(&qc.matrix.values, &design, &limma).expect("de"));
@@ -215,7 +216,7 @@ fn large_case(reps: usize) -> anyhow::Result<()> {
     let design = read_design(&data.design_tsv, "design.tsv")?;
     let table = align_to_design(table, &design, "matrix.tsv", "design.tsv")?;
     drop(data);
-    let qc = run_qc(&table, &design, &QcParams::default())?;
+    let qc = run_qc(&table, &design, &QcParams::default(), None)?;
     drop(table);
     let params = DeParams { posthoc: Posthoc::Tukey, ..Default::default() };
     println!("synthetic 20000×(10×10), 10% missing");

@@ -2,6 +2,7 @@
 
 mod bench;
 mod serve;
+mod spike_in;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,8 +12,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use proteo_core::de::{DeMethod, DeParams, Posthoc};
+use proteo_core::de::{DeMethod, DeParams, FTestMode, Posthoc, DEFAULT_CONTRASTS};
 use proteo_core::model::InputFormat;
+use proteo_core::pathway::Membership;
 use proteo_core::qc::{Impute, Normalize, QcParams, DEFAULT_SEED};
 use proteo_jobs::params::Origin;
 use proteo_pipeline::contracts::{DEFAULT_ALPHA, DEFAULT_MAX_SET_SIZE, DEFAULT_MIN_LOG2FC, DEFAULT_MIN_SET_SIZE};
@@ -40,6 +42,8 @@ enum Command {
     Synthetic(bench::SyntheticArgs),
     /// Serve the web page and the cloud's HTTP API on this machine: jobs run in-process, kept in --data-dir.
     Serve(serve::ServeArgs),
+    /// Score every normalization on a synthetic species mix with a constant background (FDP, sensitivity).
+    SpikeIn(spike_in::SpikeInArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -51,13 +55,24 @@ enum FormatArg {
 #[derive(Clone, Copy, ValueEnum)]
 enum NormalizeArg {
     Median,
+    Quantile,
+    CyclicLoess,
     None,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ImputeArg {
     Perseus,
+    MinProb,
+    HalfMin,
+    Knn,
     None,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MembershipArg {
+    LeadingAccession,
+    AnyMember,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -67,6 +82,12 @@ enum DeArg {
     Student,
     Anova,
     WelchAnova,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FTestArg {
+    PerProtein,
+    Shared,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,21 +115,45 @@ pub struct RunArgs {
     /// Valid values a protein needs in at least one group [default: ⌊n/2⌋+1 of that group's size].
     #[arg(long)]
     min_valid: Option<usize>,
-    /// Normalization: subtract each sample's median, or none.
+    /// Normalization: subtract each sample's median; limma normalizeQuantiles; limma normalizeCyclicLoess (fast,
+    /// span 0.7, 3 iterations); or none.
     #[arg(long, value_enum, default_value = "median")]
     normalize: NormalizeArg,
-    /// Imputation of missing values: Perseus-style (per sample, N(mean − 1.8 SD, 0.3 SD)), or none.
+    /// Fit the normalization on a reference set only (e.g. a constant background): a file of ids (one per line:
+    /// protein ids, accessions or gene names), `regex:<pattern>` over ids and gene names, or `species:<NAME>` from
+    /// UniProt entry names such as `ALBU_HUMAN` [default: all kept proteins].
+    #[arg(long, value_name = "FILE|regex:RE|species:NAME")]
+    normalize_on: Option<String>,
+    /// Imputation of missing values (after normalization): `perseus` = per sample N(mean − 1.8 SD, 0.3 SD);
+    /// `min-prob` = imputeLCMD MinProb (per sample N(1 % quantile, median protein SD)); `half-min` = half the
+    /// protein's smallest intensity; `knn` = impute.knn (k = 10); `none` = limma fits the observed values.
     #[arg(long, value_enum, default_value = "perseus")]
     impute: ImputeArg,
+    /// Samples to leave out, comma-separated (e.g. the outliers a first run flagged).
+    #[arg(long, value_delimiter = ',')]
+    exclude_samples: Vec<String>,
     /// Seed of the imputation draws: same inputs and seed give bit-identical outputs.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
     /// Differential-expression method.
     #[arg(long = "de", value_enum, default_value = "limma")]
     de: DeArg,
-    /// Contrasts: `all-pairs`, `vs:<group>`, or a list like "B-A,C-A,(B+C)/2-A" (log2 A − log2 B for `A-B`).
-    #[arg(long, default_value = "all-pairs")]
+    /// Contrasts; `A-B` always means log2 A − log2 B. `default`: every group minus the reference group when one is
+    /// given (--reference) or named like a control (control, ctrl, healthy, wt, untreated, vehicle, mock, normal,
+    /// sham, dmso, baseline: whole words, any case), else all pairs. `all-pairs`: every pair as first listed − later
+    /// listed in the design, except `other − reference` for pairs with such a reference. `vs:<group>`: every group
+    /// minus <group>. Or a list like "B-A,C-A,(B+C)/2-A".
+    #[arg(long, default_value = DEFAULT_CONTRASTS)]
     contrasts: String,
+    /// The reference (control) group contrasts subtract [default: a group named like a control, else the first
+    /// group of the design].
+    #[arg(long)]
+    reference: Option<String>,
+    /// limma F test for ≥ 3 groups: `per-protein` = any difference among the groups from each protein's own fit
+    /// (independent of --contrasts); `shared` = limma's classifyTestsF over the requested contrasts with the design's
+    /// shared correlation (equal to limma; changes with --contrasts when values are missing).
+    #[arg(long, value_enum, default_value = "per-protein")]
+    f_test: FTestArg,
     /// Post-hoc test added to pairwise contrasts (column `tukey_p_value`).
     #[arg(long, value_enum, default_value = "none")]
     posthoc: PosthocArg,
@@ -124,7 +169,8 @@ pub struct RunArgs {
     /// limma: numeric design columns to add to the model, comma-separated (e.g. `age,bmi`).
     #[arg(long, value_delimiter = ',')]
     covariates: Vec<String>,
-    /// Significance cut-off on the BH-adjusted p-value.
+    /// Significance cut-off on the BH-adjusted p-value (a protein is significant when adj. p < alpha and
+    /// |log2FC| ≥ --min-log2fc; the summary also counts adj. p < alpha alone).
     #[arg(long, default_value_t = DEFAULT_ALPHA)]
     alpha: f64,
     /// Minimum |log2 fold change| for a protein to count as significant.
@@ -139,6 +185,10 @@ pub struct RunArgs {
     /// Largest gene set tested (after intersecting with the quantified proteins).
     #[arg(long, default_value_t = DEFAULT_MAX_SET_SIZE)]
     max_set_size: usize,
+    /// Which accessions of a protein group are matched to the gene sets: the leading one, or any member. The
+    /// background is the quantified groups annotated by this rule.
+    #[arg(long, value_enum, default_value = "leading-accession")]
+    membership: MembershipArg,
     /// Store the DE statistics with every bit (by default 11 significant digits, rel. error ≤ 7.3e-12: a third smaller).
     #[arg(long)]
     full_precision: bool,
@@ -163,13 +213,20 @@ impl RunArgs {
                 min_valid: self.min_valid,
                 normalize: match self.normalize {
                     NormalizeArg::Median => Normalize::Median,
+                    NormalizeArg::Quantile => Normalize::Quantile,
+                    NormalizeArg::CyclicLoess => Normalize::CyclicLoess,
                     NormalizeArg::None => Normalize::None,
                 },
+                normalize_on: self.normalize_on.as_deref().map(normalize_on_spec).transpose()?,
                 impute: match self.impute {
                     ImputeArg::Perseus => Impute::Perseus,
+                    ImputeArg::MinProb => Impute::MinProb,
+                    ImputeArg::HalfMin => Impute::HalfMin,
+                    ImputeArg::Knn => Impute::Knn,
                     ImputeArg::None => Impute::None,
                 },
                 seed: self.seed,
+                exclude_samples: self.exclude_samples.clone(),
             },
             de: DeParams {
                 method: match self.de {
@@ -180,6 +237,11 @@ impl RunArgs {
                     DeArg::WelchAnova => DeMethod::WelchAnova,
                 },
                 contrasts: self.contrasts.clone(),
+                reference: self.reference.clone(),
+                f_test: match self.f_test {
+                    FTestArg::PerProtein => FTestMode::PerProtein,
+                    FTestArg::Shared => FTestMode::Shared,
+                },
                 posthoc: match self.posthoc {
                     PosthocArg::None => Posthoc::None,
                     PosthocArg::Tukey => Posthoc::Tukey,
@@ -195,6 +257,10 @@ impl RunArgs {
                 gene_sets: absolute(&gene_sets)?,
                 min_set_size: self.min_set_size,
                 max_set_size: self.max_set_size,
+                membership: match self.membership {
+                    MembershipArg::LeadingAccession => Membership::LeadingAccession,
+                    MembershipArg::AnyMember => Membership::AnyMember,
+                },
             },
             output: OutputParams { full_precision: self.full_precision },
         };
@@ -227,6 +293,18 @@ fn flag_of(field: &str) -> &str {
     }
 }
 
+/// `--normalize-on`: `regex:` and `species:` pass as they are; anything else is an id-list file, made absolute.
+fn normalize_on_spec(spec: &str) -> anyhow::Result<String> {
+    if spec.starts_with("regex:") || spec.starts_with("species:") {
+        return Ok(spec.to_string());
+    }
+    let path = Path::new(spec.strip_prefix("file:").unwrap_or(spec));
+    if !path.is_file() {
+        anyhow::bail!("--normalize-on {spec}: no such file; give an id-list file, regex:<pattern> or species:<NAME>");
+    }
+    absolute(path)
+}
+
 fn absolute(p: &Path) -> anyhow::Result<String> {
     let abs = std::path::absolute(p).with_context(|| format!("cannot resolve path {}", p.display()))?;
     Ok(abs.to_string_lossy().into_owned())
@@ -243,6 +321,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(&args),
         Command::Synthetic(args) => bench::synthetic(&args),
         Command::Serve(args) => serve::serve(&args),
+        Command::SpikeIn(args) => spike_in::spike_in(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -310,27 +389,48 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
             "QC: {} of {} proteins kept ({} removed by the valid-value filter), {} values imputed",
             c["proteins_kept"], c["proteins_in"], c["removed_by_valid_filter"], c["values_imputed"]
         );
+        let n = &qc["normalization"];
+        println!(
+            "  normalization: {} on {} ({} proteins)",
+            n["method"].as_str().unwrap_or(""),
+            n["set"].as_str().unwrap_or(""),
+            n["proteins"]
+        );
+        for o in qc["outliers"].as_array().into_iter().flatten() {
+            println!(
+                "  outlier sample {}: {} (drop it with --exclude-samples {})",
+                o["sample"].as_str().unwrap_or(""),
+                o["reason"].as_str().unwrap_or(""),
+                o["sample"].as_str().unwrap_or("")
+            );
+        }
     }
     if let Some(de) = get(Stage::De) {
         println!("DE: {}", de["model"].as_str().unwrap_or(""));
+        println!("  reference group: {}", de["reference"].as_str().unwrap_or(""));
+        println!("  contrasts: {} (A-B = log2 A − log2 B)", de["contrast_rule"].as_str().unwrap_or(""));
+        println!("  {}", de["significance_rule"].as_str().unwrap_or(""));
         for c in de["contrasts"].as_array().into_iter().flatten() {
             println!(
-                "  {:<28} {:>5} significant ({} up, {} down)",
+                "  {:<28} {:>5} significant ({} up, {} down); {} at adj. p alone",
                 c["contrast"].as_str().unwrap_or(""),
                 c["significant"],
                 c["up"],
-                c["down"]
+                c["down"],
+                c["adj_p_significant"]
             );
         }
         if let Some(f) = de["f_test_significant"].as_u64() {
-            println!("  {:<28} {:>5} significant", "F test (any difference)", f);
+            println!(
+                "  {:<28} {:>5} at adj. p alone ({})",
+                "F test (any difference)",
+                f,
+                de["f_test"].as_str().unwrap_or("")
+            );
         }
     }
     if let Some(pw) = get(Stage::Pathway) {
-        println!(
-            "Pathways: {} gene sets, {} of {} proteins annotated",
-            pw["terms"], pw["background_annotated"], pw["background"]
-        );
+        println!("Pathways: {} gene sets; background = {}", pw["terms"], pw["background_rule"].as_str().unwrap_or(""));
         for s in pw["selections"].as_array().into_iter().flatten() {
             if let Some(term) = s["top_term"].as_str() {
                 println!(

@@ -58,7 +58,7 @@ fn bundled_example_runs_end_to_end_and_reruns_bit_identically() {
     let stdout = String::from_utf8_lossy(&out_a.stdout);
     // 21 rows are flagged only-by-site; 3 of them are also contaminants and count there (first flag wins).
     assert!(stdout.contains("removed 17 reverse, 49 contaminants, 18 only-by-site"), "{stdout}");
-    assert!(stdout.contains("CD34Low-CD34High"), "{stdout}");
+    assert!(stdout.contains("CD34High-CD34Low"), "{stdout}");
     let out_b = run_files(&input, &design, b.path(), &[]);
     assert!(out_b.status.success());
     for f in OUTPUTS {

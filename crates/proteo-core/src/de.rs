@@ -4,7 +4,7 @@ use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
 use proteo_stats::anova::{anova_oneway, welch_anova};
-use proteo_stats::limma::{contrasts_fit, design_rank, ebayes, lm_fit, treat, EbayesOptions};
+use proteo_stats::limma::{contrasts_fit, design_rank, ebayes, group_ftest, lm_fit, treat, EbayesOptions};
 use proteo_stats::padjust::p_adjust_bh;
 use proteo_stats::ptukey::StudentizedRangeCache;
 use proteo_stats::ttest::{student_t, welch_t};
@@ -49,12 +49,37 @@ pub enum Posthoc {
     Tukey,
 }
 
+/// Which moderated F test limma runs for ≥ 3 groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum FTestMode {
+    /// "Any difference among the groups", from each protein's own fit with the moderated variance
+    /// ([`proteo_stats::limma::group_ftest`]): the same whatever `--contrasts` asks for.
+    #[default]
+    PerProtein,
+    /// limma's `classifyTestsF` F over the requested contrasts with the design's shared correlation (`eBayes`'s
+    /// `F`): equal to limma, but it changes with the contrasts when values are missing.
+    Shared,
+}
+
+impl FTestMode {
+    pub fn describe(self) -> &'static str {
+        match self {
+            FTestMode::PerProtein => "moderated F of any difference among the groups, from each protein's own fit",
+            FTestMode::Shared => "limma classifyTestsF F over the requested contrasts (shared design correlation)",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeParams {
     pub method: DeMethod,
-    /// `all-pairs`, `vs:<group>`, or a comma-separated list such as `B-A,C-A,(B+C)/2-A`.
+    /// `default`, `all-pairs`, `vs:<group>`, or a comma-separated list such as `B-A,C-A,(B+C)/2-A`
+    /// ([`parse_contrasts`] says how each reads).
     pub contrasts: String,
+    /// The reference (control) group; `None` = a group named like a control ([`CONTROL_WORDS`]), else the first.
+    pub reference: Option<String>,
     pub posthoc: Posthoc,
     /// limma eBayes `trend = TRUE`.
     pub trend: bool,
@@ -64,18 +89,22 @@ pub struct DeParams {
     pub treat_lfc: Option<f64>,
     /// Numeric design columns added to the limma model.
     pub covariates: Vec<String>,
+    /// limma's F test for ≥ 3 groups.
+    pub f_test: FTestMode,
 }
 
 impl Default for DeParams {
     fn default() -> Self {
         DeParams {
             method: DeMethod::Limma,
-            contrasts: "all-pairs".into(),
+            contrasts: DEFAULT_CONTRASTS.into(),
+            reference: None,
             posthoc: Posthoc::None,
             trend: false,
             robust: false,
             treat_lfc: None,
             covariates: vec![],
+            f_test: FTestMode::PerProtein,
         }
     }
 }
@@ -86,6 +115,8 @@ pub enum DeError {
     OneGroup(usize),
     #[error("contrast `{contrast}`: {reason}")]
     BadContrast { contrast: String, reason: String },
+    #[error("--reference `{group}` is not a group of the design (groups: {groups})")]
+    BadReference { group: String, groups: String },
     #[error("group `{group}` has {n} sample(s); the {test} needs at least {need} per group")]
     TooFewReplicates { group: String, n: usize, test: &'static str, need: usize },
     #[error("covariate `{column}`: {reason}")]
@@ -123,8 +154,103 @@ pub struct Contrast {
     pub pair: Option<(usize, usize)>,
 }
 
-/// Parse `all-pairs`, `vs:<group>` or an explicit list of contrasts.
-pub fn parse_contrasts(spec: &str, groups: &[String]) -> Result<Vec<Contrast>, DeError> {
+/// The contrast spec that orients itself by the reference group (see [`parse_contrasts`]).
+pub const DEFAULT_CONTRASTS: &str = "default";
+
+/// Whole words (case-insensitive, split at anything but letters and digits) that mark a group as the control:
+/// the names control groups go by in proteomics designs (LFQ-Analyst, MSstats and DEP examples, clinical cohorts).
+pub const CONTROL_WORDS: &[&str] = &[
+    "control",
+    "controls",
+    "ctrl",
+    "ctrls",
+    "healthy",
+    "wt",
+    "untreated",
+    "vehicle",
+    "mock",
+    "normal",
+    "sham",
+    "dmso",
+    "baseline",
+];
+
+/// How the reference group was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReferenceChoice {
+    /// `--reference <group>`.
+    Given,
+    /// Its name contains a [`CONTROL_WORDS`] word.
+    ControlName,
+    /// No group is named like a control: the first group of the design.
+    FirstGroup,
+}
+
+/// The group other groups are compared with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceGroup {
+    pub index: usize,
+    pub name: String,
+    pub chosen: ReferenceChoice,
+}
+
+impl ReferenceGroup {
+    /// True when contrasts orient towards it (given, or named like a control).
+    pub fn orients(&self) -> bool {
+        self.chosen != ReferenceChoice::FirstGroup
+    }
+
+    /// One sentence for the summary, the report and the methods text.
+    pub fn describe(&self) -> String {
+        match self.chosen {
+            ReferenceChoice::Given => format!("`{}` (given with --reference)", self.name),
+            ReferenceChoice::ControlName => format!("`{}` (its name says control)", self.name),
+            ReferenceChoice::FirstGroup => format!(
+                "none (no group is named like a control and none was given; `{}`, listed first, is the first term of its pairs)",
+                self.name
+            ),
+        }
+    }
+}
+
+fn is_control_name(name: &str) -> (bool, bool) {
+    let words: Vec<String> =
+        name.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let hits = words.iter().filter(|w| CONTROL_WORDS.contains(&w.as_str())).count();
+    (hits > 0, hits > 0 && hits == words.len())
+}
+
+/// The reference group: `given` when set (it must be a group), else the first group whose name is only control
+/// words, else the first whose name contains one, else the first group of the design.
+pub fn reference_group(groups: &[String], given: Option<&str>) -> Result<ReferenceGroup, DeError> {
+    if let Some(g) = given.map(str::trim).filter(|g| !g.is_empty()) {
+        let index = groups
+            .iter()
+            .position(|x| x == g)
+            .ok_or_else(|| DeError::BadReference { group: g.to_string(), groups: groups.join(", ") })?;
+        return Ok(ReferenceGroup { index, name: g.to_string(), chosen: ReferenceChoice::Given });
+    }
+    let pure = groups.iter().position(|g| is_control_name(g).1);
+    let any = groups.iter().position(|g| is_control_name(g).0);
+    Ok(match pure.or(any) {
+        Some(index) => ReferenceGroup { index, name: groups[index].clone(), chosen: ReferenceChoice::ControlName },
+        None => ReferenceGroup {
+            index: 0,
+            name: groups.first().cloned().unwrap_or_default(),
+            chosen: ReferenceChoice::FirstGroup,
+        },
+    })
+}
+
+/// Parse a contrast spec. `A-B` always means log2 A − log2 B.
+/// - `default` (or empty): `other − reference` for every other group when the reference is given or named like a
+///   control; otherwise `all-pairs`.
+/// - `all-pairs`: every pair, `first listed − later listed` in design order, except that a pair with an orienting
+///   reference reads `other − reference`.
+/// - `vs:<group>`: `other − group` for every other group.
+/// - a comma-separated list of linear combinations (`B-A,C-A,(B+C)/2-A`), as written.
+pub fn parse_contrasts(spec: &str, groups: &[String], reference: &ReferenceGroup) -> Result<Vec<Contrast>, DeError> {
     let k = groups.len();
     let diff = |a: usize, b: usize| {
         let mut w = vec![0.0; k];
@@ -133,14 +259,23 @@ pub fn parse_contrasts(spec: &str, groups: &[String]) -> Result<Vec<Contrast>, D
         Contrast { name: format!("{}-{}", groups[a], groups[b]), weights: w, pair: Some((a, b)) }
     };
     let spec = spec.trim();
-    if spec.is_empty() || spec == "all-pairs" {
+    let all_pairs = || {
         let mut out = Vec::new();
-        for b in 0..k {
-            for a in b + 1..k {
-                out.push(diff(a, b));
+        for a in 0..k {
+            for b in a + 1..k {
+                out.push(if reference.orients() && a == reference.index { diff(b, a) } else { diff(a, b) });
             }
         }
-        return Ok(out);
+        out
+    };
+    if spec.is_empty() || spec == DEFAULT_CONTRASTS {
+        if reference.orients() {
+            return Ok((0..k).filter(|&g| g != reference.index).map(|g| diff(g, reference.index)).collect());
+        }
+        return Ok(all_pairs());
+    }
+    if spec == "all-pairs" {
+        return Ok(all_pairs());
     }
     if let Some(control) = spec.strip_prefix("vs:") {
         let c = groups.iter().position(|g| g == control.trim()).ok_or_else(|| DeError::BadContrast {
@@ -435,6 +570,7 @@ pub struct FTest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeOutput {
     pub contrasts: Vec<Contrast>,
+    pub reference: ReferenceGroup,
     pub n_proteins: usize,
     pub log2fc: Vec<f64>,
     pub t: Vec<f64>,
@@ -497,7 +633,8 @@ pub fn run_de(values: &[f64], design: &Design, params: &DeParams) -> Result<DeOu
     }
     let sizes: Vec<usize> = (0..k).map(|g| gidx.iter().filter(|&&x| x == g).count()).collect();
     check_groups(k)?;
-    let contrasts = parse_contrasts(&params.contrasts, &groups)?;
+    let reference = reference_group(&groups, params.reference.as_deref())?;
+    let contrasts = parse_contrasts(&params.contrasts, &groups, &reference)?;
     let nc = contrasts.len();
     check_contrasts(nc, np)?;
     let need_two = |gs: &mut dyn Iterator<Item = usize>, test: &'static str| -> Result<(), DeError> {
@@ -558,7 +695,16 @@ pub fn run_de(values: &[f64], design: &Design, params: &DeParams) -> Result<DeOu
                     df[r] = eb.df_total[i];
                 }
             }
-            if k >= 3 && nc >= 2 {
+            if k >= 3 && params.f_test == FTestMode::PerProtein {
+                let g = group_ftest(values, ns, &mm.matrix, &(0..k).collect::<Vec<_>>(), &fit.df_residual, &eb);
+                ftest = Some(FTest {
+                    adj_p_value: p_adjust_bh(&g.p_value),
+                    f: g.f,
+                    df1: g.df1,
+                    df2: g.df2,
+                    p_value: g.p_value,
+                });
+            } else if k >= 3 && nc >= 2 {
                 ftest = Some(FTest {
                     adj_p_value: p_adjust_bh(&eb.f_p_value),
                     df1: vec![eb.f_df1; np],
@@ -691,6 +837,7 @@ pub fn run_de(values: &[f64], design: &Design, params: &DeParams) -> Result<DeOu
     }
     Ok(DeOutput {
         contrasts,
+        reference,
         n_proteins: np,
         log2fc,
         t,
@@ -753,21 +900,54 @@ mod tests {
         }
     }
 
+    fn names(spec: &str, g: &[String], given: Option<&str>) -> Vec<String> {
+        let r = reference_group(g, given).unwrap();
+        parse_contrasts(spec, g, &r).unwrap().into_iter().map(|c| c.name).collect()
+    }
+
     #[test]
-    fn all_pairs_and_vs_control_name_later_minus_earlier() {
+    fn contrasts_read_other_minus_reference_and_first_minus_later() {
         let g = groups(&["A", "B", "C"]);
-        let all: Vec<String> = parse_contrasts("all-pairs", &g).unwrap().into_iter().map(|c| c.name).collect();
-        assert_eq!(all, vec!["B-A", "C-A", "C-B"]);
-        let vs = parse_contrasts("vs:B", &g).unwrap();
+        assert_eq!(names("all-pairs", &g, None), vec!["A-B", "A-C", "B-C"]);
+        assert_eq!(names("default", &g, None), vec!["A-B", "A-C", "B-C"]);
+        assert_eq!(names("default", &g, Some("B")), vec!["A-B", "C-B"]);
+        assert_eq!(names("all-pairs", &g, Some("B")), vec!["A-B", "A-C", "C-B"]);
+        // A cohort listed cancer first reads cancer − control, and pulldowns read bait − control.
+        let cohort = groups(&["Cancer", "Healthy Control"]);
+        assert_eq!(names("default", &cohort, None), vec!["Cancer-Healthy Control"]);
+        assert_eq!(names("all-pairs", &cohort, None), vec!["Cancer-Healthy Control"]);
+        let pulldown = groups(&["Ctrl", "Ubi4", "Ubi6"]);
+        assert_eq!(names("default", &pulldown, None), vec!["Ubi4-Ctrl", "Ubi6-Ctrl"]);
+        assert_eq!(names("all-pairs", &pulldown, None), vec!["Ubi4-Ctrl", "Ubi6-Ctrl", "Ubi4-Ubi6"]);
+        let r = reference_group(&pulldown, None).unwrap();
+        assert_eq!((r.index, r.chosen), (0, ReferenceChoice::ControlName));
+        let err = reference_group(&g, Some("Z")).unwrap_err().to_string();
+        assert_eq!(err, "--reference `Z` is not a group of the design (groups: A, B, C)");
+        let vs = parse_contrasts("vs:B", &g, &reference_group(&g, None).unwrap()).unwrap();
         assert_eq!(vs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec!["A-B", "C-B"]);
         assert_eq!(vs[0].weights, vec![1.0, -1.0, 0.0]);
         assert_eq!(vs[0].pair, Some((0, 1)));
     }
 
     #[test]
+    fn control_names_are_whole_words_and_pure_names_win() {
+        let pick = |names: &[&str]| {
+            let r = reference_group(&groups(names), None).unwrap();
+            (r.name, r.chosen)
+        };
+        assert_eq!(pick(&["KO", "WT"]).0, "WT");
+        assert_eq!(pick(&["drug_DMSO_24h", "drug_X_24h"]).0, "drug_DMSO_24h");
+        assert_eq!(pick(&["Controlled", "Normalized"]), ("Controlled".into(), ReferenceChoice::FirstGroup));
+        assert_eq!(pick(&["WT_treated", "WT"]).0, "WT");
+        assert_eq!(pick(&["tumour", "NORMAL"]).0, "NORMAL");
+        assert_eq!(pick(&["sham-operated", "TAC"]).0, "sham-operated");
+    }
+
+    #[test]
     fn explicit_contrasts_parse_to_weights() {
         let g = groups(&["ctrl", "drug-1", "drug-12"]);
-        let c = parse_contrasts("drug-12-ctrl, (drug-1+drug-12)/2-ctrl, 2*drug-1 - 2 * ctrl", &g).unwrap();
+        let r = reference_group(&g, None).unwrap();
+        let c = parse_contrasts("drug-12-ctrl, (drug-1+drug-12)/2-ctrl, 2*drug-1 - 2 * ctrl", &g, &r).unwrap();
         assert_eq!(c[0].weights, vec![-1.0, 0.0, 1.0]);
         assert_eq!(c[0].pair, Some((2, 0)));
         assert_eq!(c[1].weights, vec![-1.0, 0.5, 0.5]);
@@ -778,7 +958,8 @@ mod tests {
     #[test]
     fn bad_contrasts_say_why() {
         let g = groups(&["A", "B"]);
-        let msg = |s: &str| parse_contrasts(s, &g).unwrap_err().to_string();
+        let r = reference_group(&g, None).unwrap();
+        let msg = |s: &str| parse_contrasts(s, &g, &r).unwrap_err().to_string();
         assert!(msg("B-X").contains("`X` is not a group of the design (groups: A, B)"), "{}", msg("B-X"));
         assert!(msg("B").contains("must sum to zero"));
         assert!(msg("B-A+1").contains("bare number"));

@@ -7,5 +7,6 @@ pub mod limits;
 pub mod model;
 pub mod pathway;
 pub mod qc;
+pub mod reference;
 pub mod synthetic;
 pub mod tables;

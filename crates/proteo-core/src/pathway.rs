@@ -417,6 +417,28 @@ impl AnnotationKey {
     }
 }
 
+/// Which members of a protein group are matched against the gene sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Membership {
+    /// The group's leading (first) accession, or its first gene name: the rule DAVID, clusterProfiler workflows and
+    /// Perseus annotation use for protein groups.
+    #[default]
+    LeadingAccession,
+    /// Any accession (or gene name) of the group: groups sharing peptides with an annotated protein count too.
+    AnyMember,
+}
+
+impl Membership {
+    /// How a group counts as annotated, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Membership::LeadingAccession => "its leading accession",
+            Membership::AnyMember => "any of its member accessions",
+        }
+    }
+}
+
 /// Separates protein groups in [`EnrichmentRow::overlap_ids`]; `;` already separates proteins within a group.
 pub const OVERLAP_SEPARATOR: &str = " | ";
 
@@ -469,6 +491,8 @@ impl<'a> Enricher<'a> {
     /// `background_genes[i]` its gene names, or `background_genes` empty when the input has none. Sizes are
     /// inclusive limits on K.
     ///
+    /// `membership` says which of a group's accessions (or gene names) are matched.
+    ///
     /// # Panics
     /// When `background_genes` is neither empty nor as long as `background_ids`.
     pub fn new(
@@ -477,6 +501,7 @@ impl<'a> Enricher<'a> {
         background_genes: &[String],
         min_size: usize,
         max_size: usize,
+        membership: Membership,
     ) -> Enricher<'a> {
         assert!(
             background_genes.is_empty() || background_genes.len() == background_ids.len(),
@@ -487,12 +512,15 @@ impl<'a> Enricher<'a> {
         let keys_of = |key: AnnotationKey| -> Vec<Vec<u32>> {
             (0..background_ids.len())
                 .map(|i| {
-                    let raw: Vec<&str> = match key {
+                    let mut raw: Vec<&str> = match key {
                         AnnotationKey::UniprotAccession => group_accessions(&background_ids[i]),
                         AnnotationKey::GeneName => {
                             background_genes.get(i).map(|g| group_gene_names(g)).unwrap_or_default()
                         }
                     };
+                    if membership == Membership::LeadingAccession {
+                        raw.truncate(1);
+                    }
                     raw.into_iter().filter_map(|k| sets.key_id(k)).collect()
                 })
                 .collect()
@@ -712,7 +740,7 @@ mod tests {
     fn group_counts_once_when_several_accessions_hit_a_set() {
         let sets = GeneSets::from_gmt(b"S\ts\tA\tB\tC\nU\tu\tD\n", "x.gmt").unwrap();
         let ids: Vec<String> = ["A;B", "C-2", "D", "E"].iter().map(|s| s.to_string()).collect();
-        let e = Enricher::new(&sets, &ids, &[], 1, 10);
+        let e = Enricher::new(&sets, &ids, &[], 1, 10, Membership::AnyMember);
         assert_eq!(e.key_used(), AnnotationKey::UniprotAccession);
         assert_eq!(e.n_annotated(), 3);
         let rows = e.run(&[0, 0, 2, 3]);
@@ -720,6 +748,12 @@ mod tests {
         let s = rows.iter().find(|r| r.term_id == "S").unwrap();
         assert_eq!((s.set_size, s.overlap), (2, 1));
         assert_eq!(s.overlap_ids, "A;B", "one group, listed once");
+        // By the leading accession only, `A;B` is in S through A and `C-2` through C; `E` is still not annotated.
+        let lead = Enricher::new(&sets, &ids, &[], 1, 10, Membership::LeadingAccession);
+        assert_eq!(lead.n_annotated(), 3);
+        let only_b: Vec<String> = ["B;A", "D"].iter().map(|s| s.to_string()).collect();
+        let lead_b = Enricher::new(&sets, &only_b, &[], 1, 10, Membership::LeadingAccession);
+        assert_eq!(lead_b.n_annotated(), 2, "B leads and is in S");
         // N = 3, K = 2, n = 2, k = 1: P(X ≥ 1) = 1 - C(1,2)/C(3,2) = 1.
         assert_eq!(s.p_value, 1.0);
         let u = rows.iter().find(|r| r.term_id == "U").unwrap();
@@ -733,10 +767,10 @@ mod tests {
         let sets = GeneSets::from_gmt(b"S\ts\tALB\tTP53\n", "x.gmt").unwrap();
         let ids: Vec<String> = ["P02768", "P04637"].iter().map(|s| s.to_string()).collect();
         let genes: Vec<String> = ["ALB", "TP53;X"].iter().map(|s| s.to_string()).collect();
-        let e = Enricher::new(&sets, &ids, &genes, 1, 10);
+        let e = Enricher::new(&sets, &ids, &genes, 1, 10, Membership::AnyMember);
         assert_eq!(e.key_used(), AnnotationKey::GeneName);
         assert_eq!(e.n_annotated(), 2);
-        let e = Enricher::new(&sets, &ids, &[], 1, 10);
+        let e = Enricher::new(&sets, &ids, &[], 1, 10, Membership::AnyMember);
         assert_eq!((e.key_used(), e.n_annotated()), (AnnotationKey::UniprotAccession, 0));
         assert!(e.run(&[0, 1]).is_empty());
     }

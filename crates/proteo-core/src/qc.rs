@@ -1,4 +1,5 @@
-//! QC stage: log2, valid-value filter, normalization, Perseus-style imputation, per-sample metrics and PCA.
+//! QC stage: log2, valid-value filter, normalization (on all proteins or a reference set), imputation, per-sample
+//! metrics and PCA.
 
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand::SeedableRng;
@@ -6,7 +7,15 @@ use rand_chacha::ChaCha20Rng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
+use proteo_stats::normalize::{
+    normalize_cyclic_loess, normalize_quantiles, normalize_quantiles_on, NormalizeError, CYCLIC_LOESS_ITERATIONS,
+    CYCLIC_LOESS_SPAN,
+};
+
+use proteo_stats::impute::{impute_knn, ImputeError, KNN_COLMAX, KNN_K, KNN_ROWMAX};
+
 use crate::model::{Design, IntensityTable};
+use crate::reference::{ReferenceError, ReferenceSet, MIN_REFERENCE_PROTEINS};
 
 /// Perseus default: missing values are drawn 1.8 standard deviations below the sample mean
 /// (Tyanova et al., Nat Methods 13:731, 2016; LFQ-Analyst / DEP `impute(fun = "man", shift = 1.8, scale = 0.3)`).
@@ -21,22 +30,88 @@ pub const PCA_COMPONENTS: usize = 3;
 const PCA_CHECK_ROWS: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Normalize {
-    /// Subtract each sample's median log2 intensity.
+    /// Subtract each sample's median log2 intensity (of the reference proteins, when a set is given).
     #[default]
     Median,
+    /// limma `normalizeQuantiles`: every sample gets the same distribution.
+    Quantile,
+    /// limma `normalizeCyclicLoess(method = "fast", span = 0.7, iterations = 3)`: intensity-dependent bias removed.
+    CyclicLoess,
     None,
 }
 
+impl Normalize {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Normalize::Median => "median",
+            Normalize::Quantile => "quantile",
+            Normalize::CyclicLoess => "cyclic-loess",
+            Normalize::None => "none",
+        }
+    }
+}
+
+/// imputeLCMD `impute.MinProb` default: draws centre on this quantile of each sample's observed values…
+pub const MIN_PROB_QUANTILE: f64 = 0.01;
+/// …with this multiple of the median per-protein standard deviation (`tune.sigma = 1`)…
+pub const MIN_PROB_TUNE_SIGMA: f64 = 1.0;
+/// …over proteins observed in more than this fraction of the samples.
+pub const MIN_PROB_OBSERVED_FRACTION: f64 = 0.5;
+/// `half-min`: log2 of half the protein's smallest observed intensity is its minimum log2 value minus this.
+pub const HALF_MIN_LOG2_OFFSET: f64 = 1.0;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Impute {
     /// Per sample, draw from N(mean − 1.8 sd, 0.3 sd) of that sample's valid values.
     #[default]
     Perseus,
+    /// imputeLCMD `impute.MinProb(q = 0.01, tune.sigma = 1)`: per sample N(1 % quantile, median protein SD).
+    MinProb,
+    /// Per protein, half its smallest observed intensity (log2: minimum − 1).
+    HalfMin,
+    /// Bioconductor `impute.knn(k = 10, rowmax = 0.5, colmax = 0.8)` over proteins (no two-means split).
+    Knn,
+    /// No imputation: limma fits each protein on its observed values.
     None,
 }
+
+impl Impute {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Impute::Perseus => "perseus",
+            Impute::MinProb => "min-prob",
+            Impute::HalfMin => "half-min",
+            Impute::Knn => "knn",
+            Impute::None => "none",
+        }
+    }
+
+    /// The method in a sentence, for the methods text.
+    pub fn describe(self) -> String {
+        match self {
+            Impute::Perseus => format!(
+                "Perseus-style: per sample from N(mean − {PERSEUS_DOWNSHIFT} SD, {PERSEUS_WIDTH} SD) of its observed values"
+            ),
+            Impute::MinProb => format!(
+                "MinProb (imputeLCMD): per sample from N({}% quantile, {MIN_PROB_TUNE_SIGMA} × median protein SD)",
+                MIN_PROB_QUANTILE * 100.0
+            ),
+            Impute::HalfMin => "half the protein's smallest observed intensity".into(),
+            Impute::Knn => "k-nearest neighbours (impute.knn, k = 10, rowmax 0.5, colmax 0.8, no clustering split)".into(),
+            Impute::None => "none (limma fits each protein on its observed values)".into(),
+        }
+    }
+}
+
+/// Robust z below this flags a sample (identified proteins, median correlation to the others).
+pub const OUTLIER_ROBUST_Z: f64 = -3.0;
+/// A sample with fewer identified proteins than this fraction of the median sample is flagged whatever its z.
+pub const OUTLIER_IDENTIFIED_FRACTION: f64 = 0.5;
+/// Consistency constant of the MAD for a normal distribution (R `mad`).
+const MAD_CONSTANT: f64 = 1.4826;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -46,8 +121,13 @@ pub struct QcParams {
     /// Valid values needed in at least one group; `None` = ⌊n/2⌋+1 of that group's size.
     pub min_valid: Option<usize>,
     pub normalize: Normalize,
+    /// Reference set the normalization is fitted on (`--normalize-on`): an id-list file, `regex:<re>` or
+    /// `species:<NAME>`; `None` = every kept protein.
+    pub normalize_on: Option<String>,
     pub impute: Impute,
     pub seed: u64,
+    /// Samples dropped before anything is computed (`--exclude-samples`), e.g. the outliers a first run flagged.
+    pub exclude_samples: Vec<String>,
 }
 
 impl Default for QcParams {
@@ -56,8 +136,10 @@ impl Default for QcParams {
             log2_input: false,
             min_valid: None,
             normalize: Normalize::Median,
+            normalize_on: None,
             impute: Impute::Perseus,
             seed: DEFAULT_SEED,
+            exclude_samples: vec![],
         }
     }
 }
@@ -70,6 +152,16 @@ pub enum QcError {
     EmptySample { sample: String },
     #[error("sample `{sample}` has a single valid value after filtering, too few to estimate the spread Perseus imputation needs; use --impute none or remove the sample")]
     TooFewForImputation { sample: String },
+    #[error("--exclude-samples `{sample}` is not a sample of the design (samples: {samples})")]
+    UnknownExcludedSample { sample: String, samples: String },
+    #[error("--exclude-samples leaves {left} sample(s); an analysis needs at least 2")]
+    TooFewSamplesLeft { left: usize },
+    #[error("sample `{sample}` cannot be imputed: {reason}")]
+    Imputation { sample: String, reason: String },
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    #[error("sample `{sample}` cannot be {method}-normalized: {reason}; use --normalize median, or remove the sample (--exclude-samples)")]
+    Normalization { sample: String, method: &'static str, reason: String },
     #[error("protein `{protein}`, sample `{sample}`: {reason}")]
     BadValue { protein: String, sample: String, reason: String },
     #[error("sample `{sample}`: the imputation distribution cannot be formed (mean {mean}, sd {sd}); check the sample's values for outliers")]
@@ -122,10 +214,20 @@ pub struct SampleQc {
     pub missing_pct: f64,
     /// Median log2 intensity of the valid values before normalization (input rows).
     pub median_log2: f64,
-    /// What normalization subtracted from this sample.
+    /// What normalization subtracted from this sample: the median over its values of (before − after), which for
+    /// median normalization is the median itself.
     pub normalization_shift: f64,
+    /// Proteins whose values in this sample defined its normalization (reference proteins observed in it).
+    pub normalization_proteins: u32,
     /// Values imputed in this sample.
     pub imputed: u32,
+    /// Median Pearson correlation of this sample's log2 values with every other sample's (after normalization,
+    /// before imputation; proteins observed in both).
+    pub median_correlation: f64,
+    /// Flagged as an outlier by [`OUTLIER_RULE`].
+    pub outlier: bool,
+    /// Why it was flagged (empty when it was not).
+    pub outlier_reason: String,
     /// Median coefficient of variation (%) of this sample's group, on linear intensities of kept proteins with ≥ 2 valid values in the group.
     pub group_cv_pct: f64,
 }
@@ -149,14 +251,59 @@ pub struct QcCounts {
     pub missing_after_qc: usize,
 }
 
+/// How the matrix was normalized, for the summary and the methods text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalizationReport {
+    pub method: String,
+    /// `all kept proteins` or the reference set's description.
+    pub set: String,
+    /// Kept proteins in the set that defined the normalization.
+    pub proteins: usize,
+}
+
 pub struct QcResult {
     /// Final log2 matrix of kept proteins, samples in design order.
     pub matrix: IntensityTable,
+    /// Per kept protein, whether it belonged to the normalization reference set (all `true` without one).
+    pub reference: Vec<bool>,
+    pub normalization: NormalizationReport,
     /// Per kept protein, how many of its values were imputed.
     pub imputed_per_protein: Vec<u32>,
+    /// proteins × samples row-major: whether the value was imputed.
+    pub imputed: Vec<bool>,
     pub samples: Vec<SampleQc>,
     pub pca: Pca,
     pub counts: QcCounts,
+}
+
+/// Drops the `exclude` samples (`--exclude-samples`) from a table aligned to `design` and from the design.
+pub fn exclude_samples(
+    table: IntensityTable,
+    design: Design,
+    exclude: &[String],
+) -> Result<(IntensityTable, Design), QcError> {
+    if exclude.is_empty() {
+        return Ok((table, design));
+    }
+    for name in exclude {
+        if !design.samples.iter().any(|s| &s.sample == name) {
+            return Err(QcError::UnknownExcludedSample {
+                sample: name.clone(),
+                samples: design.sample_names().join(", "),
+            });
+        }
+    }
+    let keep: Vec<usize> =
+        (0..design.samples.len()).filter(|&i| !exclude.contains(&design.samples[i].sample)).collect();
+    if keep.len() < 2 {
+        return Err(QcError::TooFewSamplesLeft { left: keep.len() });
+    }
+    let ns = table.n_samples();
+    let values =
+        (0..table.n_proteins()).flat_map(|p| keep.iter().map(move |&s| p * ns + s)).map(|i| table.values[i]).collect();
+    let samples = keep.iter().map(|&s| table.samples[s].clone()).collect();
+    let design = Design { samples: keep.iter().map(|&s| design.samples[s].clone()).collect() };
+    Ok((IntensityTable { samples, values, ..table }, design))
 }
 
 /// The valid values a group needs under `min_valid` (`None` = ⌊n/2⌋+1 of the group's size).
@@ -164,8 +311,14 @@ pub fn valid_threshold(group_size: usize, min_valid: Option<usize>) -> usize {
     min_valid.unwrap_or(group_size / 2 + 1)
 }
 
-/// Run QC on a table already aligned to the design (columns in design order).
-pub fn run_qc(table: &IntensityTable, design: &Design, params: &QcParams) -> Result<QcResult, QcError> {
+/// Run QC on a table already aligned to the design (columns in design order). `reference` is the resolved
+/// `params.normalize_on` set (the caller reads an id-list file); `None` normalizes on every kept protein.
+pub fn run_qc(
+    table: &IntensityTable,
+    design: &Design,
+    params: &QcParams,
+    reference: Option<&ReferenceSet>,
+) -> Result<QcResult, QcError> {
     let ns = table.n_samples();
     let np = table.n_proteins();
     let groups = design.groups();
@@ -219,6 +372,10 @@ pub fn run_qc(table: &IntensityTable, design: &Design, params: &QcParams) -> Res
                 missing_pct: if np == 0 { 0.0 } else { 100.0 * (np - col.len()) as f64 / np as f64 },
                 median_log2: median(col),
                 normalization_shift: 0.0,
+                normalization_proteins: 0,
+                median_correlation: f64::NAN,
+                outlier: false,
+                outlier_reason: String::new(),
                 imputed: 0,
                 group_cv_pct: f64::NAN,
             }
@@ -278,47 +435,54 @@ pub fn run_qc(table: &IntensityTable, design: &Design, params: &QcParams) -> Res
         }
     }
 
-    if params.normalize == Normalize::Median {
-        for (s, sample) in samples.iter_mut().enumerate() {
-            let med = median(column(&m, s));
-            sample.normalization_shift = med;
-            for p in 0..nk {
-                m[p * ns + s] -= med;
+    let in_set: Vec<bool> = match reference {
+        Some(r) => {
+            let all = r.mask(table);
+            keep.iter().map(|&p| all[p]).collect()
+        }
+        None => vec![true; nk],
+    };
+    let n_ref = in_set.iter().filter(|&&b| b).count();
+    if let Some(r) = reference {
+        if n_ref < MIN_REFERENCE_PROTEINS {
+            return Err(ReferenceError::TooFew {
+                set: r.description.clone(),
+                found: n_ref,
+                kept: nk,
+                min: MIN_REFERENCE_PROTEINS,
+                example: table.protein_ids.iter().take(2).cloned().collect::<Vec<_>>().join(", "),
             }
+            .into());
         }
     }
+    for (s, sample) in samples.iter_mut().enumerate() {
+        sample.normalization_proteins = (0..nk).filter(|&p| in_set[p] && !m[p * ns + s].is_nan()).count() as u32;
+    }
+    let before = m.clone();
+    normalize(&mut m, nk, ns, params.normalize, reference.map(|_| in_set.as_slice()), &samples)?;
+    for (s, sample) in samples.iter_mut().enumerate() {
+        let diffs: Vec<f64> = (0..nk).map(|p| before[p * ns + s] - m[p * ns + s]).filter(|d| !d.is_nan()).collect();
+        sample.normalization_shift = if params.normalize == Normalize::None { 0.0 } else { median(diffs) };
+    }
+    drop(before);
+    let normalization = NormalizationReport {
+        method: params.normalize.as_str().to_string(),
+        set: reference.map_or_else(|| "all kept proteins".to_string(), |r| r.description.clone()),
+        proteins: n_ref,
+    };
 
+    flag_outliers(&mut samples, &m, nk, ns);
+    let imputed = impute(&mut m, nk, ns, params.impute, params.seed, &samples)?;
     let mut imputed_per_protein = vec![0u32; nk];
-    let mut values_imputed = 0;
-    if params.impute == Impute::Perseus {
-        for (s, sample) in samples.iter_mut().enumerate() {
-            let valid = column(&m, s);
-            if valid.len() == nk {
-                continue;
-            }
-            if valid.len() < 2 {
-                return Err(QcError::TooFewForImputation { sample: sample.sample.clone() });
-            }
-            let (mean, sd) = mean_sd(&valid);
-            let undefined = || QcError::ImputationUndefined { sample: sample.sample.clone(), mean, sd };
-            if !(mean.is_finite() && sd.is_finite()) {
-                return Err(undefined());
-            }
-            let normal = Normal::new(mean - PERSEUS_DOWNSHIFT * sd, PERSEUS_WIDTH * sd).map_err(|_| undefined())?;
-            // One independent stream per sample: a sample's draws do not depend on the other samples.
-            let mut rng = ChaCha20Rng::seed_from_u64(params.seed);
-            rng.set_stream(s as u64);
-            for p in 0..nk {
-                let v = &mut m[p * ns + s];
-                if v.is_nan() {
-                    *v = normal.sample(&mut rng);
-                    imputed_per_protein[p] += 1;
-                    sample.imputed += 1;
-                    values_imputed += 1;
-                }
+    for p in 0..nk {
+        for s in 0..ns {
+            if imputed[p * ns + s] {
+                imputed_per_protein[p] += 1;
+                samples[s].imputed += 1;
             }
         }
     }
+    let values_imputed = imputed.iter().filter(|&&b| b).count();
     let missing_after_qc = m.iter().filter(|v| v.is_nan()).count();
     let pca = pca_within_deadline(&m, nk, ns)?;
 
@@ -332,6 +496,9 @@ pub fn run_qc(table: &IntensityTable, design: &Design, params: &QcParams) -> Res
     };
     Ok(QcResult {
         matrix,
+        imputed,
+        reference: in_set,
+        normalization,
         imputed_per_protein,
         samples,
         pca,
@@ -356,6 +523,223 @@ fn pca_within_deadline(m: &[f64], n_proteins: usize, n_samples: usize) -> Result
         return Err(QcError::TimedOut { step: "the PCA" });
     }
     Ok(pca)
+}
+
+/// The stated outlier rule, as the summary and report print it.
+pub const OUTLIER_RULE: &str = "a sample is flagged when its identified proteins or its median correlation to the other samples has a robust z (median/MAD over samples) below −3, or it identifies fewer than half the proteins of the median sample";
+
+fn robust_z(values: &[f64]) -> Vec<f64> {
+    let med = median(values.iter().copied().filter(|v| v.is_finite()).collect());
+    let mad = MAD_CONSTANT * median(values.iter().filter(|v| v.is_finite()).map(|v| (v - med).abs()).collect());
+    values.iter().map(|v| if mad > 0.0 && v.is_finite() { (v - med) / mad } else { 0.0 }).collect()
+}
+
+/// Median correlation to the other samples and the outlier flags of [`OUTLIER_RULE`], on the normalized log2 matrix
+/// before imputation.
+fn flag_outliers(samples: &mut [SampleQc], m: &[f64], nk: usize, ns: usize) {
+    for (s, sample) in samples.iter_mut().enumerate() {
+        let cors: Vec<f64> = (0..ns).filter(|&t| t != s).map(|t| pairwise_correlation(m, nk, ns, s, t)).collect();
+        sample.median_correlation = median(cors.into_iter().filter(|c| c.is_finite()).collect());
+    }
+    if ns < 3 {
+        return;
+    }
+    let identified: Vec<f64> = samples.iter().map(|s| f64::from(s.identified)).collect();
+    let correlation: Vec<f64> = samples.iter().map(|s| s.median_correlation).collect();
+    let (zi, zc) = (robust_z(&identified), robust_z(&correlation));
+    let median_identified = median(identified.clone());
+    for (s, sample) in samples.iter_mut().enumerate() {
+        let mut why = Vec::new();
+        if zi[s] < OUTLIER_ROBUST_Z {
+            why.push(format!("identified proteins {} (robust z {:.1})", sample.identified, zi[s]));
+        } else if identified[s] < OUTLIER_IDENTIFIED_FRACTION * median_identified {
+            why.push(format!(
+                "identified proteins {} < half the median sample's {median_identified}",
+                sample.identified
+            ));
+        }
+        if zc[s] < OUTLIER_ROBUST_Z {
+            why.push(format!("median correlation {:.3} (robust z {:.1})", sample.median_correlation, zc[s]));
+        }
+        sample.outlier = !why.is_empty();
+        sample.outlier_reason = why.join("; ");
+    }
+}
+
+/// Pearson correlation of samples `a` and `b` over the proteins observed in both (NaN with fewer than 3).
+fn pairwise_correlation(m: &[f64], nk: usize, ns: usize, a: usize, b: usize) -> f64 {
+    let pairs: Vec<(f64, f64)> =
+        (0..nk).map(|p| (m[p * ns + a], m[p * ns + b])).filter(|(x, y)| !x.is_nan() && !y.is_nan()).collect();
+    if pairs.len() < 3 {
+        return f64::NAN;
+    }
+    let n = pairs.len() as f64;
+    let (mx, my) = (pairs.iter().map(|p| p.0).sum::<f64>() / n, pairs.iter().map(|p| p.1).sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in &pairs {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx) * (x - mx);
+        syy += (y - my) * (y - my);
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+/// R `quantile(x, q, type = 7)` of finite values (NaN for none).
+fn quantile7(mut v: Vec<f64>, q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let h = (v.len() - 1) as f64 * q;
+    let (lo, frac) = (h.floor() as usize, h - h.floor());
+    let hi = (lo + 1).min(v.len() - 1);
+    v[lo] + frac * (v[hi] - v[lo])
+}
+
+/// Fills the missing values of the normalized log2 matrix by `method`; returns which values were imputed. Random
+/// methods draw from one ChaCha20 stream per sample (stream = sample index) seeded by `seed`, so a sample's draws do
+/// not depend on the other samples and reruns are bit-identical.
+fn impute(
+    m: &mut [f64],
+    nk: usize,
+    ns: usize,
+    method: Impute,
+    seed: u64,
+    samples: &[SampleQc],
+) -> Result<Vec<bool>, QcError> {
+    let mask: Vec<bool> = m.iter().map(|v| v.is_nan()).collect();
+    let name = |s: usize| samples.get(s).map(|x| x.sample.clone()).unwrap_or_default();
+    let col = |m: &[f64], s: usize| -> Vec<f64> { (0..nk).map(|p| m[p * ns + s]).filter(|v| !v.is_nan()).collect() };
+    let draw = |m: &mut [f64], s: usize, mean: f64, sd: f64| -> Result<(), QcError> {
+        let normal = Normal::new(mean, sd).map_err(|e| QcError::Imputation {
+            sample: name(s),
+            reason: format!("the imputation distribution N({mean}, {sd}) is not defined ({e})"),
+        })?;
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        rng.set_stream(s as u64);
+        for p in 0..nk {
+            let v = &mut m[p * ns + s];
+            if v.is_nan() {
+                *v = normal.sample(&mut rng);
+            }
+        }
+        Ok(())
+    };
+    match method {
+        Impute::None => return Ok(vec![false; nk * ns]),
+        Impute::Perseus => {
+            for s in 0..ns {
+                let valid = col(m, s);
+                if valid.len() == nk {
+                    continue;
+                }
+                if valid.len() < 2 {
+                    return Err(QcError::TooFewForImputation { sample: name(s) });
+                }
+                let (mean, sd) = mean_sd(&valid);
+                draw(m, s, mean - PERSEUS_DOWNSHIFT * sd, PERSEUS_WIDTH * sd)?;
+            }
+        }
+        Impute::MinProb => {
+            let sds: Vec<f64> = (0..nk)
+                .filter_map(|p| {
+                    let row: Vec<f64> = m[p * ns..(p + 1) * ns].iter().copied().filter(|v| !v.is_nan()).collect();
+                    (row.len() as f64 / ns as f64 > MIN_PROB_OBSERVED_FRACTION).then(|| mean_sd(&row).1)
+                })
+                .filter(|v| v.is_finite())
+                .collect();
+            let sd = median(sds) * MIN_PROB_TUNE_SIGMA;
+            for s in 0..ns {
+                let valid = col(m, s);
+                if valid.len() == nk {
+                    continue;
+                }
+                if !sd.is_finite() {
+                    return Err(QcError::Imputation {
+                        sample: name(s),
+                        reason: "no protein is observed in more than half the samples, so MinProb has no spread to draw with; use --impute perseus".into(),
+                    });
+                }
+                let q = quantile7(valid, MIN_PROB_QUANTILE);
+                draw(m, s, q, sd)?;
+            }
+        }
+        Impute::HalfMin => {
+            for p in 0..nk {
+                let row = &mut m[p * ns..(p + 1) * ns];
+                let min = row.iter().copied().filter(|v| !v.is_nan()).fold(f64::INFINITY, f64::min);
+                if min.is_finite() {
+                    row.iter_mut().filter(|v| v.is_nan()).for_each(|v| *v = min - HALF_MIN_LOG2_OFFSET);
+                }
+            }
+        }
+        Impute::Knn => {
+            impute_knn(m, nk, ns, KNN_K, KNN_ROWMAX, KNN_COLMAX).map_err(|e| {
+                let (s, reason) = match &e {
+                    ImputeError::ColumnTooSparse { column, pct, max } => (
+                        *column,
+                        format!("{pct:.0} % of its kept proteins are missing, more than the {max:.0} % kNN imputation allows; exclude it (--exclude-samples) or use --impute perseus"),
+                    ),
+                    ImputeError::EmptyColumn { column } => (*column, "it has no observed value".to_string()),
+                };
+                QcError::Imputation { sample: name(s), reason }
+            })?;
+        }
+    }
+    Ok(mask.iter().zip(m.iter()).map(|(&was, v)| was && !v.is_nan()).collect())
+}
+
+/// Normalizes the kept log2 matrix in place; `reference` (per row) restricts what the normalization is fitted on.
+fn normalize(
+    m: &mut [f64],
+    nk: usize,
+    ns: usize,
+    method: Normalize,
+    reference: Option<&[bool]>,
+    samples: &[SampleQc],
+) -> Result<(), QcError> {
+    let sample_err = |e: NormalizeError| {
+        let (column, reason) = match &e {
+            NormalizeError::TooFewValues { column, n } => {
+                (*column, format!("it has {n} observed value(s) and needs at least 2"))
+            }
+            NormalizeError::EmptyReference { column } => (*column, "no reference protein is observed in it".into()),
+            NormalizeError::TooFewRows(_) => (0, e.to_string()),
+        };
+        QcError::Normalization {
+            sample: samples.get(column).map(|s| s.sample.clone()).unwrap_or_default(),
+            method: method.as_str(),
+            reason,
+        }
+    };
+    match method {
+        Normalize::None => {}
+        Normalize::Median => {
+            for s in 0..ns {
+                let col: Vec<f64> = (0..nk)
+                    .filter(|&p| reference.is_none_or(|r| r[p]))
+                    .map(|p| m[p * ns + s])
+                    .filter(|v| !v.is_nan())
+                    .collect();
+                if col.is_empty() {
+                    return Err(sample_err(NormalizeError::EmptyReference { column: s }));
+                }
+                let med = median(col);
+                for p in 0..nk {
+                    m[p * ns + s] -= med;
+                }
+            }
+        }
+        Normalize::Quantile => match reference {
+            None => normalize_quantiles(m, nk, ns).map_err(sample_err)?,
+            Some(r) => normalize_quantiles_on(m, nk, ns, r).map_err(sample_err)?,
+        },
+        Normalize::CyclicLoess => {
+            normalize_cyclic_loess(m, nk, ns, CYCLIC_LOESS_SPAN, CYCLIC_LOESS_ITERATIONS, reference)
+                .map_err(sample_err)?
+        }
+    }
+    Ok(())
 }
 
 /// PCA of the samples on complete proteins, centred per protein (R `prcomp(t(m), center = TRUE)`), via the
@@ -489,21 +873,21 @@ mod tests {
             6,
         );
         let p = QcParams { normalize: Normalize::None, impute: Impute::None, ..Default::default() };
-        let r = run_qc(&t, &d, &p).unwrap();
+        let r = run_qc(&t, &d, &p, None).unwrap();
         assert_eq!(r.matrix.protein_ids, vec!["P0", "P3"]);
         assert_eq!(r.counts.removed_by_valid_filter, 2);
         assert_eq!(r.matrix.row(1), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         assert_eq!(r.samples[0].identified, 3);
         assert!((r.samples[2].missing_pct - 75.0).abs() < 1e-12);
         let strict = QcParams { min_valid: Some(3), ..p };
-        assert_eq!(run_qc(&t, &d, &strict).unwrap().matrix.protein_ids, vec!["P3"]);
+        assert_eq!(run_qc(&t, &d, &strict, None).unwrap().matrix.protein_ids, vec!["P3"]);
     }
 
     #[test]
     fn median_normalization_centres_every_sample_at_zero() {
         let d = design(&[("S0", "A"), ("S1", "A"), ("S2", "B"), ("S3", "B")]);
         let t = table((1..=40).map(|i| (i * 37 % 101) as f64 * 1000.0).collect(), 4);
-        let r = run_qc(&t, &d, &QcParams { impute: Impute::None, ..Default::default() }).unwrap();
+        let r = run_qc(&t, &d, &QcParams { impute: Impute::None, ..Default::default() }, None).unwrap();
         for s in 0..4 {
             let col: Vec<f64> = (0..r.matrix.n_proteins()).map(|p| r.matrix.value(p, s)).collect();
             assert!(median(col).abs() < 1e-12);
@@ -518,13 +902,13 @@ mod tests {
             v[p * 4 + 1] = 0.0;
         }
         let t = table(v, 4);
-        let a = run_qc(&t, &d, &QcParams::default()).unwrap();
-        let b = run_qc(&t, &d, &QcParams::default()).unwrap();
+        let a = run_qc(&t, &d, &QcParams::default(), None).unwrap();
+        let b = run_qc(&t, &d, &QcParams::default(), None).unwrap();
         assert_eq!(a.matrix.values, b.matrix.values);
         assert_eq!(a.counts.values_imputed, 34);
         assert_eq!(a.samples[1].imputed, 34);
         assert_eq!(a.counts.missing_after_qc, 0);
-        let c = run_qc(&t, &d, &QcParams { seed: 7, ..Default::default() }).unwrap();
+        let c = run_qc(&t, &d, &QcParams { seed: 7, ..Default::default() }, None).unwrap();
         assert_ne!(a.matrix.values, c.matrix.values);
         // imputed values sit well below the observed ones of that sample
         let observed: Vec<f64> = (0..100).filter(|p| p % 3 != 0).map(|p| a.matrix.value(p, 1)).collect();
@@ -557,7 +941,7 @@ mod tests {
     fn nothing_kept_is_an_error_not_an_empty_run() {
         let d = design(&[("S0", "A"), ("S1", "A")]);
         let t = table(vec![0.0, 5.0, 0.0, 0.0], 2);
-        let err = run_qc(&t, &d, &QcParams::default()).err().unwrap();
+        let err = run_qc(&t, &d, &QcParams::default(), None).err().unwrap();
         assert!(err.to_string().starts_with("no protein has enough valid values"));
     }
 }

@@ -131,6 +131,14 @@ impl TableBuilder {
         self
     }
 
+    /// The columns of `other` after these ones.
+    pub fn append(mut self, other: TableBuilder) -> Self {
+        self.fields.extend(other.fields);
+        self.columns.extend(other.columns);
+        self.split_floats.extend(other.split_floats);
+        self
+    }
+
     /// Encode as Parquet (zstd; dictionary pages, byte-stream split for statistics). Same columns in ⇒ same bytes out.
     pub fn to_parquet(self, table: &str) -> Result<Vec<u8>, TableError> {
         let wrap =
@@ -222,6 +230,15 @@ impl Table {
             .downcast_ref::<Float64Array>()
             .ok_or_else(|| self.type_error(column, col.data_type(), "float64"))?;
         Ok((0..f.len()).map(|i| if f.is_null(i) { f64::NAN } else { f.value(i) }).collect())
+    }
+
+    pub fn bool(&self, column: &str) -> Result<Vec<bool>, TableError> {
+        let col = self.column(column)?;
+        let b = col
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| self.type_error(column, col.data_type(), "boolean"))?;
+        Ok((0..b.len()).map(|i| !b.is_null(i) && b.value(i)).collect())
     }
 
     pub fn u32(&self, column: &str) -> Result<Vec<u32>, TableError> {

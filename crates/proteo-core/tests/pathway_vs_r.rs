@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use proteo_core::pathway::{
-    AnnotationKey, Enricher, EnrichmentRow, GeneSets, DEFAULT_MAX_SET_SIZE, DEFAULT_MIN_SET_SIZE,
+    AnnotationKey, Enricher, EnrichmentRow, GeneSets, Membership, DEFAULT_MAX_SET_SIZE, DEFAULT_MIN_SET_SIZE,
 };
 
 /// Relative agreement with R for p-values and derived numbers.
@@ -82,7 +82,7 @@ fn check_run(gmt_bytes: &[u8], file_name: &str, key: AnnotationKey, expected_fil
     let bg = background();
     let s = summary(key.as_str());
     let sets = GeneSets::from_gmt(gmt_bytes, file_name).unwrap();
-    let enricher = Enricher::new(&sets, &bg.ids, &bg.genes, s.min_size, s.max_size);
+    let enricher = Enricher::new(&sets, &bg.ids, &bg.genes, s.min_size, s.max_size, Membership::AnyMember);
     assert_eq!(enricher.key_used(), key);
     assert_eq!(enricher.n_annotated(), s.n_annotated, "N");
     assert_eq!(enricher.n_selected_annotated(&bg.selected), s.n_selected, "n");
@@ -144,7 +144,8 @@ fn shipped_go_bp_with_example_protein_groups() {
     }
     assert_eq!(ids.len(), 1_459);
 
-    let enricher = Enricher::new(&sets, &ids, &genes, DEFAULT_MIN_SET_SIZE, DEFAULT_MAX_SET_SIZE);
+    let enricher =
+        Enricher::new(&sets, &ids, &genes, DEFAULT_MIN_SET_SIZE, DEFAULT_MAX_SET_SIZE, Membership::AnyMember);
     println!(
         "example: {} of {} protein groups annotated by {}; {} GO BP terms tested (size {}..={})",
         enricher.n_annotated(),
@@ -158,6 +159,12 @@ fn shipped_go_bp_with_example_protein_groups() {
     // Human cell-line proteome against a propagated GO BP: most groups (all but contaminants, decoys and
     // unreviewed oddities) should be annotated.
     assert!(enricher.n_annotated() > 1_200 && enricher.n_annotated() < ids.len(), "{}", enricher.n_annotated());
+    // The leading-accession rule (the pipeline's default) annotates a subset: groups annotated only through a
+    // non-leading member drop out of the background.
+    let lead =
+        Enricher::new(&sets, &ids, &genes, DEFAULT_MIN_SET_SIZE, DEFAULT_MAX_SET_SIZE, Membership::LeadingAccession);
+    println!("example: {} protein groups annotated by the leading accession", lead.n_annotated());
+    assert!(lead.n_annotated() <= enricher.n_annotated() && lead.n_annotated() > 1_100, "{}", lead.n_annotated());
     assert!(enricher.n_tested_sets() > 1_000, "{}", enricher.n_tested_sets());
 
     // Ribosomal proteins (gene names RPL*/RPS*) must bring up cytoplasmic translation as the top term.

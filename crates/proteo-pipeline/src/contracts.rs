@@ -21,6 +21,8 @@ pub struct PathwayParams {
     pub gene_sets: String,
     pub min_set_size: usize,
     pub max_set_size: usize,
+    /// Which accessions of a protein group are matched against the gene sets.
+    pub membership: proteo_core::pathway::Membership,
 }
 
 impl Default for PathwayParams {
@@ -37,6 +39,7 @@ impl PathwayParams {
             gene_sets: gene_sets.into(),
             min_set_size: DEFAULT_MIN_SET_SIZE,
             max_set_size: DEFAULT_MAX_SET_SIZE,
+            membership: Default::default(),
         }
     }
 }

@@ -147,6 +147,11 @@ pub fn item_summary(job_summary: &Value) -> Value {
         "contrastsTotal": contrasts.len(),
         "contrasts": contrasts,
         "fTestSignificant": stages["de"]["f_test_significant"],
+        "reference": stages["de"]["reference_group"],
+        "outliers": stages["qc"]["outliers"]
+            .as_array()
+            .map(|o| o.iter().map(|x| x["sample"].clone()).collect::<Vec<_>>())
+            .unwrap_or_default(),
         "geneSets": stages["pathway"]["gene_sets"],
         "termsSignificant": terms_significant,
     });

@@ -3,6 +3,7 @@
 pub mod contracts;
 pub mod execution;
 pub mod fs_store;
+pub mod methods;
 pub mod ports;
 pub mod stages;
 pub mod workflow;

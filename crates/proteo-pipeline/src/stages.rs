@@ -7,7 +7,8 @@ use proteo_core::de::{run_de, DeOutput};
 use proteo_core::input::{align_to_design, read_design, read_intensities};
 use proteo_core::model::{Design, IntensityTable, SampleInfo};
 use proteo_core::pathway::{Enricher, GeneSets};
-use proteo_core::qc::{run_qc, QcResult, PCA_COMPONENTS};
+use proteo_core::qc::{exclude_samples, run_qc, QcResult, OUTLIER_RULE, PCA_COMPONENTS};
+use proteo_core::reference::{ReferenceSet, ReferenceSpec};
 use proteo_core::tables::{round_mantissa, Table, TableBuilder, TableError, STORED_MANTISSA_BITS};
 
 use crate::contracts::{JobSpec, Stage, StageResult};
@@ -188,10 +189,11 @@ async fn ingest_stage(
     drop(input);
     let design = read_design(&design_bytes, job.design_name()).map_err(|e| invalid(&e))?;
     let table = align_to_design(table, &design, job.input_name(), job.design_name()).map_err(|e| invalid(&e))?;
+    let (table, design) = exclude_samples(table, design, &job.params.qc.exclude_samples).map_err(|e| invalid(&e))?;
     report(60, "converting to Parquet");
     let mut keys = Vec::new();
     for (file, bytes) in [
-        ("table.parquet", intensity_table(&table, None, "ingest/table.parquet")?),
+        ("table.parquet", intensity_table(&table, "ingest/table.parquet")?),
         ("design.parquet", design_table(&design)?),
     ] {
         let key = job.key(Stage::Ingest, file);
@@ -203,6 +205,7 @@ async fn ingest_stage(
         "proteins": table.n_proteins(),
         "samples": design.samples.len(),
         "groups": design.groups(),
+        "excluded_samples": job.params.qc.exclude_samples,
     });
     report(100, &format!("{} proteins × {} samples", table.n_proteins(), design.samples.len()));
     Ok(StageResult { stage: Stage::Ingest, keys, summary })
@@ -227,12 +230,14 @@ async fn qc_stage(
 ) -> Result<StageResult, StageError> {
     report(0, "reading the input table");
     let (design, table) = read_design_and_table(store, job, Stage::Ingest, "table.parquet").await?;
+    let reference = reference_set(store, job).await?;
     report(20, "filtering, normalizing and imputing");
-    let qc = compute(|| run_qc(&table, &design, &job.params.qc)).map_err(qc_error)?;
+    let qc = compute(|| run_qc(&table, &design, &job.params.qc, reference.as_ref())).map_err(qc_error)?;
     report(80, "writing QC tables");
     let mut keys = Vec::new();
     for (file, bytes) in [
-        ("matrix.parquet", intensity_table(&qc.matrix, Some(&qc.imputed_per_protein), "qc/matrix.parquet")?),
+        ("matrix.parquet", qc_matrix_table(&qc)?),
+        ("imputed.parquet", imputed_table(&qc)?),
         ("samples.parquet", samples_table(&qc)?),
         ("pca.parquet", pca_table(&qc)?),
     ] {
@@ -240,23 +245,79 @@ async fn qc_stage(
         store.put(&key, bytes, PARQUET).await?;
         keys.push(key);
     }
+    let outliers: Vec<serde_json::Value> = qc
+        .samples
+        .iter()
+        .filter(|s| s.outlier)
+        .map(|s| json!({"sample": s.sample, "group": s.group, "reason": s.outlier_reason}))
+        .collect();
     let summary = json!({
         "qc": qc.counts,
+        "normalization": qc.normalization,
+        "imputation": job.params.qc.impute.describe(),
+        "outlier_rule": OUTLIER_RULE,
+        "outliers": outliers,
         "pca_variance_pct": qc.pca.variance_pct.iter().map(|v| round(*v, 2)).collect::<Vec<_>>(),
     });
     report(100, &format!("{} proteins kept", qc.counts.proteins_kept));
     Ok(StageResult { stage: Stage::Qc, keys, summary })
 }
 
-/// A protein × sample table as Parquet: ids, annotations, [imputed counts], one float column per sample.
-fn intensity_table(m: &IntensityTable, imputed: Option<&[u32]>, name: &str) -> Result<Vec<u8>, StageError> {
+/// The `--normalize-on` set of the job, its id-list file read from the store. In a cloud job (a key prefix) the
+/// file must be one of the job's own uploads: a job reads only its own data.
+async fn reference_set(store: &impl ObjectStore, job: &JobSpec) -> Result<Option<ReferenceSet>, StageError> {
+    let Some(spec) = job.params.qc.normalize_on.as_deref() else { return Ok(None) };
+    let invalid = |e: &dyn std::fmt::Display| StageError::InvalidInput(e.to_string());
+    let spec = ReferenceSpec::parse(spec).map_err(|e| invalid(&e))?;
+    let bytes = match spec.file() {
+        Some(key) => {
+            let input_folder = job.input_key.rsplit_once('/').map_or("", |(folder, _)| folder);
+            if !job.prefix.is_empty() && !key.starts_with(&job.prefix) && !key.starts_with(&format!("{input_folder}/"))
+            {
+                return Err(StageError::InvalidInput(format!(
+                    "--normalize-on file `{key}` is not one of this job's uploads; upload the id list with the job (next to {})",
+                    job.input_name()
+                )));
+            }
+            let name = key.rsplit(['/', '\\']).next().unwrap_or(key).to_string();
+            Some(get_input(store, key, &name).await?)
+        }
+        None => None,
+    };
+    Ok(Some(ReferenceSet::new(&spec, bytes.as_deref()).map_err(|e| invalid(&e))?))
+}
+
+/// `qc/matrix.parquet`: the intensity table plus, per protein, its imputed count and whether it was in the
+/// normalization reference set.
+fn qc_matrix_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
+    let extra = TableBuilder::new()
+        .u32("n_imputed", qc.imputed_per_protein.clone())
+        .bool("normalization_reference", qc.reference.clone());
+    intensity_table_with(&qc.matrix, extra, "qc/matrix.parquet")
+}
+
+/// `qc/imputed.parquet`: per protein, one boolean column per sample, true where QC imputed the value.
+fn imputed_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
+    let ns = qc.matrix.n_samples();
+    let mut t = TableBuilder::new().text("protein_id", &qc.matrix.protein_ids);
+    for (s, sample) in qc.matrix.samples.iter().enumerate() {
+        t = t.bool(sample, (0..qc.matrix.n_proteins()).map(|p| qc.imputed[p * ns + s]).collect());
+    }
+    Ok(t.to_parquet("qc/imputed.parquet")?)
+}
+
+/// A protein × sample table as Parquet: ids, annotations, one float column per sample.
+fn intensity_table(m: &IntensityTable, name: &str) -> Result<Vec<u8>, StageError> {
+    intensity_table_with(m, TableBuilder::new(), name)
+}
+
+/// ids and annotations, then the columns of `extra`, then one float column per sample.
+fn intensity_table_with(m: &IntensityTable, extra: TableBuilder, name: &str) -> Result<Vec<u8>, StageError> {
     let mut t = TableBuilder::new()
         .text("protein_id", &m.protein_ids)
         .text("majority_protein_ids", &m.majority_ids)
-        .text("gene_names", &m.gene_names);
-    if let Some(n) = imputed {
-        t = t.u32("n_imputed", n.to_vec());
-    }
+        .text("gene_names", &m.gene_names)
+        .append(extra);
     let ns = m.n_samples();
     for (s, sample) in m.samples.iter().enumerate() {
         let col: Vec<f64> = (0..m.n_proteins()).map(|p| m.values[p * ns + s]).collect();
@@ -274,6 +335,10 @@ fn samples_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
         .f64("missing_pct", s.iter().map(|x| x.missing_pct).collect())
         .f64_nullable("median_log2", &s.iter().map(|x| x.median_log2).collect::<Vec<_>>())
         .f64("normalization_shift", s.iter().map(|x| x.normalization_shift).collect())
+        .u32("normalization_proteins", s.iter().map(|x| x.normalization_proteins).collect())
+        .f64_nullable("median_correlation", &s.iter().map(|x| x.median_correlation).collect::<Vec<_>>())
+        .bool("outlier", s.iter().map(|x| x.outlier).collect())
+        .text("outlier_reason", &s.iter().map(|x| x.outlier_reason.clone()).collect::<Vec<_>>())
         .u32("imputed", s.iter().map(|x| x.imputed).collect())
         .f64_nullable("group_cv_pct", &s.iter().map(|x| x.group_cv_pct).collect::<Vec<_>>())
         .to_parquet("qc/samples.parquet")?)
@@ -368,6 +433,10 @@ struct RankedDeRow<'a> {
     adj_p_value: f64,
     tukey_p_value: Option<f64>,
     avg_expr: f64,
+    /// The protein's log2 values in design order (the page's profile view), `null` where missing.
+    values: Vec<Option<f64>>,
+    /// Design-order indices of the samples whose value was imputed.
+    imputed: Vec<usize>,
 }
 
 async fn de_stage(
@@ -377,6 +446,7 @@ async fn de_stage(
 ) -> Result<StageResult, StageError> {
     report(0, "reading the QC matrix");
     let (design, matrix) = read_design_and_table(store, job, Stage::Qc, "matrix.parquet").await?;
+    let imputed = read_imputed(store, job, &design).await?;
     report(20, "fitting models");
     let mut de = compute(|| run_de(&matrix.values, &design, &job.params.de)).map_err(de_error)?;
     if !job.params.output.full_precision {
@@ -386,7 +456,8 @@ async fn de_stage(
     report(80, "writing results");
     let mut keys = Vec::new();
     let key = job.key(Stage::De, "results.parquet");
-    store.put(&key, results_table(&de, &matrix, job)?, PARQUET).await?;
+    let imputed_counts = imputed_per_contrast(&de, &design, &imputed);
+    store.put(&key, results_table(&de, &matrix, &imputed_counts, job)?, PARQUET).await?;
     keys.push(key);
     if let Some(f) = &de.ftest {
         let bytes = TableBuilder::new()
@@ -403,6 +474,7 @@ async fn de_stage(
         keys.push(key);
     }
     let np = de.n_proteins;
+    let ns = design.samples.len();
     let ranked: Vec<(String, Vec<RankedDeRow>)> = de
         .contrasts
         .iter()
@@ -423,6 +495,8 @@ async fn de_stage(
                         adj_p_value: de.adj_p_value[o],
                         tukey_p_value: de.tukey_p_value.as_ref().map(|t| t[o]),
                         avg_expr: de.avg_expr[i],
+                        values: matrix.row(i).iter().map(|v| v.is_finite().then_some(*v)).collect(),
+                        imputed: (0..ns).filter(|&s| imputed.get(i * ns + s).copied().unwrap_or(false)).collect(),
                     }
                 })
                 .collect();
@@ -437,8 +511,11 @@ async fn de_stage(
         .iter()
         .enumerate()
         .map(|(j, c)| {
-            let (mut up, mut down) = (0, 0);
+            let (mut up, mut down, mut adj_only) = (0, 0, 0);
             for i in j * np..(j + 1) * np {
+                if de.adj_p_value[i] < alpha {
+                    adj_only += 1;
+                }
                 if is_significant(de.adj_p_value[i], de.log2fc[i], alpha, lfc) {
                     if de.log2fc[i] > 0.0 {
                         up += 1
@@ -447,20 +524,59 @@ async fn de_stage(
                     }
                 }
             }
-            json!({"contrast": c.name, "significant": up + down, "up": up, "down": down})
+            json!({"contrast": c.name, "significant": up + down, "up": up, "down": down, "adj_p_significant": adj_only})
         })
         .collect();
     let f_significant = de.ftest.as_ref().map(|f| f.adj_p_value.iter().filter(|p| **p < alpha).count());
     let summary = json!({
         "model": de.model,
         "proteins_tested": np,
+        "reference": de.reference.describe(),
+        "reference_group": de.reference.name,
+        "contrast_rule": contrast_rule(&job.params.de.contrasts, &de.reference),
+        "significance_rule": significance_rule(alpha, lfc),
         "contrasts": per_contrast,
+        "f_test": de.ftest.as_ref().map(|_| if job.params.de.method == proteo_core::de::DeMethod::Limma {
+            job.params.de.f_test.describe()
+        } else {
+            "one-way ANOVA F per protein"
+        }),
         "f_test_significant": f_significant,
         "s2_prior": de.prior.map(|p| p.0),
         "df_prior": de.prior.map(|p| if p.1.is_finite() { json!(p.1) } else { json!("Inf") }),
     });
     report(100, "done");
     Ok(StageResult { stage: Stage::De, keys, summary })
+}
+
+/// The rule "significant" means, as printed by the CLI and written in the summary and report.
+pub fn significance_rule(alpha: f64, min_log2fc: f64) -> String {
+    format!("significant = BH-adjusted p < {alpha} and |log2FC| ≥ {min_log2fc}")
+}
+
+/// How the contrasts were formed, in one sentence (`A-B` = log2 A − log2 B).
+fn contrast_rule(spec: &str, reference: &proteo_core::de::ReferenceGroup) -> String {
+    let spec = spec.trim();
+    let orients = reference.orients();
+    if spec.is_empty() || spec == proteo_core::de::DEFAULT_CONTRASTS {
+        if orients {
+            return format!("each group − reference group {}", reference.name);
+        }
+        return "all pairs, first listed − later listed group of the design".to_string();
+    }
+    if spec == "all-pairs" {
+        if orients {
+            return format!(
+                "all pairs, first listed − later listed, pairs with {} as other − {}",
+                reference.name, reference.name
+            );
+        }
+        return "all pairs, first listed − later listed group of the design".to_string();
+    }
+    if let Some(g) = spec.strip_prefix("vs:") {
+        return format!("each group − {}", g.trim());
+    }
+    format!("as listed: {spec} (A-B = log2 A − log2 B)")
 }
 
 /// Significant: BH-adjusted p below `alpha` and |log2FC| at least `min_log2fc`.
@@ -497,7 +613,52 @@ fn top_table_order(de: &DeOutput) -> Vec<usize> {
     order
 }
 
-fn results_table(de: &DeOutput, matrix: &IntensityTable, job: &JobSpec) -> Result<Vec<u8>, StageError> {
+/// `qc/imputed.parquet` as a proteins × samples row-major mask.
+async fn read_imputed(store: &impl ObjectStore, job: &JobSpec, design: &Design) -> Result<Vec<bool>, StageError> {
+    let t = Table::from_parquet(store.get(&job.key(Stage::Qc, "imputed.parquet")).await?, "qc/imputed.parquet")?;
+    let ns = design.samples.len();
+    let mut mask = vec![false; t.num_rows() * ns];
+    for (s, sample) in design.samples.iter().enumerate() {
+        for (p, v) in t.bool(&sample.sample)?.into_iter().enumerate() {
+            mask[p * ns + s] = v;
+        }
+    }
+    Ok(mask)
+}
+
+/// Per (contrast, protein), contrast-major: values imputed in the contrast's positive-weight groups (A of `A-B`)
+/// and in its negative-weight groups (B).
+fn imputed_per_contrast(de: &DeOutput, design: &Design, imputed: &[bool]) -> (Vec<u32>, Vec<u32>) {
+    let np = de.n_proteins;
+    let ns = design.samples.len();
+    let gidx = design.group_index();
+    let (mut a, mut b) = (vec![0u32; de.contrasts.len() * np], vec![0u32; de.contrasts.len() * np]);
+    if imputed.len() != np * ns {
+        return (a, b);
+    }
+    for (j, c) in de.contrasts.iter().enumerate() {
+        for p in 0..np {
+            for s in 0..ns {
+                if imputed[p * ns + s] {
+                    let w = c.weights[gidx[s]];
+                    if w > 0.0 {
+                        a[j * np + p] += 1;
+                    } else if w < 0.0 {
+                        b[j * np + p] += 1;
+                    }
+                }
+            }
+        }
+    }
+    (a, b)
+}
+
+fn results_table(
+    de: &DeOutput,
+    matrix: &IntensityTable,
+    imputed: &(Vec<u32>, Vec<u32>),
+    job: &JobSpec,
+) -> Result<Vec<u8>, StageError> {
     let np = de.n_proteins;
     let order = top_table_order(de);
     let column = |v: &[f64]| order.iter().map(|&o| v[o]).collect::<Vec<f64>>();
@@ -515,6 +676,9 @@ fn results_table(de: &DeOutput, matrix: &IntensityTable, job: &JobSpec) -> Resul
     if let Some(tk) = &de.tukey_p_value {
         t = t.f64_nullable("tukey_p_value", &column(tk));
     }
+    t = t
+        .u32("imputed_a", order.iter().map(|&o| imputed.0[o]).collect())
+        .u32("imputed_b", order.iter().map(|&o| imputed.1[o]).collect());
     let avg: Vec<f64> = order.iter().map(|&o| de.avg_expr[o % np]).collect();
     let sig: Vec<bool> = order.iter().map(|&o| is_significant(de.adj_p_value[o], de.log2fc[o], alpha, lfc)).collect();
     Ok(t.f64_repeated("avg_expr", &avg).bool("significant", sig).to_parquet("de/results.parquet")?)
@@ -584,7 +748,8 @@ async fn pathway_stage(
     let (r_ids, r_contrast) = (results.text("protein_id")?, results.text("contrast")?);
     let (r_lfc, r_adj) = (results.f64("log2fc")?, results.f64("adj_p_value")?);
     report(20, "testing gene sets");
-    let enricher = Enricher::new(&sets, &background_ids, &background_genes, pp.min_set_size, pp.max_set_size);
+    let enricher =
+        Enricher::new(&sets, &background_ids, &background_genes, pp.min_set_size, pp.max_set_size, pp.membership);
     let index: std::collections::HashMap<&str, usize> =
         background_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
 
@@ -683,8 +848,15 @@ async fn pathway_stage(
         "gene_sets": gmt_name,
         "terms": sets.len(),
         "id_key": enricher.key_used().as_str(),
+        "membership": pp.membership.describe(),
         "background_annotated": enricher.n_annotated(),
         "background": background_ids.len(),
+        "background_rule": format!(
+            "the {} quantified protein groups annotated in the gene sets by {} ({} quantified)",
+            enricher.n_annotated(),
+            pp.membership.describe(),
+            background_ids.len()
+        ),
         "selections": top,
     });
     report(100, "done");
@@ -727,6 +899,8 @@ pub async fn write_job_summary(
         "versions": { "proteo": env!("CARGO_PKG_VERSION") },
         "stages": stages,
     });
+    let mut summary = summary;
+    summary["methods"] = serde_json::Value::String(crate::methods::methods_text(&summary));
     let key = job.summary_key();
     store.put(&key, serde_json::to_vec_pretty(&summary).expect("json"), JSON).await?;
     Ok((key, summary))
@@ -739,6 +913,15 @@ pub async fn write_report(store: &impl ObjectStore, job: &JobSpec) -> Result<Str
     for rel in proteo_report::REPORT_INPUTS {
         let key = format!("{}{rel}", job.prefix);
         inputs.files.insert(rel.to_string(), store.get(&key).await?);
+    }
+    for rel in proteo_report::OPTIONAL_REPORT_INPUTS {
+        match store.get(&format!("{}{rel}", job.prefix)).await {
+            Ok(bytes) => {
+                inputs.files.insert(rel.to_string(), bytes);
+            }
+            Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let html =
         compute(|| proteo_report::render(&inputs)).map_err(|e| StageError::Internal(format!("report.html: {e}")))?;

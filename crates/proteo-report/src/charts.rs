@@ -682,6 +682,175 @@ pub fn term_bars(title: &str, names: &[String], adj_p: &[f64], alpha: f64) -> Re
     Ok(finish(buf, "chart"))
 }
 
+/// Leaf order of an average-linkage (UPGMA) clustering of `rows` by Euclidean distance over the columns both rows
+/// have finite (scaled to the full column count), so similar rows sit together in a heatmap.
+pub fn cluster_order(rows: &[Vec<f64>]) -> Vec<usize> {
+    let n = rows.len();
+    if n < 3 {
+        return (0..n).collect();
+    }
+    let dist = |a: &[f64], b: &[f64]| {
+        let (mut s, mut k) = (0.0, 0usize);
+        for (x, y) in a.iter().zip(b) {
+            if x.is_finite() && y.is_finite() {
+                s += (x - y) * (x - y);
+                k += 1;
+            }
+        }
+        if k == 0 {
+            f64::MAX / 4.0
+        } else {
+            (s * a.len() as f64 / k as f64).sqrt()
+        }
+    };
+    // Each cluster: its leaves in order and its size; distances between clusters kept in a matrix.
+    let mut clusters: Vec<Option<Vec<usize>>> = (0..n).map(|i| Some(vec![i])).collect();
+    let mut d: Vec<Vec<f64>> = (0..n).map(|i| (0..n).map(|j| dist(&rows[i], &rows[j])).collect()).collect();
+    for _ in 1..n {
+        let (mut best, mut bi, mut bj) = (f64::INFINITY, 0, 0);
+        for i in 0..n {
+            if clusters[i].is_none() {
+                continue;
+            }
+            for j in i + 1..n {
+                if clusters[j].is_some() && d[i][j] < best {
+                    (best, bi, bj) = (d[i][j], i, j);
+                }
+            }
+        }
+        let (ni, nj) = (clusters[bi].as_ref().map_or(0, Vec::len), clusters[bj].as_ref().map_or(0, Vec::len));
+        for k in 0..n {
+            if k != bi && k != bj && clusters[k].is_some() {
+                let v = (d[bi][k] * ni as f64 + d[bj][k] * nj as f64) / (ni + nj) as f64;
+                d[bi][k] = v;
+                d[k][bi] = v;
+            }
+        }
+        let right = clusters[bj].take().unwrap_or_default();
+        if let Some(left) = clusters[bi].as_mut() {
+            left.extend(right);
+        }
+    }
+    clusters.into_iter().flatten().next().unwrap_or_default()
+}
+
+/// Blue (−) – white – red (+) for a z-score, saturating at ±`Z_SATURATE`.
+fn z_color(z: f64) -> RGBColor {
+    const Z_SATURATE: f64 = 2.5;
+    if !z.is_finite() {
+        return RGBColor(210, 210, 210);
+    }
+    let t = (z / Z_SATURATE).clamp(-1.0, 1.0);
+    if t >= 0.0 {
+        blend(RGBColor(255, 255, 255), UP, t)
+    } else {
+        blend(RGBColor(255, 255, 255), DOWN, -t)
+    }
+}
+
+/// A heatmap of z-scored proteins (rows, in the order given) × samples (columns, design order), a group colour bar
+/// above the columns, imputed values marked with a dot, and a z colour key.
+pub fn zscore_heatmap(
+    title: &str,
+    rows: &[String],
+    samples: &[String],
+    groups: &[String],
+    z: &[Vec<f64>],
+    imputed: &[Vec<bool>],
+) -> String {
+    let uniq = legend_groups(groups);
+    let (cell_w, cell_h) = (18, 14);
+    let label_w = label_width(rows, 40, 200) as i32;
+    let sample_h = label_width(samples, 30, 160) as i32;
+    let (left, top) = (10, 56);
+    let width = left + cell_w * samples.len() as i32 + label_w + 140;
+    let height = top + cell_h * rows.len() as i32 + sample_h + 30;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"chart heatmap-z\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\"><rect width=\"100%\" height=\"100%\" fill=\"white\"/><text x=\"{left}\" y=\"20\" font-family=\"{FONT}\" font-size=\"16\">{}</text>",
+        crate::esc(title)
+    );
+    for (s, g) in groups.iter().enumerate() {
+        let x = left + cell_w * s as i32;
+        let _ = write!(
+            svg,
+            "<rect x=\"{x}\" y=\"{}\" width=\"{cell_w}\" height=\"10\" fill=\"{}\"><title>{}: {}</title></rect>",
+            top - 14,
+            hex(group_color(&uniq, g)),
+            crate::esc(&samples[s]),
+            crate::esc(g)
+        );
+    }
+    for (r, name) in rows.iter().enumerate() {
+        let y = top + cell_h * r as i32;
+        for s in 0..samples.len() {
+            let x = left + cell_w * s as i32;
+            let v = z[r][s];
+            let _ = write!(
+                svg,
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{cell_w}\" height=\"{cell_h}\" fill=\"{}\"><title>{} in {}: z = {v:.2}{}</title></rect>",
+                hex(z_color(v)),
+                crate::esc(name),
+                crate::esc(&samples[s]),
+                if imputed[r][s] { " (imputed)" } else { "" }
+            );
+            if imputed[r][s] {
+                let _ =
+                    write!(svg, "<circle cx=\"{}\" cy=\"{}\" r=\"2\" fill=\"#333\"/>", x + cell_w / 2, y + cell_h / 2);
+            }
+        }
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" font-family=\"{FONT}\" font-size=\"11\">{}</text>",
+            left + cell_w * samples.len() as i32 + 4,
+            y + cell_h - 3,
+            crate::esc(name)
+        );
+    }
+    let base = top + cell_h * rows.len() as i32 + 4;
+    for (s, name) in samples.iter().enumerate() {
+        let x = left + cell_w * s as i32 + cell_w / 2 + 4;
+        let _ = write!(
+            svg,
+            "<text x=\"{x}\" y=\"{base}\" font-family=\"{FONT}\" font-size=\"11\" transform=\"rotate(90 {x} {base})\">{}</text>",
+            crate::esc(name)
+        );
+    }
+    let kx = left + cell_w * samples.len() as i32 + label_w + 20;
+    for (i, g) in uniq.iter().enumerate() {
+        let y = top + 16 * i as i32;
+        let _ = write!(
+            svg,
+            "<rect x=\"{kx}\" y=\"{y}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" font-family=\"{FONT}\" font-size=\"11\">{}</text>",
+            hex(group_color(&uniq, g)),
+            kx + 14,
+            y + 9,
+            crate::esc(g)
+        );
+    }
+    let ky = top + 16 * uniq.len() as i32 + 10;
+    for k in 0..11 {
+        let zv = 2.5 - 0.5 * k as f64;
+        let _ = write!(
+            svg,
+            "<rect x=\"{kx}\" y=\"{}\" width=\"14\" height=\"8\" fill=\"{}\"/>",
+            ky + 8 * k,
+            hex(z_color(zv))
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{}\" y=\"{}\" font-family=\"{FONT}\" font-size=\"11\">z +2.5</text><text x=\"{}\" y=\"{}\" font-family=\"{FONT}\" font-size=\"11\">z −2.5</text><text x=\"{kx}\" y=\"{}\" font-family=\"{FONT}\" font-size=\"11\">● imputed</text></svg>",
+        kx + 18,
+        ky + 8,
+        kx + 18,
+        ky + 88,
+        ky + 108
+    );
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -707,6 +876,16 @@ mod tests {
             let _ = tx.send(());
         });
         assert!(rx.recv_timeout(std::time::Duration::from_secs(60)).is_ok(), "a chart did not finish");
+    }
+
+    #[test]
+    fn clustering_puts_similar_rows_together() {
+        let rows = vec![vec![1.0, 1.0, -1.0], vec![-1.0, -1.0, 1.0], vec![1.1, 0.9, -1.0], vec![-0.9, -1.1, 1.2]];
+        let order = cluster_order(&rows);
+        let pos = |i: usize| order.iter().position(|&x| x == i).unwrap() as i32;
+        assert_eq!(order.len(), 4);
+        assert_eq!((pos(0) - pos(2)).abs(), 1, "{order:?}");
+        assert_eq!((pos(1) - pos(3)).abs(), 1, "{order:?}");
     }
 
     #[test]

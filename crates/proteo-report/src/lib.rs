@@ -14,11 +14,20 @@ pub const REPORT_INPUTS: &[&str] = &[
     "summary.json",
     "ingest/table.parquet",
     "qc/matrix.parquet",
+    "qc/imputed.parquet",
     "qc/samples.parquet",
     "qc/pca.parquet",
     "de/results.parquet",
     "pathway/enrichment.parquet",
 ];
+
+/// Outputs the report shows when the run wrote them (the F test exists for ≥ 3 groups only).
+pub const OPTIONAL_REPORT_INPUTS: &[&str] = &["de/ftest.parquet"];
+
+/// Proteins in the F-test table.
+const TOP_F: usize = 25;
+/// Proteins in the heatmap of top significant proteins.
+const HEATMAP_PROTEINS: usize = 40;
 
 /// Hits listed per contrast, ranked by adjusted p.
 const TOP_HITS: usize = 50;
@@ -166,6 +175,113 @@ fn p_cut(p: &[f64], adj: &[f64], alpha: f64) -> (f64, bool) {
     }
 }
 
+/// The F test: a p-value histogram and the top proteins by adjusted p (absent for two groups).
+fn ftest_section(inputs: &ReportInputs, summary: &Value, alpha: f64) -> Result<String, ReportError> {
+    let mut h = String::from("<section id=\"ftest\"><h2>F test: any difference among the groups</h2>");
+    let Some(bytes) = inputs.files.get("de/ftest.parquet") else {
+        h.push_str(
+            "<p class=\"note\">No F test: the design has two groups (the contrast's t-test is the test).</p></section>",
+        );
+        return Ok(h);
+    };
+    let f = Table::from_parquet(bytes.clone(), "de/ftest.parquet")?;
+    let (ids, genes) = (f.text("protein_id")?, f.text("gene_names")?);
+    let (fv, df1, df2, p, adj) =
+        (num(&f, "f")?, num(&f, "df1")?, num(&f, "df2")?, num(&f, "p_value")?, num(&f, "adj_p_value")?);
+    let n_sig = adj.iter().filter(|a| **a < alpha).count();
+    let _ = write!(
+        h,
+        "<p class=\"note\">{}: {n_sig} of {} proteins at BH-adjusted p &lt; {alpha}.</p><div class=\"grid\">",
+        esc(&json_text(&summary["stages"]["de"]["f_test"])),
+        ids.len()
+    );
+    h.push_str(&charts::p_histogram("F test", &p)?);
+    h.push_str("</div>");
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    let key = |v: f64| if v.is_nan() { f64::INFINITY } else { v };
+    order.sort_by(|&a, &b| key(adj[a]).total_cmp(&key(adj[b])).then(key(p[a]).total_cmp(&key(p[b]))));
+    let _ = write!(h, "<h4>Top {TOP_F} by adjusted p</h4><table class=\"sortable\" data-testid=\"ftest-table\"><thead><tr><th>protein</th><th>gene</th><th>F</th><th>df1</th><th>df2</th><th>p</th><th>adj. p</th></tr></thead><tbody>");
+    for &i in order.iter().take(TOP_F) {
+        let _ = write!(
+            h,
+            "<tr{}><td>{}</td><td>{}</td><td data-v=\"{}\">{:.2}</td><td>{}</td><td>{:.1}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td></tr>",
+            if adj[i] < alpha { " class=\"sig\"" } else { "" },
+            esc(&ids[i]),
+            esc(&genes[i]),
+            fv[i],
+            fv[i],
+            df1[i],
+            df2[i],
+            p[i],
+            fmt_p(p[i]),
+            adj[i],
+            fmt_p(adj[i])
+        );
+    }
+    h.push_str("</tbody></table></section>");
+    Ok(h)
+}
+
+/// A clustered heatmap of the top proteins (smallest adjusted p in any contrast, below `alpha`), z-scored per
+/// protein over the final matrix, samples in design order with their group, imputed values marked.
+#[allow(clippy::too_many_arguments)]
+fn heatmap_section(
+    inputs: &ReportInputs,
+    samples: &[String],
+    groups: &[String],
+    de_ids: &[String],
+    de_genes: &[String],
+    de_adj: &[f64],
+    alpha: f64,
+) -> Result<String, ReportError> {
+    let mut best: HashMap<&str, (f64, &str)> = HashMap::new();
+    for i in 0..de_ids.len() {
+        let e = best.entry(de_ids[i].as_str()).or_insert((f64::INFINITY, de_genes[i].as_str()));
+        if de_adj[i] < e.0 {
+            e.0 = de_adj[i];
+        }
+    }
+    let mut top: Vec<(&str, f64, &str)> =
+        best.into_iter().filter(|(_, (a, _))| *a < alpha).map(|(id, (a, g))| (id, a, g)).collect();
+    top.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
+    top.truncate(HEATMAP_PROTEINS);
+    let mut h = String::from("<section id=\"heatmap\"><h2>Top significant proteins</h2>");
+    if top.len() < 2 {
+        let _ = write!(h, "<p class=\"note\">Fewer than two proteins reach BH-adjusted p &lt; {alpha} in any contrast: no heatmap.</p></section>");
+        return Ok(h);
+    }
+    let mt = inputs.table("qc/matrix.parquet")?;
+    let imp = inputs.table("qc/imputed.parquet")?;
+    let row_of: HashMap<String, usize> =
+        mt.text("protein_id")?.into_iter().enumerate().map(|(i, id)| (id, i)).collect();
+    let cols: Vec<Vec<f64>> = samples.iter().map(|s| num(&mt, s)).collect::<Result<_, _>>()?;
+    let imp_cols: Vec<Vec<bool>> = samples.iter().map(|s| imp.bool(s)).collect::<Result<_, _>>()?;
+    let (mut names, mut z, mut imputed) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, _, gene) in &top {
+        let Some(&r) = row_of.get(*id) else { continue };
+        let v: Vec<f64> = cols.iter().map(|c| c[r]).collect();
+        let fin: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+        let mean = fin.iter().sum::<f64>() / fin.len().max(1) as f64;
+        let sd = (fin.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (fin.len().max(2) - 1) as f64).sqrt();
+        z.push(v.iter().map(|x| if sd > 0.0 { (x - mean) / sd } else { 0.0 }).collect::<Vec<f64>>());
+        imputed.push(imp_cols.iter().map(|c| c[r]).collect::<Vec<bool>>());
+        let g = first_gene(gene);
+        names.push(if g.is_empty() { id.to_string() } else { format!("{g} ({})", id.split(';').next().unwrap_or(id)) });
+    }
+    let order = charts::cluster_order(&z);
+    let names: Vec<String> = order.iter().map(|&i| names[i].clone()).collect();
+    let z: Vec<Vec<f64>> = order.iter().map(|&i| z[i].clone()).collect();
+    let imputed: Vec<Vec<bool>> = order.iter().map(|&i| imputed[i].clone()).collect();
+    let _ = write!(
+        h,
+        "<p class=\"note\">The {} proteins with the smallest BH-adjusted p in any contrast (all &lt; {alpha}), z-scored per protein over the final matrix, rows clustered (average linkage, Euclidean); the bar above the columns gives each sample's group; dots mark imputed values.</p>",
+        names.len()
+    );
+    h.push_str(&charts::zscore_heatmap("Top significant proteins (z-score)", &names, samples, groups, &z, &imputed));
+    h.push_str("</section>");
+    Ok(h)
+}
+
 /// Render the whole report as one HTML document.
 pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
     let summary: Value = serde_json::from_slice(inputs.get("summary.json")?)?;
@@ -176,7 +292,7 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
     let mut toc = String::new();
 
     // Run summary
-    let _ = write!(toc, "<a href=\"#summary\">Run</a><a href=\"#qc\">QC</a><a href=\"#de\">Differential expression</a><a href=\"#pathway\">Pathways</a>");
+    let _ = write!(toc, "<a href=\"#summary\">Run</a><a href=\"#qc\">QC</a><a href=\"#de\">Differential expression</a><a href=\"#ftest\">F test</a><a href=\"#heatmap\">Heatmap</a><a href=\"#pathway\">Pathways</a>");
     body.push_str("<section id=\"summary\"><h2>Run summary</h2><div class=\"grid\">");
     let mut run = vec![
         ("Input".to_string(), json_text(&summary["input"])),
@@ -205,22 +321,39 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
     let mut prows = Vec::new();
     flatten("", params, &mut prows);
     let _ = write!(body, "<div><h3>Parameters</h3>{}</div></div>", kv_table(&prows));
-    if let Some(cs) = summary["stages"]["de"]["contrasts"].as_array() {
-        body.push_str("<h3>Significant proteins per contrast</h3><table class=\"kv\"><tr><th>contrast</th><th>up</th><th>down</th><th>significant</th></tr>");
+    let de_summary = &summary["stages"]["de"];
+    if let Some(cs) = de_summary["contrasts"].as_array() {
+        let _ = write!(
+            body,
+            "<h3>Significant proteins per contrast</h3><p class=\"note\" data-testid=\"contrast-rule\">Reference group: {}. Contrasts: {} (A-B = log2 A − log2 B).</p><table class=\"kv\"><tr><th>contrast</th><th>up</th><th>down</th><th>significant</th><th>adj. p &lt; {alpha} alone</th></tr>",
+            esc(&json_text(&de_summary["reference"])),
+            esc(&json_text(&de_summary["contrast_rule"]))
+        );
         for c in cs {
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&json_text(&c["contrast"])),
                 json_text(&c["up"]),
                 json_text(&c["down"]),
-                json_text(&c["significant"])
+                json_text(&c["significant"]),
+                json_text(&c["adj_p_significant"])
+            );
+        }
+        if !de_summary["f_test_significant"].is_null() {
+            let _ = write!(
+                body,
+                "<tr><td>F test (any difference)</td><td></td><td></td><td></td><td>{}</td></tr>",
+                json_text(&de_summary["f_test_significant"])
             );
         }
         let _ = write!(
             body,
-            "</table><p class=\"note\">Significant: BH-adjusted p &lt; {alpha} and |log2FC| ≥ {min_lfc}.</p>"
+            "</table><p class=\"note\">Significant: BH-adjusted p &lt; {alpha} and |log2FC| ≥ {min_lfc}; the last column counts BH-adjusted p &lt; {alpha} whatever the fold change.</p>"
         );
+    }
+    if let Some(m) = summary["methods"].as_str() {
+        let _ = write!(body, "<h3>Methods</h3><p class=\"methods\" data-testid=\"methods\">{}</p>", esc(m));
     }
     body.push_str("</section>");
 
@@ -271,14 +404,47 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
     body.push_str(&charts::heatmap(&samples, &correlation(&after))?);
     let _ = write!(
         body,
-        "</div><p class=\"note\">{} proteins in the final matrix; correlation over rows complete in every sample.</p></section>",
+        "</div><p class=\"note\">{} proteins in the final matrix; correlation over rows complete in every sample.</p>",
         mt.num_rows()
     );
+    let qc_summary = &summary["stages"]["qc"];
+    let norm = &qc_summary["normalization"];
+    let _ = write!(
+        body,
+        "<h3>Sample QC and normalization</h3><p class=\"note\">Normalization: {} on {} ({} proteins). Shift = the median of what normalization subtracted from the sample; proteins = the reference proteins observed in it that defined it. Outlier rule: {}.</p><table class=\"kv\" data-testid=\"sample-qc\"><tr><th>sample</th><th>group</th><th>identified</th><th>% missing</th><th>median r to others</th><th>shift</th><th>proteins defining it</th><th>outlier</th></tr>",
+        esc(&json_text(&norm["method"])),
+        esc(&json_text(&norm["set"])),
+        json_text(&norm["proteins"]),
+        esc(&json_text(&qc_summary["outlier_rule"]))
+    );
+    let (ident, miss) = (num(&st, "identified")?, num(&st, "missing_pct")?);
+    let (corr, shift, defining) =
+        (num(&st, "median_correlation")?, num(&st, "normalization_shift")?, num(&st, "normalization_proteins")?);
+    let (outlier, reason) = (st.bool("outlier")?, st.text("outlier_reason")?);
+    for i in 0..samples.len() {
+        let _ = write!(
+            body,
+            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{}</td></tr>",
+            if outlier[i] { " class=\"sig outlier\"" } else { "" },
+            esc(&samples[i]),
+            esc(&groups[i]),
+            ident[i],
+            miss[i],
+            corr[i],
+            shift[i],
+            defining[i],
+            if outlier[i] { format!("flagged: {}", esc(&reason[i])) } else { "—".into() }
+        );
+    }
+    body.push_str("</table></section>");
 
     // DE
     let de = inputs.table("de/results.parquet")?;
     let (pid, genes, contrast) = (de.text("protein_id")?, de.text("gene_names")?, de.text("contrast")?);
     let (lfc, p, adj) = (num(&de, "log2fc")?, num(&de, "p_value")?, num(&de, "adj_p_value")?);
+    let tukey =
+        if de.column_names().iter().any(|c| c == "tukey_p_value") { Some(num(&de, "tukey_p_value")?) } else { None };
+    let (imp_a, imp_b) = (num(&de, "imputed_a")?, num(&de, "imputed_b")?);
     let mut order: Vec<String> = Vec::new();
     let mut rows_of: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, c) in contrast.iter().enumerate() {
@@ -345,11 +511,17 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
         body.push_str(&charts::volcano(c, &points, min_lfc, cut, &cut_label)?);
         body.push_str(&charts::p_histogram(c, &rows.iter().map(|&r| p[r]).collect::<Vec<_>>())?);
         body.push_str("</div>");
-        let _ = write!(body, "<h4>Top {TOP_HITS} by adjusted p</h4><input class=\"search\" placeholder=\"search protein or gene\"><table class=\"sortable\"><thead><tr><th>protein</th><th>gene</th><th>log2FC</th><th>p</th><th>adj. p</th></tr></thead><tbody>");
+        let _ = write!(
+            body,
+            "<h4>Top {TOP_HITS} by adjusted p</h4><input class=\"search\" placeholder=\"search protein or gene\"><table class=\"sortable\"><thead><tr><th>protein</th><th>gene</th><th>log2FC</th><th>p</th><th>adj. p</th>{}<th>imputed (A / B)</th></tr></thead><tbody>",
+            if tukey.is_some() { "<th>Tukey p</th>" } else { "" }
+        );
         for &r in ranked.iter().take(TOP_HITS) {
+            let tk =
+                tukey.as_ref().map(|t| format!("<td data-v=\"{}\">{}</td>", t[r], fmt_p(t[r]))).unwrap_or_default();
             let _ = write!(
                 body,
-                "<tr{}><td>{}</td><td>{}</td><td data-v=\"{}\">{:.2}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td></tr>",
+                "<tr{}><td>{}</td><td>{}</td><td data-v=\"{}\">{:.2}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td>{tk}<td>{} / {}</td></tr>",
                 if sig(r) { " class=\"sig\"" } else { "" },
                 esc(&pid[r]),
                 esc(&genes[r]),
@@ -358,12 +530,17 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
                 p[r],
                 fmt_p(p[r]),
                 adj[r],
-                fmt_p(adj[r])
+                fmt_p(adj[r]),
+                imp_a[r],
+                imp_b[r]
             );
         }
         body.push_str("</tbody></table></details>");
     }
     body.push_str("</section>");
+
+    body.push_str(&ftest_section(inputs, &summary, alpha)?);
+    body.push_str(&heatmap_section(inputs, &samples, &groups, &pid, &genes, &adj, alpha)?);
 
     // Pathways
     let en = inputs.table("pathway/enrichment.parquet")?;
@@ -377,7 +554,8 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
         num(&en, "adj_p_value")?,
     );
     let gene_sets = json_text(&summary["stages"]["pathway"]["gene_sets"]);
-    let _ = write!(body, "<section id=\"pathway\"><h2>Pathway over-representation</h2><p class=\"note\">Gene sets: {}. Significant proteins per contrast and direction tested against all proteins in the final matrix (hypergeometric, BH-adjusted).</p>", esc(&gene_sets));
+    let background = json_text(&summary["stages"]["pathway"]["background_rule"]);
+    let _ = write!(body, "<section id=\"pathway\"><h2>Pathway over-representation</h2><p class=\"note\">Gene sets: {}. Significant proteins per contrast and direction tested against a background of {} (hypergeometric, BH-adjusted over the tested sets).</p>", esc(&gene_sets), esc(&background));
     let mut any = false;
     for c in &order {
         let mut dirs: Vec<&str> = Vec::new();
@@ -423,7 +601,7 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
     ))
 }
 
-const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#222}header{background:#1e3c72;color:#fff;padding:10px 24px;position:sticky;top:0;z-index:1}header h1{font-size:20px;margin:4px 0}nav a{color:#dde;margin-right:18px;text-decoration:none}main{padding:0 24px 40px}section{margin-top:24px}.grid{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}table{border-collapse:collapse;font-size:13px;margin:6px 0}th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}table.kv th{background:#f4f6fa;font-weight:600}table.sortable th{cursor:pointer;background:#f4f6fa}table.sortable th:after{content:' ⇅';color:#999}tr.sig td{background:#fff4e5}details{border:1px solid #ddd;border-radius:6px;padding:6px 12px;margin:10px 0}summary{font-weight:600;cursor:pointer}.note{color:#555;font-size:13px}input.search{padding:4px 8px;width:260px}svg.chart{border:1px solid #eee}footer{margin-top:32px;color:#666;font-size:12px}";
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#222}header{background:#1e3c72;color:#fff;padding:10px 24px;position:sticky;top:0;z-index:1}header h1{font-size:20px;margin:4px 0}nav a{color:#dde;margin-right:18px;text-decoration:none}main{padding:0 24px 40px}section{margin-top:24px}.grid{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}table{border-collapse:collapse;font-size:13px;margin:6px 0}th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}table.kv th{background:#f4f6fa;font-weight:600}table.sortable th{cursor:pointer;background:#f4f6fa}table.sortable th:after{content:' ⇅';color:#999}tr.sig td{background:#fff4e5}details{border:1px solid #ddd;border-radius:6px;padding:6px 12px;margin:10px 0}summary{font-weight:600;cursor:pointer}.note{color:#555;font-size:13px}input.search{padding:4px 8px;width:260px}svg.chart{border:1px solid #eee}footer{margin-top:32px;color:#666;font-size:12px}p.methods{max-width:960px;line-height:1.5;background:#f8f9fb;padding:10px 14px;border-left:3px solid #1e3c72}tr.outlier td{background:#fde2e2}";
 
 const JS: &str = r#"document.querySelectorAll('table.sortable').forEach(function(t){t.querySelectorAll('th').forEach(function(th,i){var asc=true;th.addEventListener('click',function(){var b=t.tBodies[0];var rows=Array.prototype.slice.call(b.rows);rows.sort(function(x,y){var a=x.cells[i],c=y.cells[i];var u=a.dataset.v,v=c.dataset.v;var r=(u!==undefined&&v!==undefined)?(parseFloat(u)-parseFloat(v)):a.textContent.localeCompare(c.textContent);if(isNaN(r))r=0;return asc?r:-r;});asc=!asc;rows.forEach(function(r){b.appendChild(r);});});});});document.querySelectorAll('input.search').forEach(function(inp){var t=inp.nextElementSibling;inp.addEventListener('input',function(){var q=inp.value.toLowerCase();Array.prototype.forEach.call(t.tBodies[0].rows,function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)>=0?'':'none';});});});"#;
 

@@ -7,7 +7,7 @@ use proteo_core::tables::Table;
 use proteo_pipeline::contracts::PathwayParams;
 use proteo_pipeline::fs_store::FsStore;
 use proteo_pipeline::{run_job, JobParams, JobSpec, Progress};
-use proteo_report::{render, ReportInputs, REPORT_INPUTS};
+use proteo_report::{render, ReportInputs, OPTIONAL_REPORT_INPUTS, REPORT_INPUTS};
 
 /// The report must stay small enough to e-mail and open quickly: the brief's bound for 10 000 × 36 contrasts.
 const MAX_BYTES: usize = 5_000_000;
@@ -39,6 +39,11 @@ fn run(input: &Path, design: &Path, out: &Path) -> ReportInputs {
     for key in REPORT_INPUTS {
         inputs.files.insert(key.to_string(), Bytes::from(std::fs::read(out.join(key)).unwrap()));
     }
+    for key in OPTIONAL_REPORT_INPUTS {
+        if let Ok(bytes) = std::fs::read(out.join(key)) {
+            inputs.files.insert(key.to_string(), Bytes::from(bytes));
+        }
+    }
     inputs
 }
 
@@ -60,7 +65,7 @@ fn example_report_has_every_chart_the_contrasts_and_labelled_hits() {
     assert!(html.len() > 50_000 && html.len() < 2_000_000, "{} bytes", html.len());
     assert_self_contained(&html);
 
-    let contrasts = ["CD34Low-CD34High", "CD34Neg-CD34High", "CD34Neg-CD34Low"];
+    let contrasts = ["CD34High-CD34Low", "CD34High-CD34Neg", "CD34Low-CD34Neg"];
     for c in contrasts {
         assert!(html.contains(&format!("Volcano: {c}")), "{c}");
     }
@@ -69,14 +74,33 @@ fn example_report_has_every_chart_the_contrasts_and_labelled_hits() {
     let mut pairs: Vec<(String, String)> = ec.into_iter().zip(ed).collect();
     pairs.sort();
     pairs.dedup();
-    // 2 sample bars + 2 box plots + PCA + heatmap, volcano + p histogram per contrast, one bar chart per term list.
-    assert_eq!(html.matches("<svg").count(), 6 + 2 * contrasts.len() + pairs.len());
+    // 2 sample bars + 2 box plots + PCA + correlation heatmap, volcano + p histogram per contrast, the F test's p
+    // histogram, the heatmap of top proteins, one bar chart per term list.
+    assert_eq!(html.matches("<svg").count(), 8 + 2 * contrasts.len() + pairs.len());
+    // Everything computed is shown: the F test, the heatmap, the outlier sample (N1: 96 % missing), the methods.
+    assert!(html.contains("data-testid=\"ftest-table\""), "F-test table");
+    assert!(html.contains("F test: any difference among the groups"));
+    assert!(html.contains("chart heatmap-z") && html.contains("Top significant proteins (z-score)"));
+    let qc_table = &html[html.find("data-testid=\"sample-qc\"").expect("sample QC table")..];
+    assert!(qc_table.contains("<tr class=\"sig outlier\"><td>N1</td>"), "N1 flagged");
+    assert!(qc_table[..qc_table.find("</table>").unwrap()].contains("flagged: identified proteins 52"), "N1's reason");
+    let methods = &html[html.find("data-testid=\"methods\"").expect("methods paragraph")..];
+    for needle in [
+        "log2-transformed",
+        "705 of 1375",
+        "subtracting each sample",
+        "N1 (",
+        "limma lmFit",
+        "first listed − later listed",
+    ] {
+        assert!(methods[..methods.find("</p>").unwrap()].contains(needle), "methods mention `{needle}`");
+    }
 
-    // The most significant hit of CD34Neg-CD34Low, by the DE table itself, is a volcano label.
+    // The most significant hit of CD34Low-CD34Neg, by the DE table itself, is a volcano label.
     let de = Table::from_parquet(inputs.files["de/results.parquet"].clone(), "de").unwrap();
     let (c, g, adj) = (de.text("contrast").unwrap(), de.text("gene_names").unwrap(), de.f64("adj_p_value").unwrap());
     let best =
-        (0..de.num_rows()).filter(|&i| c[i] == "CD34Neg-CD34Low").min_by(|&a, &b| adj[a].total_cmp(&adj[b])).unwrap();
+        (0..de.num_rows()).filter(|&i| c[i] == "CD34Low-CD34Neg").min_by(|&a, &b| adj[a].total_cmp(&adj[b])).unwrap();
     assert!(adj[best] < 0.05);
     let gene = g[best].split(';').next().unwrap();
     assert!(html.contains(&format!(">{gene}</text>")), "label {gene} missing");

@@ -3,7 +3,9 @@
 pub mod anova;
 pub mod dist;
 pub mod hyper;
+pub mod impute;
 pub mod limma;
+pub mod normalize;
 pub mod padjust;
 pub mod ptukey;
 pub mod special;

@@ -2,10 +2,10 @@
 
 mod fdist;
 mod qr;
-mod rmath;
+pub(crate) mod rmath;
 mod robust;
 
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 
 use crate::dist::{pf_upper, StudentT};
 use fdist::squeeze_var;
@@ -228,19 +228,7 @@ pub fn lm_fit(values: &[f64], n_samples: usize, design: &DMatrix<f64>) -> Result
         if n_obs == 0 {
             continue;
         }
-        {
-            let a = gene_qr.matrix_mut(n_obs);
-            let mut i = 0;
-            for (s, &v) in row.iter().enumerate() {
-                if v.is_finite() {
-                    for j in 0..p {
-                        a[j * n_obs + i] = x[j * n_samples + s];
-                    }
-                    y[i] = v;
-                    i += 1;
-                }
-            }
-        }
+        fill_observed(&mut gene_qr, row, x, n_obs, &mut y);
         gene_qr.factor(LM_FIT_TOL);
         let rss = gene_qr.solve(&mut y[..n_obs], coef);
         gene_qr.stdev_unscaled(sd);
@@ -260,6 +248,23 @@ pub fn lm_fit(values: &[f64], n_samples: usize, design: &DMatrix<f64>) -> Result
         amean,
         cov_coefficients: cov,
     })
+}
+
+/// Loads the design rows (column-major `x`, one row per sample) and values of a protein's `n_obs` observed samples
+/// into `qr` and `y`, for a fit on those samples only (limma `lm.series`).
+fn fill_observed(qr: &mut Qr, row: &[f64], x: &[f64], n_obs: usize, y: &mut [f64]) {
+    let (n_samples, p) = (row.len(), x.len() / row.len().max(1));
+    let a = qr.matrix_mut(n_obs);
+    let mut i = 0;
+    for (s, &v) in row.iter().enumerate() {
+        if v.is_finite() {
+            for j in 0..p {
+                a[j * n_obs + i] = x[j * n_samples + s];
+            }
+            y[i] = v;
+            i += 1;
+        }
+    }
 }
 
 fn cov2cor(cov: &DMatrix<f64>) -> DMatrix<f64> {
@@ -490,6 +495,79 @@ pub fn ebayes(fit: &LinearModelFit, opts: &EbayesOptions) -> Result<EbayesResult
         f_df2,
         f_p_value,
     })
+}
+
+/// Moderated F test of "any difference among the groups" for each protein from its own fit.
+#[derive(Debug, Clone)]
+pub struct GroupFTest {
+    pub f: Vec<f64>,
+    /// Estimable group differences in this protein's fit (groups with observed values − 1); NaN below 2 groups.
+    pub df1: Vec<f64>,
+    /// `df_residual + df_prior`, as limma's F.
+    pub df2: Vec<f64>,
+    pub p_value: Vec<f64>,
+}
+
+/// The moderated F statistic of H0 "all group coefficients equal" from each protein's own least-squares fit on its
+/// observed samples: `F = (Lb)ᵀ (L V Lᵀ)⁻¹ (Lb) / (r · s2_post)`, `V` the unscaled covariance of that protein's
+/// estimable coefficients, `L` the differences of its estimable `group_columns` to the first of them, `r` their
+/// number, `s2_post` from [`ebayes`]. It does not depend on the contrasts asked for; for a protein without missing
+/// values it equals limma's `classifyTestsF` F over any full set of group contrasts. limma's own F (the `f` of
+/// [`EbayesResult`]) instead uses the design's shared covariance for every protein, which misstates the correlation
+/// of a protein's t-statistics when some of its values are missing.
+pub fn group_ftest(
+    values: &[f64],
+    n_samples: usize,
+    design: &DMatrix<f64>,
+    group_columns: &[usize],
+    df_residual: &[f64],
+    eb: &EbayesResult,
+) -> GroupFTest {
+    let n_genes = values.len().checked_div(n_samples).unwrap_or(0);
+    let p = design.ncols();
+    let x = design.as_slice();
+    let mut out = GroupFTest {
+        f: vec![f64::NAN; n_genes],
+        df1: vec![f64::NAN; n_genes],
+        df2: vec![f64::NAN; n_genes],
+        p_value: vec![f64::NAN; n_genes],
+    };
+    let mut qr = Qr::new(n_samples, p);
+    let mut y = vec![0.0; n_samples];
+    let mut coef = vec![0.0; p];
+    for g in 0..n_genes {
+        let row = &values[g * n_samples..(g + 1) * n_samples];
+        let n_obs = row.iter().filter(|v| v.is_finite()).count();
+        if n_obs == 0 {
+            continue;
+        }
+        fill_observed(&mut qr, row, x, n_obs, &mut y);
+        qr.factor(LM_FIT_TOL);
+        qr.solve(&mut y[..n_obs], &mut coef);
+        let cov = qr.unscaled_covariance();
+        let r = qr.rank;
+        let pos: Vec<usize> = group_columns
+            .iter()
+            .filter_map(|&c| qr.pivot[..r].iter().position(|&pc| pc == c).filter(|_| coef[c].is_finite()))
+            .collect();
+        let cols: Vec<usize> = pos.iter().map(|&k| qr.pivot[k]).collect();
+        if pos.len() < 2 {
+            continue;
+        }
+        let q = pos.len() - 1;
+        let v = |a: usize, b: usize| cov[pos[a] * r + pos[b]];
+        let lb = DVector::from_fn(q, |i, _| coef[cols[i + 1]] - coef[cols[0]]);
+        let m = DMatrix::from_fn(q, q, |i, j| v(i + 1, j + 1) - v(i + 1, 0) - v(0, j + 1) + v(0, 0));
+        let Some(chol) = m.cholesky() else { continue };
+        let quad = lb.dot(&chol.solve(&lb));
+        let f = quad / (q as f64 * eb.s2_post[g]);
+        let df2 = df_residual[g] + eb.df_prior[g];
+        out.f[g] = f;
+        out.df1[g] = q as f64;
+        out.df2[g] = df2;
+        out.p_value[g] = pf_upper(f, q as f64, df2);
+    }
+    out
 }
 
 /// limma 3.54 `treat(fit, lfc = lfc)` using the variance moderation of `eb`: t-statistics and

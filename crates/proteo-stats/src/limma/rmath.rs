@@ -393,7 +393,7 @@ fn lowest(
 }
 
 /// R's `clowess(x, y, f, nsteps, delta)` (lowess.c) on x sorted increasingly: fitted values.
-fn clowess(x: &[f64], y: &[f64], f: f64, nsteps: usize, delta: f64) -> Vec<f64> {
+pub(crate) fn clowess(x: &[f64], y: &[f64], f: f64, nsteps: usize, delta: f64) -> Vec<f64> {
     let n = x.len();
     let mut ys = vec![0.0; n];
     if n < 2 {
