@@ -160,26 +160,32 @@ type Field = (&'static str, Kind, bool);
 
 /// Every input format `proteo_core::model::InputFormat` knows.
 pub const FORMATS: &[&str] = &["matrix", "maxquant"];
-pub const NORMALIZE: &[&str] = &["median", "none"];
-pub const IMPUTE: &[&str] = &["perseus", "none"];
+pub const NORMALIZE: &[&str] = &["median", "quantile", "cyclic-loess", "none"];
+pub const IMPUTE: &[&str] = &["perseus", "min-prob", "half-min", "knn", "none"];
 pub const DE_METHODS: &[&str] = &["limma", "welch", "student", "anova", "welch-anova"];
 pub const POSTHOC: &[&str] = &["none", "tukey"];
+pub const F_TEST: &[&str] = &["per-protein", "shared"];
+pub const MEMBERSHIP: &[&str] = &["leading-accession", "any-member"];
 
 const QC: &[Field] = &[
     ("log2_input", Kind::Bool, false),
     ("min_valid", Kind::UInt(1, MAX_MIN_VALID), true),
     ("normalize", Kind::OneOf(NORMALIZE), false),
+    ("normalize_on", Kind::Text, true),
     ("impute", Kind::OneOf(IMPUTE), false),
     ("seed", Kind::UInt(0, u64::MAX), false),
+    ("exclude_samples", Kind::TextList, false),
 ];
 const DE: &[Field] = &[
     ("method", Kind::OneOf(DE_METHODS), false),
     ("contrasts", Kind::Text, false),
+    ("reference", Kind::Text, true),
     ("posthoc", Kind::OneOf(POSTHOC), false),
     ("trend", Kind::Bool, false),
     ("robust", Kind::Bool, false),
     ("treat_lfc", Kind::Number, true),
     ("covariates", Kind::TextList, false),
+    ("f_test", Kind::OneOf(F_TEST), false),
 ];
 const PATHWAY: &[Field] = &[
     ("alpha", Kind::Number, false),
@@ -187,6 +193,7 @@ const PATHWAY: &[Field] = &[
     ("gene_sets", Kind::Text, false),
     ("min_set_size", Kind::UInt(1, MAX_SET_SIZE_BOUND), false),
     ("max_set_size", Kind::UInt(1, MAX_SET_SIZE_BOUND), false),
+    ("membership", Kind::OneOf(MEMBERSHIP), false),
 ];
 const OUTPUT: &[Field] = &[("full_precision", Kind::Bool, false)];
 const TOP: &[Field] = &[

@@ -188,7 +188,7 @@ pub struct StageResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proteo_core::de::{DeMethod, Posthoc};
+    use proteo_core::de::{DeMethod, FTestMode, Posthoc};
     use proteo_core::qc::{Impute, Normalize};
     use serde_json::{json, Value};
 
@@ -201,14 +201,29 @@ mod tests {
                 InputFormat::Matrix | InputFormat::Maxquant => out.push(("", "format", json!(f))),
             }
         }
-        for n in [Normalize::Median, Normalize::None] {
+        for n in [Normalize::Median, Normalize::Quantile, Normalize::CyclicLoess, Normalize::None] {
             match n {
-                Normalize::Median | Normalize::None => out.push(("qc", "normalize", json!(n))),
+                Normalize::Median | Normalize::Quantile | Normalize::CyclicLoess | Normalize::None => {
+                    out.push(("qc", "normalize", json!(n)))
+                }
             }
         }
-        for i in [Impute::Perseus, Impute::None] {
+        for i in [Impute::Perseus, Impute::MinProb, Impute::HalfMin, Impute::Knn, Impute::None] {
             match i {
-                Impute::Perseus | Impute::None => out.push(("qc", "impute", json!(i))),
+                Impute::Perseus | Impute::MinProb | Impute::HalfMin | Impute::Knn | Impute::None => {
+                    out.push(("qc", "impute", json!(i)))
+                }
+            }
+        }
+        use proteo_core::pathway::Membership;
+        for m in [Membership::LeadingAccession, Membership::AnyMember] {
+            match m {
+                Membership::LeadingAccession | Membership::AnyMember => out.push(("pathway", "membership", json!(m))),
+            }
+        }
+        for f in [FTestMode::PerProtein, FTestMode::Shared] {
+            match f {
+                FTestMode::PerProtein | FTestMode::Shared => out.push(("de", "f_test", json!(f))),
             }
         }
         for m in [DeMethod::Limma, DeMethod::Welch, DeMethod::Student, DeMethod::Anova, DeMethod::WelchAnova] {
