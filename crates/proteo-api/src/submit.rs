@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,11 +13,8 @@ use proteo_jobs::{keys, JobRecord, JobStore, ObjectStore, Presigner};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{ApiError, ApiState, MAX_BODY_BYTES, MAX_DESIGN_BYTES, MAX_PARAMS_BYTES};
+use crate::{ApiError, ApiState, Caller, MAX_BODY_BYTES, MAX_DESIGN_BYTES, MAX_PARAMS_BYTES};
 use proteo_jobs::limits::MAX_UPLOAD_BYTES;
-
-/// The name under which the design from the request body is stored next to the upload; no upload may take it.
-const DESIGN_FILE_NAME: &str = "design.tsv";
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -59,6 +56,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 pub(crate) async fn submit<S: ObjectStore + Presigner, J: JobStore>(
     State(state): State<ApiState<S, J>>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -88,7 +86,8 @@ pub(crate) async fn submit<S: ObjectStore + Presigner, J: JobStore>(
         None => None,
     };
     state.store.put(&design_key, submission.design.into_bytes(), "text/plain; charset=utf-8").await?;
-    let record = JobRecord::queued(&job_id, "api", &upload_key, &design_key, submission.params, (state.clock)());
+    let record = JobRecord::queued(&job_id, "api", &upload_key, &design_key, submission.params, (state.clock)())
+        .owned_by(&caller.owner);
     if !state.jobs.create(&record).await? {
         return Err(ApiError::Internal(format!("job id `{job_id}` already exists: the random id collided")));
     }
@@ -180,16 +179,14 @@ fn parse_fields(body: &[u8]) -> Result<SubmitRequest, String> {
     Ok(request)
 }
 
-/// A bare file name: it becomes the last segment of `jobs/<id>/input/<fileName>`.
+/// A bare file name: it becomes the last segment of `uploads/api/<id>/<fileName>`. The rules are the ones ingest
+/// classifies keys by (`proteo_jobs::keys::file_name_problem`), so an accepted name is always ingested.
 fn check_file_name(name: &str) -> Result<(), String> {
-    params::check_file_name(name).map_err(|m| format!("`fileName` {m}"))?;
+    if let Some(problem) = keys::file_name_problem(name) {
+        return Err(format!("`fileName`: {problem}"));
+    }
     if name.ends_with(".partial") {
         return Err(format!("`fileName` `{name}` must not end with `.partial` (the name of half-written files)"));
-    }
-    if name == DESIGN_FILE_NAME {
-        return Err(format!(
-            "`fileName` `{DESIGN_FILE_NAME}` is reserved for the design sent in this request; rename the data file"
-        ));
     }
     Ok(())
 }
@@ -233,7 +230,6 @@ fn kind(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MAX_FILE_NAME_CHARS;
 
     /// The request body, with a `fileSize` unless the test gives one.
     fn body(mut v: Value) -> Vec<u8> {
@@ -277,12 +273,13 @@ mod tests {
 
     #[test]
     fn file_names_that_could_leave_the_input_folder_are_refused() {
-        for bad in ["", "a/b", "a\\b", "..", "x..y", ".", "tab\tname", "nul\0", "design.tsv"] {
+        for bad in ["", "a/b", "a\\b", "..", "x..y", ".", ".hidden", "tab\tname", "nul\0"] {
             assert!(check_file_name(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(check_file_name(&"é".repeat(MAX_FILE_NAME_CHARS)).is_ok(), "the limit counts characters");
-        assert!(check_file_name(&"a".repeat(MAX_FILE_NAME_CHARS + 1)).is_err());
-        for good in ["proteinGroups.txt", "report.pg_matrix.tsv", "my data (2).csv", "design.csv", ".hidden"] {
+        assert!(check_file_name(&"é".repeat(keys::MAX_FILE_NAME_CHARS)).is_ok(), "the limit counts characters");
+        assert!(check_file_name(&"a".repeat(keys::MAX_FILE_NAME_CHARS + 1)).is_err());
+        assert!(check_file_name(".hidden").unwrap_err().starts_with("`fileName`: the file name `.hidden` starts with"));
+        for good in ["proteinGroups.txt", "report.pg_matrix.tsv", "my data (2).csv", "design.csv", "design.tsv"] {
             assert!(check_file_name(good).is_ok(), "{good:?} refused");
         }
     }
@@ -306,7 +303,7 @@ mod tests {
         let s = parse_str(&body(json!({"fileName": "x.txt", "design": "d", "geneSetsFileName": "c2.gmt"}))).unwrap();
         assert_eq!(s.params["pathway"]["gene_sets"], "upload:c2.gmt");
         assert_eq!(s.gene_sets, Some(("c2.gmt".to_string(), 100)));
-        for bad in ["../x.gmt", "x.txt", "design.tsv", "a/b.gmt", "%2e%2e"] {
+        for bad in ["../x.gmt", "x.txt", "a/b.gmt", "%2e%2e"] {
             assert!(
                 parse_str(&body(json!({"fileName": "x.txt", "design": "d", "geneSetsFileName": bad}))).is_err(),
                 "{bad}"

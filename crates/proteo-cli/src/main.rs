@@ -18,12 +18,28 @@ use proteo_core::pathway::Membership;
 use proteo_core::qc::{Impute, Normalize, QcParams, DEFAULT_SEED};
 use proteo_jobs::params::Origin;
 use proteo_pipeline::contracts::{DEFAULT_ALPHA, DEFAULT_MAX_SET_SIZE, DEFAULT_MIN_LOG2FC, DEFAULT_MIN_SET_SIZE};
+use proteo_pipeline::execution::{WithBuiltinGeneSets, BUILTIN_GO_BP_KEY};
 use proteo_pipeline::fs_store::FsStore;
 use proteo_pipeline::{run_job, JobParams, JobSpec, OutputParams, PathwayParams, Progress, Stage};
 
-/// The GO BP gene sets shipped in the repository (used when neither --gene-sets nor PROTEO_GENE_SETS is given).
-pub(crate) const SHIPPED_GENE_SETS: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/gene_sets/go_bp_human_uniprot.gmt.gz");
+/// Human GO Biological Process, UniProt-keyed (CC BY 4.0; data/gene_sets/README.md), compiled into the binary: a
+/// copied or `cargo install`ed `proteo` needs no file of the source tree. Used when neither --gene-sets nor
+/// PROTEO_GENE_SETS is given, under the key [`BUILTIN_GO_BP_KEY`] (as the pathway Lambda does).
+pub(crate) static SHIPPED_GENE_SETS: &[u8] = include_bytes!("../../../data/gene_sets/go_bp_human_uniprot.gmt.gz");
+
+/// The store a run reads and writes: `fs` (the output directory), answering [`BUILTIN_GO_BP_KEY`] from the
+/// shipped bytes.
+pub(crate) fn with_shipped_gene_sets(fs: &FsStore) -> WithBuiltinGeneSets<'_, FsStore> {
+    WithBuiltinGeneSets::new(fs, Some(bytes::Bytes::from_static(SHIPPED_GENE_SETS)))
+}
+
+/// `--gene-sets`, else `PROTEO_GENE_SETS`, else the shipped gene sets.
+pub(crate) fn gene_sets_key(flag: Option<&Path>) -> anyhow::Result<String> {
+    match flag.map(PathBuf::from).or_else(|| std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from)) {
+        Some(path) => absolute(&path),
+        None => Ok(BUILTIN_GO_BP_KEY.to_string()),
+    }
+}
 
 #[derive(Parser)]
 #[command(name = "proteo", version, about = "Proteomics QC → differential expression → pathway enrichment, to Parquet")]
@@ -199,10 +215,7 @@ pub struct RunArgs {
 
 impl RunArgs {
     fn job(&self) -> anyhow::Result<JobSpec> {
-        let gene_sets = match &self.gene_sets {
-            Some(p) => p.clone(),
-            None => std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from).unwrap_or_else(|| SHIPPED_GENE_SETS.into()),
-        };
+        let gene_sets = gene_sets_key(self.gene_sets.as_deref())?;
         let params = JobParams {
             format: self.format.map(|f| match f {
                 FormatArg::Matrix => InputFormat::Matrix,
@@ -254,7 +267,7 @@ impl RunArgs {
             pathway: PathwayParams {
                 alpha: self.alpha,
                 min_log2fc: self.min_log2fc,
-                gene_sets: absolute(&gene_sets)?,
+                gene_sets,
                 min_set_size: self.min_set_size,
                 max_set_size: self.max_set_size,
                 membership: match self.membership {
@@ -265,8 +278,11 @@ impl RunArgs {
             output: OutputParams { full_precision: self.full_precision },
         };
         params.check(Origin::Local).map_err(|e| anyhow::anyhow!("{}: {e}", flag_of(&e.field)))?;
-        std::fs::metadata(&gene_sets)
-            .with_context(|| format!("--gene-sets: cannot read the gene sets {}", gene_sets.display()))?;
+        let gene_sets = &params.pathway.gene_sets;
+        if gene_sets != BUILTIN_GO_BP_KEY {
+            std::fs::metadata(gene_sets)
+                .with_context(|| format!("--gene-sets: cannot read the gene sets {gene_sets}"))?;
+        }
         Ok(JobSpec {
             job_id: "local".into(),
             prefix: String::new(),
@@ -335,7 +351,8 @@ fn main() -> ExitCode {
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     let job = args.job()?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let store = FsStore::new(&args.out);
+    let fs = FsStore::new(&args.out);
+    let store = with_shipped_gene_sets(&fs);
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(100) };
     bar.set_style(
         ProgressStyle::with_template("{prefix:>26} [{bar:30}] {pos:>3}% {msg}")

@@ -26,6 +26,10 @@ pub struct ServeArgs {
     /// Gene sets (GMT, plain or gzip) for jobs that name none [default: $PROTEO_GENE_SETS, else the shipped human GO BP].
     #[arg(long)]
     gene_sets: Option<PathBuf>,
+    /// Bearer token every API request must carry (`Authorization: Bearer <token>`; the web page asks for it). Required
+    /// when --host is not a loopback address; at least 16 characters.
+    #[arg(long, env = "PROTEO_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Pause this many milliseconds before each of QC, DE and pathway, so progress can be watched on a small job
     /// (demos, the browser test).
     #[arg(long, default_value_t = 0, hide = true)]
@@ -46,14 +50,10 @@ pub struct ServeArgs {
 const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    let gene_sets = match &args.gene_sets {
-        Some(p) => p.clone(),
-        None => {
-            std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from).unwrap_or_else(|| crate::SHIPPED_GENE_SETS.into())
-        }
+    let gmt = match args.gene_sets.clone().or_else(|| std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from)) {
+        Some(path) => std::fs::read(&path).with_context(|| format!("cannot read the gene sets {}", path.display()))?,
+        None => crate::SHIPPED_GENE_SETS.to_vec(),
     };
-    let gmt =
-        std::fs::read(&gene_sets).with_context(|| format!("cannot read the gene sets {}", gene_sets.display()))?;
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if workers == 0 {
         anyhow::bail!("--workers must be at least 1");
@@ -68,6 +68,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{shown_host}:{}", args.port));
     let mut config = proteo_serve::ServeConfig::new(args.data_dir.clone(), public_url, workers, gmt.into());
     config.stage_pause = std::time::Duration::from_millis(args.stage_pause_ms);
+    config.token = args.token.clone().filter(|t| !t.is_empty());
     config.stage_time_limit = seconds(args.stage_time_limit_s, "--stage-time-limit-s")?;
     if let Some(ttl) = seconds(args.queued_ttl_s, "--queued-ttl-s")? {
         config.queued_ttl = ttl;
@@ -76,9 +77,11 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         config.http.idle = idle;
         config.http.header_read = config.http.header_read.min(idle);
     }
+    let addr = SocketAddr::new(args.host, args.port);
+    config.check(addr).map_err(|e| anyhow::anyhow!(e))?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    let served = runtime.block_on(proteo_serve::serve(config, SocketAddr::new(args.host, args.port)));
+    let served = runtime.block_on(proteo_serve::serve(config, addr));
     // Dropping the runtime would wait for every blocking stage thread; a stop must not.
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     served.map_err(|e| anyhow::anyhow!(e))

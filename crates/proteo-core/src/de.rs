@@ -139,7 +139,7 @@ const MAX_CONTRAST_NESTING: usize = 32;
 const CHECK_EVERY: usize = 256;
 
 fn check_deadline(i: usize, step: &'static str) -> Result<(), DeError> {
-    if i % CHECK_EVERY == 0 {
+    if i.is_multiple_of(CHECK_EVERY) {
         crate::deadline::check().map_err(|_| DeError::TimedOut { step })?;
     }
     Ok(())
@@ -309,7 +309,7 @@ pub fn parse_contrasts(spec: &str, groups: &[String], reference: &ReferenceGroup
             return Err(err("its group weights are not finite numbers; use factors such as `(B+C)/2-A`".into()));
         }
         let sum: f64 = lin.weights.iter().sum();
-        if lin.weights.iter().all(|w| *w == 0.0) || !(sum.abs() <= 1e-9) {
+        if lin.weights.iter().all(|w| *w == 0.0) || sum.is_nan() || sum.abs() > 1e-9 {
             return Err(err(format!(
                 "the group weights must sum to zero (they sum to {sum}); write a difference such as `{}`",
                 if k >= 2 { format!("{}-{}", groups[1], groups[0]) } else { "B-A".into() }

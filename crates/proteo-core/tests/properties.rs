@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use proteo_core::de::{parse_contrasts, run_de, DeMethod, DeParams, Posthoc};
+use proteo_core::de::{parse_contrasts, reference_group, run_de, DeMethod, DeParams, Posthoc};
 use proteo_core::input::{align_to_design, read_design, read_intensities};
 use proteo_core::qc::{run_qc, Impute, QcParams};
 
@@ -80,7 +80,7 @@ proptest! {
         let Ok(design) = read_design(&design_for(&names), "design.tsv") else { return Ok(()) };
         let Ok(t) = align_to_design(t, &design, "x.tsv", "design.tsv") else { return Ok(()) };
         let qc = QcParams { log2_input: log2, impute: if impute { Impute::Perseus } else { Impute::None }, ..Default::default() };
-        match run_qc(&t, &design, &qc) {
+        match run_qc(&t, &design, &qc, None) {
             Err(e) => prop_assert!(!e.to_string().is_empty()),
             Ok(r) => {
                 let de = DeParams { method, posthoc: if tukey { Posthoc::Tukey } else { Posthoc::None }, ..Default::default() };
@@ -100,7 +100,8 @@ proptest! {
     ) {
         let groups: Vec<String> = ["A", "B", "C", "AB"].map(String::from).to_vec();
         let spec = pieces.concat();
-        if let Ok(contrasts) = parse_contrasts(&spec, &groups) {
+        let reference = reference_group(&groups, None).expect("the first group is a reference");
+        if let Ok(contrasts) = parse_contrasts(&spec, &groups, &reference) {
             for c in contrasts {
                 prop_assert!(c.weights.iter().all(|w| w.is_finite()), "{spec}: {:?}", c.weights);
                 prop_assert!(c.weights.iter().sum::<f64>().abs() <= 1e-9, "{spec}: {:?}", c.weights);

@@ -7,6 +7,7 @@ pub mod params;
 pub mod ports;
 pub mod record;
 
+pub use keys::UploadKey;
 pub use ports::{
     JobStore, JobStoreError, ObjectLister, ObjectMeta, ObjectStore, Presigner, StoreError, Workflow, WorkflowError,
 };

@@ -13,8 +13,6 @@ pub const BUILTIN_PREFIX: &str = "builtin:";
 /// `params.pathway.gene_sets` naming a file uploaded with the job (`upload:<file name>`): it lives beside the
 /// job's input, so a job can only ever read its own upload.
 pub const UPLOAD_PREFIX: &str = "upload:";
-/// Longest accepted file name (the API's `fileName` limit too), in characters.
-pub const MAX_FILE_NAME_CHARS: usize = 200;
 /// Longest contrast specification: 4 KiB is some 200 pairwise contrasts written out, more than any design allows.
 pub const MAX_CONTRASTS_CHARS: usize = 4096;
 /// Most covariates in one model: each costs a residual degree of freedom, and a proteomics design with more than
@@ -84,28 +82,10 @@ pub enum Origin {
     Local,
 }
 
-/// Check a bare file name (no folders, no traversal, no control characters): the last segment of a key.
+/// Check a bare file name (no folders, no traversal, no control characters): the last segment of a key. The rule
+/// is [`crate::keys::file_name_problem`], the one the API and ingest share.
 pub fn check_file_name(name: &str) -> Result<(), String> {
-    let chars = name.chars().count();
-    if chars == 0 {
-        return Err("is empty; give the name of the file you will upload".into());
-    }
-    if chars > MAX_FILE_NAME_CHARS {
-        return Err(format!("has {chars} characters; at most {MAX_FILE_NAME_CHARS} are accepted"));
-    }
-    if name.contains(['/', '\\']) {
-        return Err(format!("`{}` must be a bare file name, without `/` or `\\`", shown(name)));
-    }
-    if name.contains("..") || name == "." {
-        return Err(format!("`{}` must not contain `..` or be `.`", shown(name)));
-    }
-    if name.chars().any(|c| c.is_control()) {
-        return Err(format!("{:?} contains a control character", shown(name)));
-    }
-    if name.contains('%') {
-        return Err(format!("`{}` must not contain `%` (percent-encoded names are refused)", shown(name)));
-    }
-    Ok(())
+    crate::keys::file_name_problem(name).map_or(Ok(()), Err)
 }
 
 /// At most 80 characters of user text in a message.
@@ -131,7 +111,7 @@ pub fn check_gene_sets(text: &str, origin: Origin) -> Result<(), ParamError> {
             shown(name),
             GENE_SET_CATALOGUE.iter().map(|n| format!("`{BUILTIN_PREFIX}{n}`")).collect::<Vec<_>>().join(", ")
         ))),
-        GeneSetsRef::Upload(name) => check_file_name(name).map_err(|m| err(format!("names an upload whose name {m}"))),
+        GeneSetsRef::Upload(name) => check_file_name(name).map_err(|m| err(format!("names an upload, but {m}"))),
         GeneSetsRef::LocalPath(_) if origin == Origin::Local => Ok(()),
         GeneSetsRef::LocalPath(_) => Err(err(format!(
             "must be empty (the default gene sets), `{BUILTIN_PREFIX}<name>` (one of: {}) or `{UPLOAD_PREFIX}<file>` \

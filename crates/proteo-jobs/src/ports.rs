@@ -58,8 +58,8 @@ pub trait JobStore: Send + Sync {
     /// SUCCEEDED or FAILED, unless already finished.
     fn finish(&self, job_id: &str, finish: &Finish, now: u64)
         -> impl Future<Output = Result<(), JobStoreError>> + Send;
-    /// Counts by status and the `limit` most recent jobs.
-    fn list(&self, limit: usize) -> impl Future<Output = Result<JobListing, JobStoreError>> + Send;
+    /// Counts by status and the `limit` most recent jobs of `owner` (never anyone else's).
+    fn list(&self, owner: &str, limit: usize) -> impl Future<Output = Result<JobListing, JobStoreError>> + Send;
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]

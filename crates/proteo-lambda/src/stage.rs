@@ -86,12 +86,19 @@ fn decode_job_spec(payload: Value) -> Result<JobSpec, StageError> {
             keys::job_prefix(&job.job_id)
         )));
     }
-    // A job reads only its own keys: its input and design are its upload (or a drop-in's), nothing else.
+    // A job reads only its own keys: its input and design are under its prefix, its own API upload folder, or a
+    // drop-in folder (whose job id is derived from the upload, so it cannot be tied to it here).
+    let own_upload = format!("{}{}/", keys::API_UPLOADS_PREFIX, job.job_id);
     for (what, key) in [("inputKey", &job.input_key), ("designKey", &job.design_key)] {
-        let own = key.starts_with(&job.prefix) || key.starts_with("uploads/");
+        let own = key.starts_with(&job.prefix)
+            || match keys::UploadKey::classify(key) {
+                keys::UploadKey::ApiInput { job_id } => job_id == job.job_id,
+                keys::UploadKey::DropIn { .. } => true,
+                keys::UploadKey::Ignored => false,
+            };
         if !own || !key.split('/').all(|s| !s.is_empty() && s != "." && s != "..") {
             return Err(StageError::InvalidInput(format!(
-                "The job's {what} `{}` is not one of its own keys (under `{}` or `uploads/`).",
+                "The job's {what} `{}` is not one of its own keys (under `{}`, `{own_upload}` or a drop-in folder).",
                 proteo_jobs::limits::bounded(key, 120),
                 job.prefix
             )));
@@ -140,9 +147,12 @@ mod tests {
                    "params": {"pathway": {"gene_sets": gene_sets}}})
         };
         assert!(decode_job_spec(spec("jobs/j1/input/x.txt", "")).is_ok());
-        assert!(decode_job_spec(spec("uploads/exp/x.txt", "upload:sets.gmt")).is_ok());
+        assert!(decode_job_spec(spec("uploads/api/j1/x.txt", "upload:sets.gmt")).is_ok());
+        assert!(decode_job_spec(spec("uploads/drop/lab-a/exp1/x.txt", "")).is_ok());
         for (input, gene_sets) in [
             ("jobs/j2/input/x.txt", ""),
+            ("uploads/api/j2/x.txt", ""),
+            ("uploads/x.txt", ""),
             ("jobs/j1/../j2/input/x.txt", ""),
             ("/etc/passwd", ""),
             ("jobs/j1/input/x.txt", "jobs/j2/input/proteinGroups.txt"),

@@ -224,12 +224,17 @@ where
 }
 
 /// A job naming `upload:<file>` gene sets must have uploaded them before its data file (ingest starts the job as
-/// soon as the data file arrives; the pathway stage would otherwise fail minutes later).
+/// soon as the data file arrives; the pathway stage would otherwise fail minutes later). Ingest copies them beside
+/// its other outputs ([`crate::stages::uploaded_gene_sets_key`]), so the stages read nothing under `uploads/`.
 async fn uploaded_gene_sets_present(store: &impl ObjectStore, spec: &JobSpec) -> Result<(), StageError> {
     let GeneSetsRef::Upload(name) = GeneSetsRef::parse(&spec.params.pathway.gene_sets) else { return Ok(()) };
     let key = keys::upload_key(&spec.job_id, name);
     match store.get(&key).await {
-        Ok(_) => Ok(()),
+        Ok(bytes) => {
+            let copy = crate::stages::uploaded_gene_sets_key(spec, name);
+            store.put(&copy, bytes.to_vec(), "application/octet-stream").await?;
+            Ok(())
+        }
         Err(StoreError::NotFound { .. }) => Err(StageError::InvalidInput(format!(
             "The gene-set file `{name}` named by `params.pathway.gene_sets` was not uploaded; upload it to its URL \
              before the data file, or submit the job without it to use the shipped GO Biological Process sets."

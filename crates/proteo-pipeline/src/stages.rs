@@ -696,12 +696,18 @@ pub fn gene_sets_key(job: &JobSpec) -> Result<String, StageError> {
     match GeneSetsRef::parse(text) {
         GeneSetsRef::Default => Ok(crate::execution::BUILTIN_GO_BP_KEY.to_string()),
         GeneSetsRef::Builtin(name) => Ok(format!("{}{name}", proteo_jobs::params::BUILTIN_PREFIX)),
-        GeneSetsRef::Upload(name) if stored => Ok(proteo_jobs::keys::upload_key(&job.job_id, name)),
+        GeneSetsRef::Upload(name) if stored => Ok(uploaded_gene_sets_key(job, name)),
         GeneSetsRef::Upload(name) => Err(StageError::InvalidInput(format!(
             "`upload:{name}` names gene sets uploaded with a job; a local run takes the path of a GMT file."
         ))),
         GeneSetsRef::LocalPath(path) => Ok(path.to_string()),
     }
+}
+
+/// Where ingest keeps the copy of gene sets a job uploaded (`upload:<name>`): among its own outputs, so the pathway
+/// stage reads them from the job's prefix, never from `uploads/`.
+pub fn uploaded_gene_sets_key(job: &JobSpec, name: &str) -> String {
+    job.key(Stage::Ingest, &format!("gene_sets/{name}"))
 }
 
 /// The gene sets parsed last in this process, with the exact bytes they were parsed from. A warm Lambda container

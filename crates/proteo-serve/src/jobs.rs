@@ -12,6 +12,10 @@ use proteo_jobs::{keys, limits, Finish, JobListing, JobRecord, JobStatus, JobSto
 /// Where damaged job files are moved (below the job directory).
 pub const QUARANTINE_DIR: &str = "quarantine";
 
+/// The owner of every job of `proteo serve`: one user (whoever holds the token, or this machine's user on loopback).
+/// Jobs written before owners existed are loaded as this owner's.
+pub const LOCAL_OWNER: &str = "local";
+
 pub struct FileJobStore {
     dir: PathBuf,
     memory: MemoryJobStore,
@@ -69,7 +73,12 @@ impl FileJobStore {
                     }
                 });
             match record {
-                Ok(r) => memory.insert(r),
+                Ok(mut r) => {
+                    if r.owner.is_empty() {
+                        r.owner = LOCAL_OWNER.to_string();
+                    }
+                    memory.insert(r)
+                }
                 Err(reason) => {
                     let quarantine = dir.join(QUARANTINE_DIR);
                     std::fs::create_dir_all(&quarantine)?;
@@ -85,6 +94,7 @@ impl FileJobStore {
         let store = FileJobStore { dir, memory, write: tokio::sync::Mutex::new(()), opened };
         for (job_id, reason) in damaged {
             let mut r = JobRecord::queued(&job_id, "unknown", "", "", serde_json::Value::Null, 0);
+            r.owner = LOCAL_OWNER.to_string();
             let message = format!(
                 "The record of this job was damaged on disk (the file {reason}) and was set aside in \
                  jobs/{QUARANTINE_DIR}/{job_id}.json; its status is unknown. Submit the job again."
@@ -264,8 +274,8 @@ impl JobStore for FileJobStore {
         .await
     }
 
-    async fn list(&self, limit: usize) -> Result<JobListing, JobStoreError> {
-        self.memory.list(limit).await
+    async fn list(&self, owner: &str, limit: usize) -> Result<JobListing, JobStoreError> {
+        self.memory.list(owner, limit).await
     }
 }
 
@@ -311,7 +321,11 @@ mod tests {
         // The rules still hold after the reload: no going back, no change to a finished job.
         assert!(matches!(s.progress("job-a", "qc", 10, "x", 5).await, Err(JobStoreError::Conflict { .. })));
         assert!(matches!(s.progress("job-b", "qc", 50, "x", 5).await, Err(JobStoreError::Conflict { .. })));
-        assert_eq!(s.list(10).await.unwrap().counts.get("FAILED"), Some(&1));
+        assert_eq!(
+            s.list(LOCAL_OWNER, 10).await.unwrap().counts.get("FAILED"),
+            Some(&1),
+            "old items are the local owner's"
+        );
         assert_eq!(s.all().iter().map(|r| r.job_id.as_str()).collect::<Vec<_>>(), ["job-a", "job-b"]);
         assert!(!dir.path().join("job-a.json.partial").exists());
     }

@@ -4,6 +4,8 @@
 //! - [`LocalWorkflow`]: `statemachine.asl.json` walked in-process, with its Retry and Catch;
 //! - a PUT to a signed upload URL doing what the S3 notification does in the cloud: ingest, then start the workflow;
 //! - a cap on concurrent stage runs (ingest included), so a burst of jobs queues instead of exhausting memory;
+//! - who is calling: every API route needs the server's bearer token when it has one (it must, off loopback), and
+//!   the caller is the single local owner [`LOCAL_OWNER`];
 //! - the web page (`web/`) at `/`;
 //! - limits: a time limit per stage (the Lambda timeouts), uploads streamed to disk under a size limit, QUEUED jobs
 //!   whose upload never came expired, and the HTTP guards of [`http`].
@@ -21,21 +23,22 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
-use proteo_api::ApiState;
-use proteo_jobs::{keys, Finish, JobStatus, JobStore, ObjectStore};
+use proteo_api::{ApiState, Caller};
+use proteo_jobs::{keys, Finish, JobStatus, JobStore, ObjectStore, UploadKey};
 use proteo_pipeline::execution::{ingest_job, job_spec, mark_failed, run_job_stage, WithBuiltinGeneSets};
 use proteo_pipeline::stages::with_deadline;
 use proteo_pipeline::{JobSpec, Stage, StageError};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
-pub use jobs::FileJobStore;
+pub use jobs::{FileJobStore, LOCAL_OWNER};
 pub use store::LocalStore;
 pub use workflow::{LocalWorkflow, StageRunner, StateMachine, STATE_MACHINE_ASL};
 
@@ -48,6 +51,10 @@ const EXPIRY_SWEEP: Duration = Duration::from_secs(30);
 /// How often a transiently failing ingest is tried before its job is marked FAILED (S3's asynchronous invoke tries
 /// an event three times; a job is never left waiting forever here).
 pub const INGEST_ATTEMPTS: u32 = 3;
+
+/// A bearer token shorter than this is refused: it would be guessable (16 characters of a random token carry far
+/// more than the 64 bits a network attacker could try).
+pub const MIN_TOKEN_CHARS: usize = 16;
 
 /// Everything `proteo serve` is started with.
 #[derive(Debug, Clone)]
@@ -70,10 +77,12 @@ pub struct ServeConfig {
     pub queued_ttl: Duration,
     /// Connection and request limits of the HTTP side.
     pub http: http::HttpLimits,
+    /// The bearer token every API request must carry (`--token` / `PROTEO_TOKEN`); required off loopback.
+    pub token: Option<String>,
 }
 
 impl ServeConfig {
-    /// The production settings for `data_dir`, served at `public_url`.
+    /// The production settings for `data_dir`, served at `public_url`, without a token (loopback only).
     pub fn new(data_dir: PathBuf, public_url: String, workers: usize, gene_sets: Bytes) -> ServeConfig {
         ServeConfig {
             data_dir,
@@ -85,6 +94,24 @@ impl ServeConfig {
             stage_time_limit: None,
             queued_ttl: QUEUED_TTL,
             http: http::HttpLimits::default(),
+            token: None,
+        }
+    }
+
+    /// Refuse a configuration that would put the jobs on the network for anyone: any address other than loopback
+    /// needs a token, and a token must not be guessable.
+    pub fn check(&self, addr: SocketAddr) -> Result<(), String> {
+        match &self.token {
+            None if !addr.ip().is_loopback() => Err(format!(
+                "proteo serve would listen on {addr}, which other machines can reach, without a token: anyone there \
+                 could list and download every job. Give it one with --token <secret> (or PROTEO_TOKEN) and send \
+                 `Authorization: Bearer <secret>` (the web page asks for it), or listen on 127.0.0.1."
+            )),
+            Some(t) if t.trim().chars().count() < MIN_TOKEN_CHARS => Err(format!(
+                "the token has {} characters; use at least {MIN_TOKEN_CHARS} random ones (e.g. `openssl rand -hex 24`)",
+                t.trim().chars().count()
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -182,6 +209,7 @@ pub struct Service<R: StageRunner> {
     uploading: Arc<Mutex<HashSet<String>>>,
     /// The time limit of ingest (`None`: [`Stage::time_limit`]).
     ingest_limit: Option<Duration>,
+    token: Option<Arc<str>>,
 }
 
 pub type LocalService = Service<PipelineRunner>;
@@ -195,6 +223,7 @@ impl<R: StageRunner> Clone for Service<R> {
             permits: Arc::clone(&self.permits),
             uploading: Arc::clone(&self.uploading),
             ingest_limit: self.ingest_limit,
+            token: self.token.clone(),
         }
     }
 }
@@ -205,7 +234,8 @@ pub fn open(config: &ServeConfig) -> Result<LocalService, String> {
     let runner = PipelineRunner::new(Arc::clone(&store), Arc::clone(&jobs), config.gene_sets.clone())
         .with_pause(config.stage_pause)
         .with_time_limit(config.stage_time_limit);
-    let mut service = Service::new(store, jobs, runner, config.workers, config.retry_interval_scale);
+    let mut service =
+        Service::new(store, jobs, runner, config.workers, config.retry_interval_scale).with_token(config.token.clone());
     service.ingest_limit = config.stage_time_limit;
     Ok(service)
 }
@@ -266,7 +296,7 @@ impl<R: StageRunner> Service<R> {
         let permits = Arc::new(Semaphore::new(workers.max(1)));
         let runner = Capped { inner: runner, permits: Arc::clone(&permits) };
         let workflow = LocalWorkflow::new(machine, runner, Arc::clone(&jobs), interval_scale);
-        Service { store, jobs, workflow, permits, uploading: Arc::default(), ingest_limit: None }
+        Service { store, jobs, workflow, permits, uploading: Arc::default(), ingest_limit: None, token: None }
     }
 
     /// Mark FAILED (and delete the design of) every QUEUED job submitted more than `ttl` ago whose data file never
@@ -306,10 +336,20 @@ impl<R: StageRunner> Service<R> {
         expired
     }
 
+    /// Require `Authorization: Bearer <token>` on every API route (`None`: open, for loopback only).
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token.map(|t| Arc::from(t.trim()));
+        self
+    }
+
     /// What the S3 notification triggers in the cloud: ingest the upload of an API job, then start its workflow.
     /// Transient failures are retried ([`INGEST_ATTEMPTS`]); after the last the job is marked FAILED.
     pub async fn on_upload(&self, key: &str) {
-        let Some(job_id) = keys::job_id_of(key) else { return };
+        let UploadKey::ApiInput { job_id } = UploadKey::classify(key) else {
+            tracing::warn!(key, "not the upload of an API job; ignored");
+            return;
+        };
+        let job_id = job_id.as_str();
         let item = match self.jobs.get(job_id).await {
             Ok(Some(item)) if item.input_key == key => item,
             Ok(_) => {
@@ -393,7 +433,9 @@ impl<R: StageRunner> Service<R> {
 
     /// The whole HTTP surface: the API router, the signed `/files/<key>` routes and the web page.
     pub fn router(&self) -> Router {
-        let api = proteo_api::router(ApiState::new(Arc::clone(&self.store), Arc::clone(&self.jobs)));
+        let api = proteo_api::router(ApiState::new(Arc::clone(&self.store), Arc::clone(&self.jobs)))
+            .layer(middleware::from_fn_with_state(self.token.clone(), authenticate));
+        // Uploads are streamed to disk under their own size check (`upload`), so no body limit applies here.
         let files = Router::new().route("/files/{*key}", get(download::<R>).put(upload::<R>)).with_state(self.clone());
         let page = Router::new()
             .route("/", get(|| async { asset("text/html; charset=utf-8", web::INDEX_HTML) }))
@@ -403,6 +445,33 @@ impl<R: StageRunner> Service<R> {
             .route("/config.js", get(|| async { asset("text/javascript; charset=utf-8", web::CONFIG_JS) }));
         page.merge(files).merge(api)
     }
+}
+
+/// The caller of an API request: [`LOCAL_OWNER`] when the server has no token or the request carries it; no caller
+/// (the API answers 401) otherwise. The signed `/files/` URLs and the page itself need no token, as S3's presigned
+/// URLs and a static site need none.
+async fn authenticate(State(token): State<Option<Arc<str>>>, mut request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let signed_in = match (&token, presented) {
+        (None, _) => true,
+        // Compare digests of both, so the time taken does not depend on where they differ.
+        (Some(t), Some(p)) => sha256(t.as_bytes()) == sha256(p.as_bytes()),
+        (Some(_), None) => false,
+    };
+    if signed_in {
+        request.extensions_mut().insert(Caller { owner: LOCAL_OWNER.to_string() });
+    }
+    next.run(request).await
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
 }
 
 /// The web page, compiled in from `web/`.
@@ -506,6 +575,7 @@ fn content_type(key: &str) -> &'static str {
 /// Bind, resume interrupted jobs, serve until Ctrl-C or SIGTERM. Returns within [`http::SHUTDOWN_GRACE`] of the
 /// signal; stages still computing are abandoned (their jobs are RUNNING on disk and resume at the next start).
 pub async fn serve(config: ServeConfig, addr: SocketAddr) -> Result<(), String> {
+    config.check(addr)?;
     let service = open(&config)?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
@@ -528,12 +598,13 @@ pub async fn serve(config: ServeConfig, addr: SocketAddr) -> Result<(), String> 
         "proteo serve listening"
     );
     println!(
-        "proteo serve: {} (data in {}, {} jobs, {} resumed, {} concurrent stage runs); Ctrl-C stops",
+        "proteo serve: {} (data in {}, {} jobs, {} resumed, {} concurrent stage runs, {}); Ctrl-C stops",
         config.public_url,
         config.data_dir.display(),
         listing.len(),
         resumed,
-        config.workers
+        config.workers,
+        if config.token.is_some() { "bearer token required" } else { "open to this machine only" }
     );
     let hosts = http::AllowedHosts::new(&config.public_url, bound);
     let app = http::guarded(service.router(), Some(hosts), config.http);

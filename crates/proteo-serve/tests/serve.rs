@@ -98,12 +98,12 @@ async fn a_job_submitted_over_http_runs_to_succeeded_and_serves_its_report() {
     let svc = service(dir.path(), 2, |r| r);
     let app = svc.router();
     let (job_id, upload_url) = submit(&app, "proteinGroups.txt", json!({})).await;
-    assert!(upload_url.starts_with(&format!("{PUBLIC_URL}/files/jobs/{job_id}/input/proteinGroups.txt?expires=")));
+    assert!(upload_url.starts_with(&format!("{PUBLIC_URL}/files/uploads/api/{job_id}/proteinGroups.txt?expires=")));
 
     // The signature covers method and key: a GET of the upload URL, or a PUT elsewhere, is refused.
     let (status, _, body) = call(&app, "GET", &upload_url, vec![]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&body));
-    let elsewhere = upload_url.replace("/input/proteinGroups.txt", "/input/other.txt");
+    let elsewhere = upload_url.replace("/proteinGroups.txt", "/other.txt");
     assert_eq!(call(&app, "PUT", &elsewhere, b"x".to_vec()).await.0, StatusCode::FORBIDDEN);
 
     let data = std::fs::read(repo("data/example/proteinGroups.txt")).unwrap();
@@ -172,12 +172,12 @@ async fn jobs_survive_a_restart_and_interrupted_ones_resume_where_they_were() {
 
         // Uploaded, but the server stopped before ingesting it.
         let (id, _) = submit(&app, "proteinGroups.txt", json!({})).await;
-        svc.store.put(&format!("jobs/{id}/input/proteinGroups.txt"), data.clone(), "").await.unwrap();
+        svc.store.put(&format!("uploads/api/{id}/proteinGroups.txt"), data.clone(), "").await.unwrap();
         queued = id;
 
         // Ingested and through QC, then the server stopped.
         let (id, _) = submit(&app, "proteinGroups.txt", json!({"qc": {"seed": 7}})).await;
-        svc.store.put(&format!("jobs/{id}/input/proteinGroups.txt"), data.clone(), "").await.unwrap();
+        svc.store.put(&format!("uploads/api/{id}/proteinGroups.txt"), data.clone(), "").await.unwrap();
         let item = svc.jobs.get(&id).await.unwrap().unwrap();
         ingest_job(&*svc.store, &*svc.jobs, &NoWorkflow, item.clone()).await.unwrap();
         let spec = proteo_pipeline::execution::job_spec(&item).unwrap();
@@ -285,7 +285,8 @@ async fn run_ingested_jobs<R: StageRunner>(svc: &Service<R>, prefix: &str, n: u6
     let mut handles = Vec::new();
     for i in 0..n {
         let id = format!("{prefix}-{i}");
-        let record = JobRecord::queued(&id, "api", &format!("jobs/{id}/input/x.txt"), "d", json!({}), i);
+        let record = JobRecord::queued(&id, "api", &format!("uploads/api/{id}/x.txt"), "d", json!({}), i)
+            .owned_by(proteo_serve::LOCAL_OWNER);
         svc.jobs.create(&record).await.unwrap();
         svc.jobs.progress(&id, "ingest", 10, "ingested", i).await.unwrap();
         let spec = proteo_pipeline::execution::job_spec(&record).unwrap();
@@ -304,7 +305,7 @@ async fn stage_runs_beyond_the_cap_wait_their_turn() {
         let svc = service(dir.path(), workers, |_| Sleepy { running: AtomicUsize::new(0), most: Arc::clone(&most) });
         run_ingested_jobs(&svc, "job", 5).await;
         assert_eq!(most.load(Ordering::SeqCst), workers, "cap {workers}");
-        let listing = svc.jobs.list(10).await.unwrap();
+        let listing = svc.jobs.list(proteo_serve::LOCAL_OWNER, 10).await.unwrap();
         assert_eq!(listing.counts["SUCCEEDED"], 5, "{:?}", listing.counts);
     }
 }
@@ -319,7 +320,7 @@ async fn a_job_reads_only_its_own_keys_and_the_shipped_gene_sets() {
     let (victim, url) = submit(&app, "proteinGroups.txt", json!({})).await;
     call(&app, "PUT", &url, std::fs::read(repo("data/example/proteinGroups.txt")).unwrap()).await;
     assert_eq!(wait(&app, &victim).await.0["status"], "SUCCEEDED");
-    let other = format!("jobs/{victim}/input/proteinGroups.txt");
+    let other = proteo_jobs::keys::upload_key(&victim, "proteinGroups.txt");
     let probes = [
         other.clone(),
         format!("jobs/{victim}/de/results.parquet"),
@@ -327,7 +328,7 @@ async fn a_job_reads_only_its_own_keys_and_the_shipped_gene_sets() {
         "signing.key".into(),
         "../signing.key".into(),
         "/etc/passwd".into(),
-        format!("upload:../../{victim}/input/proteinGroups.txt"),
+        format!("upload:../../{victim}/proteinGroups.txt"),
         "upload:%2e%2e%2fsigning.key".into(),
         "upload:..\\signing.key".into(),
         "upload:x\u{0}y".into(),
@@ -349,9 +350,10 @@ async fn a_job_reads_only_its_own_keys_and_the_shipped_gene_sets() {
     // A record that reached the store without the API's check (as an old or hand-made item would).
     for probe in &probes {
         let id = uuid::Uuid::new_v4().to_string();
-        let input = format!("jobs/{id}/input/proteinGroups.txt");
+        let input = proteo_jobs::keys::upload_key(&id, "proteinGroups.txt");
         let params = json!({"pathway": {"gene_sets": probe}});
-        let record = JobRecord::queued(&id, "api", &input, &format!("jobs/{id}/input/design.tsv"), params, 1);
+        let record = JobRecord::queued(&id, "api", &input, &proteo_jobs::keys::design_key(&id), params, 1)
+            .owned_by(proteo_serve::LOCAL_OWNER);
         svc.jobs.create(&record).await.unwrap();
         svc.store.put(&record.design_key, example_design().into_bytes(), "").await.unwrap();
         svc.store.put(&input, std::fs::read(repo("data/example/proteinGroups.txt")).unwrap(), "").await.unwrap();
@@ -396,7 +398,7 @@ async fn gene_sets_uploaded_with_the_job_are_used() {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["jobId"].as_str().unwrap();
     let sets_url = created["geneSetsUploadUrl"].as_str().unwrap();
-    assert!(sets_url.contains(&format!("/files/jobs/{id}/input/go.gmt.gz?")), "{sets_url}");
+    assert!(sets_url.contains(&format!("/files/{}?", proteo_jobs::keys::upload_key(id, "go.gmt.gz"))), "{sets_url}");
     let gmt = std::fs::read(repo("data/gene_sets/go_bp_human_uniprot.gmt.gz")).unwrap();
     assert_eq!(call(&app, "PUT", sets_url, gmt).await.0, StatusCode::OK);
     let data = std::fs::read(repo("data/example/proteinGroups.txt")).unwrap();
@@ -550,7 +552,7 @@ async fn queued_jobs_whose_upload_never_came_expire_and_lose_their_design() {
     let (abandoned, _) = submit(&app, "proteinGroups.txt", json!({})).await;
     let (uploaded, url) = submit(&app, "proteinGroups.txt", json!({})).await;
     assert_eq!(svc.expire_queued(Duration::from_secs(3600)).await, 0, "nothing is overdue yet");
-    svc.store.put(&format!("jobs/{uploaded}/input/proteinGroups.txt"), b"x".to_vec(), "").await.unwrap();
+    svc.store.put(&proteo_jobs::keys::upload_key(&uploaded, "proteinGroups.txt"), b"x".to_vec(), "").await.unwrap();
     assert_eq!(svc.expire_queued(Duration::ZERO).await, 1);
     let (_, body) = json_call(&app, "GET", &format!("/jobs/{abandoned}"), Value::Null).await;
     assert_eq!(body["status"], "FAILED");
@@ -590,5 +592,47 @@ async fn a_declared_upload_over_the_limit_is_refused_before_its_body() {
     let (id, url) = submit_sized(&app, "short.txt", 1000, json!({})).await;
     let (status, _, body) = call(&app, "PUT", &url, b"12345".to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&body));
-    assert!(!dir.path().join(format!("objects/jobs/{id}/input/short.txt")).exists());
+    assert!(!dir.path().join(format!("objects/{}", proteo_jobs::keys::upload_key(&id, "short.txt"))).exists());
+}
+
+#[tokio::test]
+async fn with_a_token_every_api_route_needs_it_and_the_page_and_signed_urls_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "s3cret-token-of-24-chars";
+    let svc = service(dir.path(), 1, |r| r).with_token(Some(token.into()));
+    let app = svc.router();
+    let request = |uri: &str, auth: Option<&str>| {
+        let mut b = Request::builder().method("GET").uri(uri);
+        if let Some(a) = auth {
+            b = b.header("authorization", a);
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    for uri in ["/jobs", "/jobs/0b1e7c2a-5f8e-4b7a-9a51-2e0f3c4d5e6f", "/jobs/x/results", "/jobs/x/files/a", "/nope"] {
+        for auth in [None, Some("Bearer wrong-token-of-24-chars!"), Some(token), Some("Basic czNjcmV0")] {
+            let res = app.clone().oneshot(request(uri, auth)).await.unwrap();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{uri} with {auth:?}");
+        }
+    }
+    let ok = app.clone().oneshot(request("/jobs", Some(&format!("Bearer {token}")))).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let page = app.clone().oneshot(request("/", None)).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "the page loads so that it can ask for the token");
+    let unsigned = app.clone().oneshot(request("/files/jobs/x/report.html", None)).await.unwrap();
+    assert_eq!(unsigned.status(), StatusCode::FORBIDDEN, "files answer to their signature, not to the token");
+}
+
+#[test]
+fn off_loopback_the_server_refuses_to_start_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), 1);
+    assert_eq!(c.check("127.0.0.1:8080".parse().unwrap()), Ok(()));
+    assert_eq!(c.check("[::1]:8080".parse().unwrap()), Ok(()));
+    let e = c.check("0.0.0.0:8080".parse().unwrap()).unwrap_err();
+    assert!(e.contains("without a token") && e.contains("--token"), "{e}");
+    assert!(c.check("192.0.2.7:8080".parse().unwrap()).is_err());
+    c.token = Some("short".into());
+    assert!(c.check("0.0.0.0:8080".parse().unwrap()).unwrap_err().contains("at least 16"));
+    c.token = Some("a-long-enough-random-token".into());
+    assert_eq!(c.check("0.0.0.0:8080".parse().unwrap()), Ok(()));
 }
