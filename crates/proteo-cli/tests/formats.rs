@@ -207,8 +207,11 @@ fn every_folder_is_inspected_and_runs_or_is_refused_with_its_sentence() {
     for (folder, main, design, extra, expect) in FOLDERS {
         for f in data_files(&dir.join(folder)) {
             let v = inspect_json(&f);
-            let what = v["detection"]["tool"].as_str().map(|t| format!("{t} {}", v["detection"]["kind"].as_str().unwrap()));
-            let read = v["error"].as_str().map_or_else(|| format!("{} samples", v["samples"].as_array().map_or(0, Vec::len)), str::to_string);
+            let what =
+                v["detection"]["tool"].as_str().map(|t| format!("{t} {}", v["detection"]["kind"].as_str().unwrap()));
+            let read = v["error"]
+                .as_str()
+                .map_or_else(|| format!("{} samples", v["samples"].as_array().map_or(0, Vec::len)), str::to_string);
             println!("inspect {:<70} {} — {read}", f.strip_prefix(&dir).unwrap().display(), what.unwrap_or_default());
             inspected += 1;
         }
@@ -263,7 +266,10 @@ fn every_folder_is_inspected_and_runs_or_is_refused_with_its_sentence() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("MaxQuant proteinGroups.txt (≥ 1.5.3"), "{text}");
     assert!(text.contains("385 proteins from 463 rows, 8 reverse, 38 contaminant, 32 only-by-site"), "{text}");
-    let o = proteo(&["inspect", dir.join("diann_report-parquet_2.1.0-alphapepttools/top20_report.parquet").to_str().unwrap()]);
+    let o = proteo(&[
+        "inspect",
+        dir.join("diann_report-parquet_2.1.0-alphapepttools/top20_report.parquet").to_str().unwrap(),
+    ]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("DIA-NN report.parquet (1.9/2.x column set)"), "{text}");
     assert!(text.contains("protein groups by MaxLFQ"), "{text}");

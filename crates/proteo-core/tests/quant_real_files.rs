@@ -33,7 +33,8 @@ fn diann_parquet_2_1_with_pandas_index_is_read_through_detection() {
     assert_eq!(t.samples[0], "20180618_QX0_JaBa_SA_LC12_5_CSF1_1_8-1xD1xS1fM1_sampleA01");
     let i = t.protein_ids.iter().position(|p| p == "P02649").unwrap();
     assert_eq!((t.gene_names[i].as_str(), t.majority_ids[i].as_str()), ("APOE", "P02649;E7ERP7;H0Y7L5;E9PEV4"));
-    assert_eq!(r.format, "DIA-NN main report");
+    assert_eq!(r.format, "precursor-report");
+    assert_eq!(r.detected, "DIA-NN report.parquet (1.9/2.x column set)");
     assert_eq!(r.intensity_columns, "Precursor.Normalised");
     let q = r.precursor.unwrap();
     assert_eq!((q.rows, q.runs, q.precursors, q.protein_groups), (7172, 61, 127, 15));

@@ -345,9 +345,10 @@ fn de_results(ctx: &Ctx<'_>) -> Option<Detection> {
 fn precursor_report(ctx: &Ctx<'_>) -> Option<Detection> {
     let kind = crate::precursor_kind(ctx.cols)?;
     let (file_kind, reason) = match kind {
+        // The 1.9/2.x column set, which DIA-NN writes as report.parquet.
         PrecursorKind::DiannReport if ctx.has("Run.Index") && ctx.has("Precursor.Lib.Index") => (
-            if ctx.parquet { "report.parquet" } else { "report.tsv" },
-            "`Run.Index` and `Precursor.Lib.Index` in the schema".to_string(),
+            "report.parquet",
+            format!("`Run.Index` and `Precursor.Lib.Index` in the {}", if ctx.parquet { "schema" } else { "header" }),
         ),
         PrecursorKind::DiannReport => {
             let run = ctx.find_any(&["Run", "File.Name"]).map_or_else(String::new, |c| c.name);

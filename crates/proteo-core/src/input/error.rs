@@ -40,12 +40,9 @@ pub enum InputError {
     )]
     TooLarge { file: String, limit_mib: u64 },
 
-    #[error("{file}: the Parquet file could not be read ({}); export it again or upload the tool's TSV", cut(.message))]
-    Parquet { file: String, message: String },
-
     #[error(
-        "{file} is a Parquet file whose columns look like {looks_like} ({reason}); proteo reads Parquet only for DIA-NN \
-         precursor reports (report.parquet): upload the table as the tool's TSV"
+        "{file} is a Parquet file but not a DIA-NN main report: its columns look like {looks_like} ({reason}); proteo \
+         reads Parquet only for DIA-NN report.parquet: upload the table as the tool's TSV"
     )]
     ParquetTable { file: String, looks_like: String, reason: String },
 

@@ -69,7 +69,7 @@ fn detect_view(view: &HeaderView, file_name: &str, options: &ReadOptions<'_>) ->
 
 fn parquet_columns(bytes: &bytes::Bytes, file_name: &str) -> Result<Vec<String>, InputError> {
     let reader = parquet::file::serialized_reader::SerializedFileReader::new(bytes.clone())
-        .map_err(|e| InputError::Parquet { file: file_name.into(), message: e.to_string() })?;
+        .map_err(|e| InputError::from(quant::parquet_scan::parquet_error(file_name, e)))?;
     use parquet::file::reader::FileReader;
     let schema = reader.metadata().file_metadata().schema_descr();
     Ok(schema.columns().iter().map(|c| c.path().string()).collect())

@@ -8,7 +8,7 @@
 mod columns;
 mod error;
 pub mod maxlfq;
-mod parquet_scan;
+pub(crate) mod parquet_scan;
 pub mod synthetic;
 mod table;
 mod text_scan;

@@ -17,7 +17,7 @@ use super::{looks_like_precursor_report, PrecursorKind, QuantParams, QuantReport
 /// Rows decoded at a time: a few MB of projected columns, far below a row group of a DIA-NN report.
 const BATCH_ROWS: usize = 64 * 1024;
 
-fn parquet_error(file: &str, e: impl std::fmt::Display) -> QuantError {
+pub(crate) fn parquet_error(file: &str, e: impl std::fmt::Display) -> QuantError {
     let message = e.to_string();
     let hint = if message.contains("feature") {
         "; this compression codec is not supported: write the report again with DIA-NN's default settings or \
