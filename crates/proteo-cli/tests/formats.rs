@@ -259,20 +259,25 @@ fn every_folder_is_inspected_and_runs_or_is_refused_with_its_sentence() {
     println!("{} folders: {inspected} files inspected, {ran} run end to end, {refused} refused", FOLDERS.len());
     assert_eq!(FOLDERS.len(), 27);
     assert!(inspected >= 40, "{inspected} files inspected");
-    let o = proteo(&[
-        "inspect",
-        dir.join("maxquant_proteingroups_1.5.3.8-einprot/1356_proteinGroups.txt").to_str().unwrap(),
-    ]);
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("MaxQuant proteinGroups.txt (≥ 1.5.3"), "{text}");
-    assert!(text.contains("385 proteins from 463 rows, 8 reverse, 38 contaminant, 32 only-by-site"), "{text}");
-    let o = proteo(&[
-        "inspect",
-        dir.join("diann_report-parquet_2.1.0-alphapepttools/top20_report.parquet").to_str().unwrap(),
-    ]);
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("DIA-NN report.parquet (1.9/2.x column set)"), "{text}");
-    assert!(text.contains("protein groups by MaxLFQ"), "{text}");
+    for (rel, says) in [
+        (
+            "maxquant_proteingroups_1.5.3.8-einprot/1356_proteinGroups.txt",
+            [
+                "MaxQuant proteinGroups.txt (≥ 1.5.3",
+                "385 proteins from 463 rows, 8 reverse, 38 contaminant, 32 only-by-site",
+            ],
+        ),
+        (
+            "diann_report-parquet_2.1.0-alphapepttools/top20_report.parquet",
+            ["DIA-NN report.parquet (1.9/2.x column set)", "127 precursors in 15 protein groups by MaxLFQ"],
+        ),
+    ] {
+        let o = proteo(&["inspect", dir.join(rel).to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        for s in says {
+            assert!(text.contains(s), "{rel}: {text}");
+        }
+    }
 }
 
 /// 40 proteins × 6 samples (A1–A3, B1–B3) of deterministic intensities, as `(id, gene, values)`.
