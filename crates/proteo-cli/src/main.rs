@@ -377,6 +377,12 @@ fn flag_of(field: &str) -> &str {
         "de.contrasts" => "--contrasts",
         "de.covariates" => "--covariates",
         "qc.min_valid" => "--min-valid",
+        "quant.q_value" => "--q-value",
+        "quant.lib_q_value" => "--lib-q-value",
+        "quant.lib_pg_q_value" => "--lib-pg-q-value",
+        "quant.pg_q_value" => "--pg-q-value",
+        "quant.global_pg_q_value" => "--global-pg-q-value",
+        "quant.min_shared" => "--min-shared",
         other => other,
     }
 }

@@ -263,7 +263,7 @@ fn precursor_options_reach_the_summary_and_bad_ones_are_refused() {
     let o = run_files(&input, &design, out.path(), &["--q-value", "2"]);
     assert!(!o.status.success());
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("quantification parameter `q_value` is 2; expected a q-value in [0, 1]"), "{stderr}");
+    assert!(stderr.contains("--q-value: `params.quant.q_value` must be a q-value in [0, 1]"), "{stderr}");
 }
 
 /// A six-sample log2 or linear matrix with one cell replaced by `cell` (protein P3, sample B1).
