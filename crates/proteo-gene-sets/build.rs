@@ -17,13 +17,15 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_BUILTIN").is_none() {
         return;
     }
-    let manifest = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let data = manifest.join("../../data/gene_sets");
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     for (index, source) in SHIPPED {
         let path = data.join(source);
         println!("cargo:rerun-if-changed={}", path.display());
-        let gmt = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read the shipped gene sets {}: {e}", path.display()));
+        let gmt = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("cannot read the shipped gene sets {}: {e}", path.display()));
         let bytes = compile::compile_gmt(&gmt, source).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(out.join(index), bytes).unwrap_or_else(|e| panic!("cannot write {index} to OUT_DIR: {e}"));
     }

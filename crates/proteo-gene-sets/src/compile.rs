@@ -283,7 +283,8 @@ impl<'f> GmtParser<'f> {
             str_end.push(u32::try_from(blob.len()).map_err(|_| overflow())?);
         }
         let n_members_u32 = u32::try_from(n_members).map_err(|_| self.too_large("2^32 memberships"))?;
-        let mut out = Vec::with_capacity(HEADER_LEN + 4 * (n_sets + 1 + str_end.len()) + width * n_members + blob.len());
+        let mut out =
+            Vec::with_capacity(HEADER_LEN + 4 * (n_sets + 1 + str_end.len()) + width * n_members + blob.len());
         out.extend_from_slice(MAGIC);
         for v in [n_sets as u32, n_keys as u32, n_members_u32, width as u32, blob.len() as u32, 0] {
             out.extend_from_slice(&v.to_le_bytes());

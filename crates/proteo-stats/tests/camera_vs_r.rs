@@ -48,9 +48,30 @@ fn camera_matches_limma_fixed_and_estimated_correlation() {
                 let at = format!("{contrast} {mode} {}", w[2]);
                 assert_eq!(r.n_genes, w[3].parse::<usize>().unwrap(), "{at}: NGenes");
                 assert_eq!(if r.is_up { "Up" } else { "Down" }, w[5], "{at}: direction");
-                common::compare(&format!("{at} correlation"), &[r.correlation], &[common::parse_number(&w[4])], REL_TOL, 1e-300, 0.0);
-                common::compare(&format!("{at} p"), &[r.p_value], &[common::parse_number(&w[6])], REL_TOL, 1e-300, 1e-300);
-                common::compare(&format!("{at} FDR"), &[fdr[i]], &[common::parse_number(&w[7])], REL_TOL, 1e-300, 1e-300);
+                common::compare(
+                    &format!("{at} correlation"),
+                    &[r.correlation],
+                    &[common::parse_number(&w[4])],
+                    REL_TOL,
+                    1e-300,
+                    0.0,
+                );
+                common::compare(
+                    &format!("{at} p"),
+                    &[r.p_value],
+                    &[common::parse_number(&w[6])],
+                    REL_TOL,
+                    1e-300,
+                    1e-300,
+                );
+                common::compare(
+                    &format!("{at} FDR"),
+                    &[fdr[i]],
+                    &[common::parse_number(&w[7])],
+                    REL_TOL,
+                    1e-300,
+                    1e-300,
+                );
                 compared += 1;
             }
         }

@@ -36,8 +36,10 @@ fn prerank_matches_gseapy() {
     let position: std::collections::HashMap<&str, u32> =
         genes.iter().enumerate().map(|(i, (g, _))| (g.as_str(), i as u32)).collect();
     let weights: Vec<f64> = genes.iter().map(|(_, s)| s.abs()).collect();
-    let sets: std::collections::HashMap<String, Vec<String>> =
-        read("gsea_sets.tsv").into_iter().map(|r| (r[0].clone(), r[1].split(',').map(str::to_string).collect())).collect();
+    let sets: std::collections::HashMap<String, Vec<String>> = read("gsea_sets.tsv")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].split(',').map(str::to_string).collect()))
+        .collect();
     let results = read("gsea_results.tsv");
     assert_eq!(results.len(), 30);
     let (mut worst_p, mut worst_nes) = (0.0f64, 0.0f64);
@@ -50,7 +52,8 @@ fn prerank_matches_gseapy() {
         let (es, nes, p): (f64, f64, f64) = (r[2].parse().unwrap(), r[3].parse().unwrap(), r[4].parse().unwrap());
         assert!((e.es - es).abs() <= ES_TOL * es.abs(), "{set}: ES ours {} gseapy {es}", e.es);
 
-        let lead: Vec<u32> = if e.es >= 0.0 { hits[..e.leading].to_vec() } else { hits[hits.len() - e.leading..].to_vec() };
+        let lead: Vec<u32> =
+            if e.es >= 0.0 { hits[..e.leading].to_vec() } else { hits[hits.len() - e.leading..].to_vec() };
         let mut lead: Vec<&str> = lead.iter().map(|&h| genes[h as usize].0.as_str()).collect();
         lead.sort_unstable();
         assert_eq!(lead.join(";"), r[5], "{set}: leading edge");
