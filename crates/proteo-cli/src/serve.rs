@@ -23,7 +23,8 @@ pub struct ServeArgs {
     /// The URL browsers reach this server at, if not http://<host>:<port> (behind a proxy, or a host name).
     #[arg(long)]
     public_url: Option<String>,
-    /// Gene sets (GMT, plain or gzip) for jobs that name none [default: $PROTEO_GENE_SETS, else the shipped human GO BP].
+    /// Gene sets for jobs that name none: a GMT file (plain or gzip) [default: $PROTEO_GENE_SETS, else the shipped
+    /// GO BP]. Jobs may name any shipped collection (`builtin:go_bp_human_uniprot`, `…go_mf…`, `…go_cc…`).
     #[arg(long)]
     gene_sets: Option<PathBuf>,
     /// Pause this many milliseconds before each of QC, DE and pathway, so progress can be watched on a small job
@@ -33,14 +34,11 @@ pub struct ServeArgs {
 }
 
 pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    let gene_sets = match &args.gene_sets {
-        Some(p) => p.clone(),
-        None => {
-            std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from).unwrap_or_else(|| crate::SHIPPED_GENE_SETS.into())
-        }
-    };
-    let gmt =
-        std::fs::read(&gene_sets).with_context(|| format!("cannot read the gene sets {}", gene_sets.display()))?;
+    let mut builtins = crate::builtin_gene_sets();
+    if let Some(path) = args.gene_sets.clone().or_else(|| std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from)) {
+        let gmt = std::fs::read(&path).with_context(|| format!("cannot read the gene sets {}", path.display()))?;
+        builtins = builtins.with(proteo_pipeline::execution::BUILTIN_GO_BP_KEY, gmt.into());
+    }
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if workers == 0 {
         anyhow::bail!("--workers must be at least 1");
@@ -50,7 +48,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir.clone(),
         public_url: args.public_url.clone().unwrap_or_else(|| format!("http://{shown_host}:{}", args.port)),
         workers,
-        gene_sets: gmt.into(),
+        gene_sets: builtins,
         retry_interval_scale: 1.0,
         stage_pause: std::time::Duration::from_millis(args.stage_pause_ms),
     };

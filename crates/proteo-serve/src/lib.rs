@@ -24,7 +24,9 @@ use axum::Router;
 use bytes::Bytes;
 use proteo_api::ApiState;
 use proteo_jobs::{keys, JobStatus, JobStore, ObjectStore};
-use proteo_pipeline::execution::{ingest_job, job_spec, mark_failed, run_job_stage, WithBuiltinGeneSets};
+use proteo_pipeline::execution::{
+    ingest_job, job_spec, mark_failed, run_job_stage, BuiltinGeneSets, WithBuiltinGeneSets,
+};
 use proteo_pipeline::{JobSpec, Stage, StageError};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
@@ -47,8 +49,8 @@ pub struct ServeConfig {
     pub public_url: String,
     /// Stage runs (ingest, qc, de, pathway) allowed at once; the rest wait in line.
     pub workers: usize,
-    /// The gzip GMT used when a job names no gene sets.
-    pub gene_sets: Bytes,
+    /// The gene sets `builtin:` keys read (the shipped indexes; a GMT under the default key for jobs naming none).
+    pub gene_sets: BuiltinGeneSets,
     /// Multiplies the state machine's retry intervals (1.0 in production).
     pub retry_interval_scale: f64,
     /// A pause before each of qc, de and pathway, so that progress can be watched on a small job (demos and the
@@ -61,13 +63,13 @@ pub struct ServeConfig {
 pub struct PipelineRunner {
     store: Arc<LocalStore>,
     jobs: Arc<FileJobStore>,
-    gene_sets: Bytes,
+    gene_sets: Arc<BuiltinGeneSets>,
     pause: Duration,
 }
 
 impl PipelineRunner {
-    pub fn new(store: Arc<LocalStore>, jobs: Arc<FileJobStore>, gene_sets: Bytes) -> Self {
-        PipelineRunner { store, jobs, gene_sets, pause: Duration::ZERO }
+    pub fn new(store: Arc<LocalStore>, jobs: Arc<FileJobStore>, gene_sets: BuiltinGeneSets) -> Self {
+        PipelineRunner { store, jobs, gene_sets: Arc::new(gene_sets), pause: Duration::ZERO }
     }
 
     /// Wait `pause` before each stage ([`ServeConfig::stage_pause`]).
@@ -94,9 +96,9 @@ impl StageRunner for PipelineRunner {
             tokio::time::sleep(self.pause).await;
         }
         let (store, jobs, gmt, job) =
-            (Arc::clone(&self.store), Arc::clone(&self.jobs), self.gene_sets.clone(), job.clone());
+            (Arc::clone(&self.store), Arc::clone(&self.jobs), Arc::clone(&self.gene_sets), job.clone());
         on_blocking_thread(async move {
-            let store = WithBuiltinGeneSets::new(&*store, Some(gmt));
+            let store = WithBuiltinGeneSets::new(&*store, &gmt);
             run_job_stage(&store, &*jobs, &job, stage).await
         })
         .await

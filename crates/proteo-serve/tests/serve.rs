@@ -12,7 +12,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use proteo_jobs::{JobRecord, JobStatus, JobStore, ObjectStore, Workflow, WorkflowError};
-use proteo_pipeline::execution::{ingest_job, run_job_stage, WithBuiltinGeneSets};
+use proteo_pipeline::execution::{ingest_job, run_job_stage, BuiltinGeneSets, WithBuiltinGeneSets};
 use proteo_pipeline::{JobSpec, Stage, StageError};
 use proteo_serve::{open_stores, PipelineRunner, ServeConfig, Service, StageRunner};
 use serde_json::{json, Value};
@@ -29,7 +29,10 @@ fn config(dir: &Path, workers: usize) -> ServeConfig {
         data_dir: dir.to_path_buf(),
         public_url: PUBLIC_URL.into(),
         workers,
-        gene_sets: std::fs::read(repo("data/gene_sets/go_bp_human_uniprot.gmt.gz")).unwrap().into(),
+        gene_sets: BuiltinGeneSets::default().with(
+            proteo_pipeline::execution::BUILTIN_GO_BP_KEY,
+            std::fs::read(repo("data/gene_sets/go_bp_human_uniprot.gmt.gz")).unwrap().into(),
+        ),
         retry_interval_scale: 0.001,
         stage_pause: std::time::Duration::ZERO,
     }
@@ -179,7 +182,14 @@ async fn jobs_survive_a_restart_and_interrupted_ones_resume_where_they_were() {
         let item = svc.jobs.get(&id).await.unwrap().unwrap();
         ingest_job(&*svc.store, &*svc.jobs, &NoWorkflow, item.clone()).await.unwrap();
         let spec = proteo_pipeline::execution::job_spec(&item).unwrap();
-        run_job_stage(&WithBuiltinGeneSets::new(&*svc.store, None), &*svc.jobs, &spec, Stage::Qc).await.unwrap();
+        run_job_stage(
+            &WithBuiltinGeneSets::new(&*svc.store, &BuiltinGeneSets::default()),
+            &*svc.jobs,
+            &spec,
+            Stage::Qc,
+        )
+        .await
+        .unwrap();
         let r = svc.jobs.get(&id).await.unwrap().unwrap();
         assert_eq!((r.status, r.stage.as_str(), r.progress), (JobStatus::Running, "qc", 40));
         running = id;
