@@ -87,6 +87,25 @@
   // ---------------------------------------------------------------- API
 
   const apiUrl = (path) => API_BASE + path;
+
+  /** The signed-in caller's token (an ID token of the cloud's identity provider, or `proteo serve --token`), kept
+   *  for this tab only. Without one the page calls the API anonymously, which `proteo serve` on loopback accepts. */
+  const TOKEN_KEY = "proteo-token";
+  const token = () => sessionStorage.getItem(TOKEN_KEY) || "";
+  const authHeaders = () => (token() ? { Authorization: `Bearer ${token()}` } : {});
+
+  function showSignIn(message) {
+    const card = $("sign-in");
+    $("sign-in-message").textContent = message || "";
+    show($("sign-in-message"), Boolean(message));
+    show(card, true);
+    $("token").focus();
+  }
+
+  function updateSignedIn() {
+    $("sign-in-state").textContent = token() ? "Signed in" : "";
+    show($("sign-out"), Boolean(token()));
+  }
   /** A URL the API returned, made absolute: upload URLs are absolute, result links are paths on the API. */
   const resolveUrl = (u) => new URL(u, API_BASE || location.href).href;
 
@@ -107,12 +126,25 @@
   async function api(path, options = {}) {
     let response;
     try {
-      response = await fetch(apiUrl(path), { cache: "no-store", ...options });
+      response = await fetch(apiUrl(path), { cache: "no-store", ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
     } catch (e) {
       throw new ApiError(`The proteo server at ${API_BASE || location.origin} cannot be reached (${e.message}).`, 0);
     }
+    if (response.status === 401) {
+      showSignIn(token() ? "The server did not accept your token (expired or wrong): paste a new one." : "This server needs you to sign in: paste your access token.");
+      throw new ApiError("Sign in first: the server answered 401 (not signed in).", 401);
+    }
     if (!response.ok) throw new ApiError(await errorSentence(response), response.status);
     return response.json();
+  }
+
+  /** A result file's short-lived download URL: with a token, links cannot carry it, so the page asks the API for the
+   *  presigned URL (`Accept: application/json`) and opens that; without one the route itself redirects. */
+  async function fileUrl(route) {
+    if (!token()) return resolveUrl(route);
+    const path = new URL(resolveUrl(route)).pathname;
+    const body = await api(path, { headers: { Accept: "application/json" } });
+    return body.url;
   }
 
   // ---------------------------------------------------------------- reading a header in the browser
@@ -489,7 +521,7 @@
       const created = await api("/jobs", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ fileName: state.file.name, design: designTsv(), params }),
+        body: JSON.stringify({ fileName: state.file.name, fileSize: state.file.size, design: designTsv(), params }),
       });
       state.jobId = created.jobId;
       window.proteoProgressLog = [];
@@ -697,10 +729,13 @@
     const frame = $("report-frame");
     if (report) {
       const url = resolveUrl(report);
-      frame.dataset.base = url;
-      frame.src = url;
       $("report-open").href = url;
-      setReportTab("summary", false);
+      $("report-open").dataset.route = report;
+      fileUrl(report).then((signed) => {
+        frame.dataset.base = signed;
+        frame.src = signed;
+        setReportTab("summary", false);
+      }).catch((e) => formError(e.message));
     }
     show(frame.closest(".card"), Boolean(report));
 
@@ -739,7 +774,7 @@
     $("downloads").replaceChildren(...keys.map((key) => {
       const name = key.split("/").pop();
       return el("li", {},
-        el("a", { href: resolveUrl(results[key]), download: name, "data-key": key, text: key }),
+        el("a", { href: resolveUrl(results[key]), download: name, "data-key": key, "data-route": results[key], text: key }),
         el("span", { class: "muted small", text: FILE_DESCRIPTIONS[key] || "" }));
     }));
   }
@@ -929,7 +964,39 @@
 
   // ---------------------------------------------------------------- wiring
 
+  /** With a token, a click on a result link opens the presigned URL the API hands out for it. */
+  async function openSigned(event) {
+    const a = event.target.closest("a[data-route]");
+    if (!a || !token()) return;
+    event.preventDefault();
+    try {
+      const url = await fileUrl(a.dataset.route);
+      const go = el("a", { href: url, download: a.getAttribute("download") || "", target: a.target || "" });
+      document.body.append(go);
+      go.click();
+      go.remove();
+    } catch (e) {
+      formError(e.message);
+    }
+  }
+
   function init() {
+    $("sign-in-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const value = $("token").value.trim();
+      if (!value) return;
+      sessionStorage.setItem(TOKEN_KEY, value);
+      $("token").value = "";
+      show($("sign-in"), false);
+      updateSignedIn();
+      if (state.jobId) poll(state.jobId);
+    });
+    $("sign-out").addEventListener("click", () => {
+      sessionStorage.removeItem(TOKEN_KEY);
+      updateSignedIn();
+    });
+    updateSignedIn();
+    document.addEventListener("click", openSigned);
     $("data-file").addEventListener("change", (e) => chooseFile(e.target.files[0]));
     $("design-file").addEventListener("change", (e) => loadDesign(e.target.files[0]));
     $("job-form").addEventListener("submit", submit);

@@ -10,6 +10,9 @@ import { chromium } from "playwright-core";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const BASE = (process.env.PROTEO_URL || "").replace(/\/+$/, "");
+/** A second server started with `--token` (scripts/test-browser), and its token. */
+const TOKEN_BASE = (process.env.PROTEO_TOKEN_URL || "").replace(/\/+$/, "");
+const TOKEN = process.env.PROTEO_TOKEN || "";
 const SHOTS = process.env.SCREENSHOT_DIR || path.join(ROOT, "target/artifacts/browser");
 const EXAMPLE = process.env.PROTEO_EXAMPLE || path.join(ROOT, "data/example/proteinGroups.txt");
 const EXAMPLE_DESIGN = process.env.PROTEO_EXAMPLE_DESIGN || path.join(ROOT, "data/example/experimental_design.tsv");
@@ -274,4 +277,40 @@ test("C: phone width has no horizontal page scrolling", { timeout: SCENARIO_TIME
       await page.screenshot({ path: path.join(SHOTS, "page-phone-results.png"), fullPage: true });
     }
   }, { isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+});
+
+test("D: a server with a token: the page asks for it, then submits, polls and downloads with it", { timeout: SCENARIO_TIMEOUT_MS, skip: !TOKEN_BASE && "PROTEO_TOKEN_URL is not set" }, async () => {
+  await scenario("token", DESKTOP, async (page) => {
+    await page.goto(`${TOKEN_BASE}/#job=0b1e7c2a-5f8e-4b7a-9a51-2e0f3c4d5e6f`);
+    await page.locator('[data-testid="sign-in"]').waitFor({ state: "visible" });
+    assert.match(await page.textContent("#sign-in-message"), /needs you to sign in/);
+    await page.fill('[data-testid="token"]', "not-the-token-but-long-enough");
+    await page.click('[data-testid="sign-in-submit"]');
+    await page.waitForFunction(() => /did not accept/.test(document.getElementById("sign-in-message").textContent));
+    assert.ok(await page.isVisible('[data-testid="sign-in"]'), "a wrong token keeps the sign-in card");
+    await page.fill('[data-testid="token"]', TOKEN);
+    await page.click('[data-testid="sign-in-submit"]');
+    await page.locator('[data-testid="sign-in"]').waitFor({ state: "hidden" });
+    assert.equal(await page.textContent('[data-testid="sign-in-state"]'), "Signed in");
+
+    await page.goto(`${TOKEN_BASE}/`);
+    await page.setInputFiles('[data-testid="data-file"]', EXAMPLE);
+    await page.locator('[data-testid="sample-count"]').waitFor();
+    await page.setInputFiles('[data-testid="design-file"]', EXAMPLE_DESIGN);
+    await page.waitForFunction(() => /3 groups/.test(document.querySelector('[data-testid="group-count"]')?.textContent || ""));
+    await page.click('[data-testid="submit"]');
+    const { outcome } = await waitForOutcome(page);
+    if (outcome === "failed") assert.fail(`the job failed: ${await page.textContent('[data-testid="error-message"]')}`);
+    assert.ok(!(await page.isVisible('[data-testid="sign-in"]')), "no request went out without the token");
+
+    // Links cannot carry the token: the report and downloads open the signed URLs the API hands out for them.
+    await page.waitForFunction(() => /signature=/.test(document.querySelector('[data-testid="report-frame"]').src));
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.click('[data-testid="downloads"] a[data-key="de/results.parquet"]'),
+    ]);
+    const file = await download.path();
+    assert.equal(fs.readFileSync(file).subarray(0, 4).toString(), "PAR1");
+    await page.screenshot({ path: path.join(SHOTS, "page-token.png"), fullPage: true });
+  });
 });

@@ -1,6 +1,6 @@
 //! The API's error type and its `{"error": "<sentence>"}` responses.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use proteo_jobs::{JobStoreError, StoreError};
@@ -9,6 +9,9 @@ use proteo_jobs::{JobStoreError, StoreError};
 /// storage failures are logged with their detail and answered 503 (worth a retry) or 500.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// No signed-in caller (answered 401 with `WWW-Authenticate: Bearer`).
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -17,6 +20,8 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -39,10 +44,12 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Store(StoreError::Transient { .. }) | ApiError::Jobs(JobStoreError::Transient(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -67,6 +74,10 @@ impl IntoResponse for ApiError {
             }
             _ => self.to_string(),
         };
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
+        let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }

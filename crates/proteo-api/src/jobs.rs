@@ -4,15 +4,15 @@
 use std::collections::BTreeMap;
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{Extension, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use proteo_jobs::{keys, JobRecord, JobStatus, JobStore, ObjectStore, Presigner};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::{ApiError, ApiState, DOWNLOAD_TTL_SECONDS, ERROR_TEXT_CHARS, POLL_MAX_BYTES, RECENT_JOBS};
+use crate::{ApiError, ApiState, Caller, DOWNLOAD_TTL_SECONDS, ERROR_TEXT_CHARS, POLL_MAX_BYTES, RECENT_JOBS};
 
 /// The poll response. `results` maps each result file (relative to `jobs/<id>/`) to its download route; it is
 /// empty until the job has SUCCEEDED.
@@ -32,12 +32,16 @@ struct JobView {
     results: BTreeMap<String, String>,
 }
 
-/// The job's item, or 404; an id that cannot be a job id is refused before any storage is touched.
-pub(crate) async fn find_job<J: JobStore>(jobs: &J, id: &str) -> Result<JobRecord, ApiError> {
+/// The caller's job, or 404 — for an unknown id and for another owner's job alike, so ids of others' jobs cannot be
+/// told from ids that do not exist. An id that cannot be a job id is refused before any storage is touched.
+pub(crate) async fn find_job<J: JobStore>(jobs: &J, caller: &Caller, id: &str) -> Result<JobRecord, ApiError> {
     if !keys::valid_job_id(id) {
         return Err(ApiError::no_job(id));
     }
-    jobs.get(id).await?.ok_or_else(|| ApiError::no_job(id))
+    match jobs.get(id).await? {
+        Some(record) if record.owner == caller.owner => Ok(record),
+        _ => Err(ApiError::no_job(id)),
+    }
 }
 
 /// A path that does not decode is no job of ours.
@@ -47,10 +51,11 @@ pub(crate) fn job_id_from(path: Result<Path<String>, PathRejection>) -> Result<S
 
 pub(crate) async fn poll<S: ObjectStore + Presigner, J: JobStore>(
     State(state): State<ApiState<S, J>>,
+    Extension(caller): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = job_id_from(path)?;
-    let record = find_job(state.jobs.as_ref(), &id).await?;
+    let record = find_job(state.jobs.as_ref(), &caller, &id).await?;
     let body = poll_body(&record);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
@@ -149,12 +154,17 @@ fn plain(text: &str, max: usize) -> String {
     cut(&text.replace(|c: char| c.is_control(), " "), max)
 }
 
+/// A redirect to the presigned URL, or, when the caller asks for JSON (`Accept: application/json`),
+/// `{"url", "expiresInSeconds"}`: a page that sends its token in a header cannot follow a link to this route, so it
+/// asks for the URL and opens that.
 pub(crate) async fn file<S: ObjectStore + Presigner, J: JobStore>(
     State(state): State<ApiState<S, J>>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path((id, relative)) = path.map_err(|_| ApiError::NotFound("no such job file".into()))?;
-    let record = find_job(state.jobs.as_ref(), &id).await?;
+    let record = find_job(state.jobs.as_ref(), &caller, &id).await?;
     if record.status != JobStatus::Succeeded {
         return Err(ApiError::NotFound(format!("job `{id}` has no results: it is {}", record.status.as_str())));
     }
@@ -163,6 +173,14 @@ pub(crate) async fn file<S: ObjectStore + Presigner, J: JobStore>(
         return Err(ApiError::NotFound(format!("job `{id}` has no result file `{relative}`")));
     }
     let url = state.store.presign_get(&key, DOWNLOAD_TTL_SECONDS).await?;
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.split(',').any(|t| t.trim().starts_with("application/json")));
+    if wants_json {
+        let body = Json(json!({ "url": url, "expiresInSeconds": DOWNLOAD_TTL_SECONDS }));
+        return Ok(([(header::CACHE_CONTROL, "no-store")], body).into_response());
+    }
     Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, url.as_str()), (header::CACHE_CONTROL, "no-store")])
         .into_response())
 }
@@ -177,10 +195,12 @@ struct RecentJob {
     created_at: u64,
 }
 
+/// The caller's jobs only: counts by status and the most recent.
 pub(crate) async fn list<S: ObjectStore + Presigner, J: JobStore>(
     State(state): State<ApiState<S, J>>,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, ApiError> {
-    let listing = state.jobs.list(RECENT_JOBS).await?;
+    let listing = state.jobs.list(&caller.owner, RECENT_JOBS).await?;
     let recent: Vec<RecentJob> = listing
         .recent
         .into_iter()

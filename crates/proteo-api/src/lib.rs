@@ -1,7 +1,9 @@
 //! The HTTP API of proteo — submit, poll, results, list — as an axum `Router` generic over the job ports.
 //!
 //! Served by the `api` Lambda (through `lambda_http`) and, with a filesystem store, by `proteo serve`; nothing in
-//! it knows about AWS or about the analysis. Routes and shapes: `docs/cloud.md`, section API.
+//! it knows about AWS or about the analysis. Routes and shapes: `docs/cloud.md`, section API. Who is calling is the
+//! shell's business (the Lambda reads the JWT authorizer's claims, `proteo serve` its bearer token): it puts a
+//! [`Caller`] into the request's extensions, and every route without one answers 401.
 
 mod error;
 mod jobs;
@@ -10,8 +12,10 @@ mod submit;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use proteo_jobs::{JobStore, ObjectStore, Presigner};
@@ -23,7 +27,7 @@ pub const UPLOAD_TTL_SECONDS: u64 = 900;
 /// How long the presigned URL behind `GET /jobs/{id}/files/…` stays valid (docs/cloud.md: 15 minutes).
 pub const DOWNLOAD_TTL_SECONDS: u64 = 900;
 /// Largest accepted `fileName`, in characters.
-pub const MAX_FILE_NAME_CHARS: usize = 200;
+pub use proteo_jobs::keys::MAX_FILE_NAME_CHARS;
 /// Largest accepted design text (1 MiB): a design has one short line per sample.
 pub const MAX_DESIGN_BYTES: usize = 1 << 20;
 /// Largest accepted `params` object, serialized (8 KiB): the job item and the state-machine input stay small.
@@ -39,6 +43,13 @@ pub const RESULTS_DEFAULT_LIMIT: usize = 100;
 pub const RESULTS_MAX_LIMIT: usize = 1000;
 /// Jobs listed under `recent` by `GET /jobs`.
 pub const RECENT_JOBS: usize = 20;
+
+/// The signed-in caller of a request, put into its extensions by the shell that authenticated it. `owner` is the
+/// token's `sub`: jobs are created for it and only its jobs are listed or served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub owner: String,
+}
 
 /// What every handler gets: the ports, a clock and the upload URL lifetime.
 pub struct ApiState<S, J> {
@@ -82,6 +93,7 @@ pub fn router<S: ObjectStore + Presigner + 'static, J: JobStore + 'static>(state
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(require_caller))
         .with_state(state)
 }
 
@@ -93,4 +105,15 @@ async fn no_route(method: Method, uri: Uri) -> ApiError {
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed(format!("`{method} {}` is not allowed; the routes are {ROUTES}", uri.path()))
+}
+
+/// Every route, the fallbacks included, answers 401 to a request without a valid [`Caller`].
+async fn require_caller(request: Request, next: Next) -> Response {
+    match request.extensions().get::<Caller>() {
+        Some(c) if proteo_jobs::keys::valid_owner(&c.owner) => next.run(request).await,
+        Some(_) => {
+            ApiError::Unauthorized("the token's subject is not a usable owner id; sign in again".into()).into_response()
+        }
+        None => ApiError::Unauthorized("sign in first: send `Authorization: Bearer <token>`".into()).into_response(),
+    }
 }

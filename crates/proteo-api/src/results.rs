@@ -2,14 +2,14 @@
 //! views that the DE and pathway stages write (an `index.json` names one `.jsonl` object per contrast).
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::Json;
 use proteo_jobs::{keys, JobStatus, JobStore, ObjectStore, Presigner, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::jobs::{find_job, job_id_from};
-use crate::{ApiError, ApiState, RESULTS_DEFAULT_LIMIT, RESULTS_MAX_LIMIT};
+use crate::{ApiError, ApiState, Caller, RESULTS_DEFAULT_LIMIT, RESULTS_MAX_LIMIT};
 
 /// The tables with ranked views, by the name the `table` parameter takes, and the folder of their views under the job
 /// (`pathway` is the over-representation analysis; GSEA and CAMERA run when the job asks for them).
@@ -53,6 +53,7 @@ pub(crate) struct ResultsPage {
 
 pub(crate) async fn results<S: ObjectStore + Presigner, J: JobStore>(
     State(state): State<ApiState<S, J>>,
+    Extension(caller): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<ResultsQuery>, QueryRejection>,
 ) -> Result<Json<ResultsPage>, ApiError> {
@@ -61,7 +62,7 @@ pub(crate) async fn results<S: ObjectStore + Presigner, J: JobStore>(
         query.map_err(|e| ApiError::BadRequest(format!("the query string is not valid: {}", e.body_text())))?;
     let limit = parse_limit(q.limit.as_deref())?;
     let cursor = parse_cursor(q.cursor.as_deref())?;
-    let record = find_job(state.jobs.as_ref(), &id).await?;
+    let record = find_job(state.jobs.as_ref(), &caller, &id).await?;
     if record.status != JobStatus::Succeeded {
         return Err(ApiError::NotFound(format!("job `{id}` has no results: it is {}", record.status.as_str())));
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::{Body, Bytes};
 use axum::http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use proteo_api::{router, ApiState, POLL_MAX_BYTES};
+use proteo_api::{router, ApiState, Caller, POLL_MAX_BYTES};
 use proteo_jobs::memory::MemoryJobStore;
 use proteo_jobs::{
     keys, Finish, JobListing, JobRecord, JobStatus, JobStore, JobStoreError, ObjectStore, Presigner, StoreError,
@@ -50,8 +50,8 @@ impl ObjectStore for FakeStore {
 }
 
 impl Presigner for FakeStore {
-    async fn presign_put(&self, key: &str, ttl_seconds: u64) -> Result<String, StoreError> {
-        Ok(format!("https://bucket.example/{key}?op=put&expires={ttl_seconds}"))
+    async fn presign_put(&self, key: &str, ttl_seconds: u64, length: u64) -> Result<String, StoreError> {
+        Ok(format!("https://bucket.example/{key}?op=put&expires={ttl_seconds}&length={length}"))
     }
     async fn presign_get(&self, key: &str, ttl_seconds: u64) -> Result<String, StoreError> {
         Ok(format!("https://bucket.example/{key}?op=get&expires={ttl_seconds}"))
@@ -89,9 +89,9 @@ impl JobStore for CountingJobs {
     async fn finish(&self, job_id: &str, finish: &Finish, now: u64) -> Result<(), JobStoreError> {
         self.inner.finish(job_id, finish, now).await
     }
-    async fn list(&self, limit: usize) -> Result<JobListing, JobStoreError> {
+    async fn list(&self, owner: &str, limit: usize) -> Result<JobListing, JobStoreError> {
         self.touch();
-        self.inner.list(limit).await
+        self.inner.list(owner, limit).await
     }
 }
 
@@ -123,9 +123,19 @@ impl Reply {
     }
 }
 
+/// The signed-in caller of every request these tests send unless they say otherwise.
+const ALICE: &str = "alice";
+
 impl Api {
     async fn send(&self, method: Method, uri: &str, body: Option<Vec<u8>>) -> Reply {
+        self.send_as(Some(ALICE), method, uri, body).await
+    }
+    /// A request as `caller` would send it through the authenticating shell (`None`: nobody signed in).
+    async fn send_as(&self, caller: Option<&str>, method: Method, uri: &str, body: Option<Vec<u8>>) -> Reply {
         let mut req = Request::builder().method(method).uri(uri);
+        if let Some(owner) = caller {
+            req = req.extension(Caller { owner: owner.to_string() });
+        }
         if body.is_some() {
             req = req.header(header::CONTENT_TYPE, "application/json");
         }
@@ -144,7 +154,7 @@ impl Api {
     }
     /// Submit a valid job; its id.
     async fn submit(&self) -> String {
-        let r = self.post(&json!({"fileName": "proteinGroups.txt", "design": DESIGN})).await;
+        let r = self.post(&json!({"fileSize": 1000, "fileName": "proteinGroups.txt", "design": DESIGN})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.bytes));
         r.json()["jobId"].as_str().unwrap().to_string()
     }
@@ -167,7 +177,8 @@ const DESIGN: &str = "label\tcondition\treplicate\nLFQ intensity A_1\tA\t1\nLFQ 
 async fn submit_stores_the_design_creates_a_queued_item_and_returns_an_upload_url() {
     let api = api();
     let params = json!({"qc": {"seed": 7}, "de": {"method": "limma"}});
-    let r = api.post(&json!({"fileName": "proteinGroups.txt", "design": DESIGN, "params": params})).await;
+    let r =
+        api.post(&json!({"fileSize": 1000, "fileName": "proteinGroups.txt", "design": DESIGN, "params": params})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.bytes));
     let body = r.json();
     let id = body["jobId"].as_str().unwrap().to_string();
@@ -178,8 +189,9 @@ async fn submit_stores_the_design_creates_a_queued_item_and_returns_an_upload_ur
         body,
         json!({
             "jobId": id,
-            "uploadUrl": format!("https://bucket.example/jobs/{id}/input/proteinGroups.txt?op=put&expires=900"),
+            "uploadUrl": format!("https://bucket.example/uploads/api/{id}/proteinGroups.txt?op=put&expires=900&length=1000"),
             "uploadMethod": "PUT",
+            "maxUploadBytes": proteo_jobs::limits::MAX_UPLOAD_BYTES,
             "expiresInSeconds": 900,
             "statusUrl": format!("/jobs/{id}"),
         })
@@ -193,7 +205,8 @@ async fn submit_stores_the_design_creates_a_queued_item_and_returns_an_upload_ur
     let item = api.jobs.inner.get(&id).await.unwrap().expect("item created");
     assert_eq!(item.status, JobStatus::Queued);
     assert_eq!(item.source, "api");
-    assert_eq!(item.input_key, format!("jobs/{id}/input/proteinGroups.txt"));
+    assert_eq!(item.input_key, format!("uploads/api/{id}/proteinGroups.txt"));
+    assert_eq!(item.owner, ALICE, "the job belongs to the caller who submitted it");
     assert_eq!(item.design_key, format!("jobs/{id}/input/design.tsv"));
     assert_eq!(item.params, params);
     assert_eq!((item.created_at, item.updated_at), (NOW, NOW));
@@ -213,19 +226,30 @@ async fn bad_submissions_are_refused_with_a_sentence_and_nothing_is_written() {
         (b"not json".to_vec(), "expected ident at line 1 column 2"),
         (br#"{"design": "d"}"#.to_vec(), "missing field `fileName`"),
         (br#"{"fileName": "x.txt"}"#.to_vec(), "missing field `design`"),
+        (br#"{"fileName": "x.txt", "design": "d"}"#.to_vec(), "`fileSize` is missing"),
         (br#""just text""#.to_vec(), "invalid type: string \"just text\", expected struct SubmitRequest"),
-        (body(json!({"fileName": "", "design": DESIGN})), "`fileName` is empty"),
-        (body(json!({"fileName": long_name, "design": DESIGN})), "`fileName` has 201 characters"),
-        (body(json!({"fileName": "../x.txt", "design": DESIGN})), "without `/`"),
-        (body(json!({"fileName": "a\\b.txt", "design": DESIGN})), "without `/`"),
-        (body(json!({"fileName": "..", "design": DESIGN})), "must not contain `..`"),
-        (body(json!({"fileName": "a\nb.txt", "design": DESIGN})), "control character"),
-        (body(json!({"fileName": "design.tsv", "design": DESIGN})), "is reserved"),
-        (body(json!({"fileName": "x.txt", "design": " \n\t"})), "`design` is empty"),
-        (body(json!({"fileName": "x.txt", "design": big_design})), "`design` is 1048577 bytes"),
-        (body(json!({"fileName": "x.txt", "design": DESIGN, "params": [1]})), "must be a JSON object, not an array"),
-        (body(json!({"fileName": "x.txt", "design": DESIGN, "params": "{}"})), "not a string"),
-        (body(json!({"fileName": "x.txt", "design": DESIGN, "params": big_params})), "at most 8192 are accepted"),
+        (body(json!({"fileSize": 1000, "fileName": "", "design": DESIGN})), "`fileName`: the file name is empty"),
+        (
+            body(json!({"fileSize": 1000, "fileName": long_name, "design": DESIGN})),
+            "`fileName`: the file name has 201 characters",
+        ),
+        (body(json!({"fileSize": 1000, "fileName": "../x.txt", "design": DESIGN})), "without `/`"),
+        (body(json!({"fileSize": 1000, "fileName": "a\\b.txt", "design": DESIGN})), "without `/`"),
+        (body(json!({"fileSize": 1000, "fileName": "..", "design": DESIGN})), "must not contain `..`"),
+        (body(json!({"fileSize": 1000, "fileName": "a\nb.txt", "design": DESIGN})), "control character"),
+        (body(json!({"fileSize": 1000, "fileName": ".DS_Store", "design": DESIGN})), "hidden files"),
+        (body(json!({"fileSize": 1000, "fileName": "x.partial", "design": DESIGN})), "`.partial`"),
+        (body(json!({"fileSize": 1000, "fileName": "x.txt", "design": " \n\t"})), "`design` is empty"),
+        (body(json!({"fileSize": 1000, "fileName": "x.txt", "design": big_design})), "`design` is 1048577 bytes"),
+        (
+            body(json!({"fileSize": 1000, "fileName": "x.txt", "design": DESIGN, "params": [1]})),
+            "must be a JSON object, not an array",
+        ),
+        (body(json!({"fileSize": 1000, "fileName": "x.txt", "design": DESIGN, "params": "{}"})), "not a string"),
+        (
+            body(json!({"fileSize": 1000, "fileName": "x.txt", "design": DESIGN, "params": big_params})),
+            "at most 8192 are accepted",
+        ),
     ];
     for (request, expected) in cases {
         let r = api.send(Method::POST, "/jobs", Some(request.clone())).await;
@@ -234,16 +258,18 @@ async fn bad_submissions_are_refused_with_a_sentence_and_nothing_is_written() {
         assert!(e.contains(expected), "`{e}` lacks `{expected}`");
     }
     assert_eq!(api.store.len(), 0);
-    assert_eq!(api.jobs.inner.list(10).await.unwrap().recent.len(), 0);
+    assert_eq!(api.jobs.inner.list(ALICE, 10).await.unwrap().recent.len(), 0);
 
     let at_limits = json!({
         "fileName": "é".repeat(200),
+        "fileSize": proteo_jobs::limits::MAX_UPLOAD_BYTES,
         "design": "x".repeat(1 << 20),
-        "params": { "note": "p".repeat(8 * 1024 - 20) },
+        "params": { "de": { "contrasts": "B-A,".repeat(1024) } },
     });
     assert_eq!(api.post(&at_limits).await.status, StatusCode::CREATED, "the limits themselves are accepted");
 
-    let huge = serde_json::to_vec(&json!({"fileName": "x.txt", "design": "x".repeat(4 << 20)})).unwrap();
+    let huge =
+        serde_json::to_vec(&json!({"fileSize": 1000, "fileName": "x.txt", "design": "x".repeat(4 << 20)})).unwrap();
     let r = api.send(Method::POST, "/jobs", Some(huge)).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(r.error().contains("larger than 3 MiB"), "{}", r.error());
@@ -547,8 +573,10 @@ async fn list_counts_jobs_by_status_and_shows_the_20_most_recent() {
     let api = api();
     for i in 0..25u64 {
         let id = format!("job-{i:02}");
-        let rec = JobRecord::queued(&id, "api", "in", "design", json!({}), NOW + i);
+        let rec = JobRecord::queued(&id, "api", "in", "design", json!({}), NOW + i).owned_by(ALICE);
         api.jobs.inner.create(&rec).await.unwrap();
+        let bobs = JobRecord::queued(&format!("bob-{i:02}"), "api", "in", "design", json!({}), NOW + 50 + i);
+        api.jobs.inner.create(&bobs.owned_by("bob")).await.unwrap();
         if i % 5 == 1 {
             api.jobs.inner.progress(&id, "qc", 20, "qc", NOW + 100).await.unwrap();
         }
@@ -601,8 +629,67 @@ async fn files_redirect_to_a_presigned_get_only_for_result_keys_of_a_succeeded_j
         assert!(r.error().contains("has no result file"), "{rel}: {}", r.error());
     }
 
+    let req = Request::builder()
+        .uri(format!("/jobs/{id}/files/summary.json"))
+        .header(header::ACCEPT, "application/json")
+        .extension(Caller { owner: ALICE.into() })
+        .body(Body::empty())
+        .unwrap();
+    let res = api.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "a page sending its token in a header asks for the URL as JSON");
+    let v: Value = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(
+        v,
+        json!({"url": format!("https://bucket.example/jobs/{id}/summary.json?op=get&expires=900"),
+                         "expiresInSeconds": 900})
+    );
+
     let running = api.submit().await;
     let r = api.get(&format!("/jobs/{running}/files/summary.json")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.error(), format!("job `{running}` has no results: it is QUEUED"));
+}
+
+#[tokio::test]
+async fn every_route_answers_401_to_a_caller_who_is_not_signed_in() {
+    let api = api();
+    let id = api.succeeded(nine_group_result_keys, json!({})).await;
+    let calls = api.jobs.calls.load(Ordering::SeqCst);
+    let body = serde_json::to_vec(&json!({"fileName": "proteinGroups.txt", "design": DESIGN})).unwrap();
+    for (method, uri, body) in [
+        (Method::POST, "/jobs".to_string(), Some(body.clone())),
+        (Method::GET, "/jobs".to_string(), None),
+        (Method::GET, format!("/jobs/{id}"), None),
+        (Method::GET, format!("/jobs/{id}/results"), None),
+        (Method::GET, format!("/jobs/{id}/files/summary.json"), None),
+        (Method::GET, "/no/such/route".to_string(), None),
+        (Method::DELETE, format!("/jobs/{id}"), None),
+    ] {
+        for caller in [None, Some(""), Some("a/b")] {
+            let r = api.send_as(caller, method.clone(), &uri, body.clone()).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {uri} as {caller:?}");
+            assert_eq!(r.headers[header::WWW_AUTHENTICATE], "Bearer");
+            assert!(r.error().contains("sign in"), "{}", r.error());
+        }
+    }
+    assert_eq!(api.jobs.calls.load(Ordering::SeqCst), calls, "no storage is touched for an anonymous request");
+    assert_eq!(api.store.len(), 1, "only the first job's design was stored");
+}
+
+#[tokio::test]
+async fn another_owner_cannot_list_poll_page_or_download_a_job() {
+    let api = api();
+    let id = api.succeeded(nine_group_result_keys, json!({"proteins": 3})).await;
+    write_ranked(&api.store, &id, "de", &[("B-A", 3)]);
+    for uri in [format!("/jobs/{id}"), format!("/jobs/{id}/results"), format!("/jobs/{id}/files/summary.json")] {
+        let mine = api.get(&uri).await;
+        assert!(mine.status.is_success() || mine.status.is_redirection(), "{uri}: {}", mine.status);
+        let theirs = api.send_as(Some("bob"), Method::GET, &uri, None).await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{uri}");
+        assert_eq!(theirs.error(), format!("no job `{id}`"), "the same answer as for an id that does not exist");
+    }
+    let listing = api.send_as(Some("bob"), Method::GET, "/jobs", None).await.json();
+    assert_eq!(listing["recent"], json!([]));
+    assert_eq!(listing["counts"], json!({"QUEUED": 0, "RUNNING": 0, "SUCCEEDED": 0, "FAILED": 0}));
+    assert_eq!(api.get("/jobs").await.json()["recent"][0]["jobId"], id.as_str());
 }

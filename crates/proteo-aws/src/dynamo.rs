@@ -9,6 +9,9 @@ use proteo_jobs::{Finish, JobListing, JobRecord, JobStatus, JobStore, JobStoreEr
 
 /// Items expire this long after creation (DynamoDB TTL on `expiresAt`, seconds since the epoch).
 pub const RETENTION_SECONDS: u64 = 30 * 24 * 3600;
+/// The global secondary index `GET /jobs` queries (infra/template.yaml): partition `owner`, sort `createdAt`,
+/// projecting what the listing shows.
+pub const OWNER_INDEX: &str = "byOwner";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -57,11 +60,10 @@ impl DynamoJobStore {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(ctx)) => match ctx.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(e) => {
-                    let status = match e.item() {
-                        Some(old) => old.get("status").and_then(|v| v.as_s().ok()).cloned(),
-                        // Endpoints that do not return the old item: ask.
-                        None => self.get(job_id).await?.map(|r| r.status.as_str().to_string()),
-                    };
+                    // With ReturnValuesOnConditionCheckFailure ALL_OLD the service returns the item when it exists
+                    // (DynamoDB and moto alike): none means there is none. Asking again would need GetItem, which
+                    // the stage roles do not have.
+                    let status = e.item().and_then(|old| old.get("status")).and_then(|v| v.as_s().ok()).cloned();
                     match status {
                         Some(status) => Err(JobStoreError::Conflict { job_id: job_id.to_string(), status }),
                         None => Err(JobStoreError::NotFound(job_id.to_string())),
@@ -114,6 +116,11 @@ pub fn record_to_item(r: &JobRecord) -> Item {
         ("summary".to_string(), s(&r.summary.to_string())),
         ("expiresAt".to_string(), n(r.created_at / 1000 + RETENTION_SECONDS)),
     ]);
+    // The owner is the index's partition key: an empty string is not allowed there, and an item without one
+    // (written before owners existed) is simply not in the index.
+    if !r.owner.is_empty() {
+        item.insert("owner".into(), s(&r.owner));
+    }
     if let Some(t) = &r.error_type {
         item.insert("errorType".into(), s(t));
     }
@@ -150,6 +157,7 @@ pub fn record_from_item(item: &Item) -> Result<JobRecord, JobStoreError> {
     };
     Ok(JobRecord {
         job_id,
+        owner: text("owner").unwrap_or_default(),
         status,
         stage: text("stage").unwrap_or_default(),
         progress: number("progress")?.min(100) as u8,
@@ -167,9 +175,9 @@ pub fn record_from_item(item: &Item) -> Result<JobRecord, JobStoreError> {
     })
 }
 
-/// Attributes the monitoring listing reads (the poll endpoint reads whole items).
-const LISTING_PROJECTION: &[&str] =
-    &["jobId", "status", "stage", "progress", "message", "createdAt", "updatedAt", "source"];
+/// Attributes the listing reads from the owner index (the template projects exactly these; the poll endpoint reads
+/// whole items).
+pub const LISTING_PROJECTION: &[&str] = &["jobId", "owner", "createdAt", "status", "stage", "progress"];
 
 impl JobStore for DynamoJobStore {
     async fn create(&self, record: &JobRecord) -> Result<bool, JobStoreError> {
@@ -214,7 +222,7 @@ impl JobStore for DynamoJobStore {
             ("status", s(JobStatus::Running.as_str())),
             ("stage", s(stage)),
             ("progress", n(progress as u64)),
-            ("message", s(message)),
+            ("message", s(&proteo_jobs::limits::message(message))),
             ("updatedAt", n(now)),
         ];
         self.update(job_id, &set, &condition, &unfinished_values()).await
@@ -243,27 +251,32 @@ impl JobStore for DynamoJobStore {
             ],
             Finish::Failed { error_type, message } => vec![
                 ("status", s(JobStatus::Failed.as_str())),
-                ("message", s(message)),
-                ("errorType", s(error_type)),
-                ("error", s(message)),
+                ("message", s(&proteo_jobs::limits::message(message))),
+                ("errorType", s(&proteo_jobs::limits::bounded(error_type, 64))),
+                ("error", s(&proteo_jobs::limits::message(message))),
                 ("updatedAt", n(now)),
             ],
         };
         self.update(job_id, &set, UNFINISHED, &unfinished_values()).await
     }
 
-    /// A paginated Scan of the projected attributes: counts by status and the `limit` latest by `createdAt`
-    /// (ties by job id). Memory stays at `limit` records whatever the table size.
-    async fn list(&self, limit: usize) -> Result<JobListing, JobStoreError> {
-        let names: HashMap<String, String> =
+    /// A Query of the owner's items on [`OWNER_INDEX`], newest first (the index sorts by `createdAt`), all pages:
+    /// counts by status and the first `limit` items. Never a Scan: the cost is the owner's jobs, not the table's.
+    async fn list(&self, owner: &str, limit: usize) -> Result<JobListing, JobStoreError> {
+        let mut names: HashMap<String, String> =
             LISTING_PROJECTION.iter().map(|a| (format!("#{a}"), a.to_string())).collect();
+        names.insert("#owner".into(), "owner".into());
         let projection = LISTING_PROJECTION.iter().map(|a| format!("#{a}")).collect::<Vec<_>>().join(", ");
         let mut pages = self
             .client
-            .scan()
+            .query()
             .table_name(&self.table)
-            .projection_expression(projection)
+            .index_name(OWNER_INDEX)
+            .key_condition_expression("#owner = :owner")
+            .expression_attribute_values(":owner", s(owner))
             .set_expression_attribute_names(Some(names))
+            .projection_expression(projection)
+            .scan_index_forward(false)
             .into_paginator()
             .send();
         let mut counts: BTreeMap<String, u64> = JobStatus::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
@@ -273,9 +286,10 @@ impl JobStore for DynamoJobStore {
             for item in page.items() {
                 let r = record_from_item(item)?;
                 *counts.entry(r.status.as_str().to_string()).or_insert(0) += 1;
-                recent.push(r);
+                if recent.len() < limit {
+                    recent.push(r);
+                }
             }
-            keep_latest(&mut recent, limit);
         }
         keep_latest(&mut recent, limit);
         Ok(JobListing { counts, recent })
@@ -307,6 +321,10 @@ mod tests {
         r.error_type = Some("InvalidInput".into());
         r.error = Some("column `x` is missing".into());
         let item = record_to_item(&r);
+        assert!(!item.contains_key("owner"), "no empty index key");
+        let r = r.owned_by("3f1c9a2e");
+        let item = record_to_item(&r);
+        assert_eq!(item["owner"], AttributeValue::S("3f1c9a2e".into()));
         assert_eq!(item["progress"], AttributeValue::N("0".into()));
         assert_eq!(item["params"], AttributeValue::S(r#"{"qc":{}}"#.into()));
         assert_eq!(item["expiresAt"], AttributeValue::N((1_700_000_000 + 30 * 86_400).to_string()));

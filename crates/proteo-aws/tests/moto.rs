@@ -55,11 +55,13 @@ async fn s3_store_maps_missing_keys_and_lists_etags() {
     assert_eq!(listed.len(), 2);
     // MD5 of "abc", without S3's quotes.
     assert_eq!(listed[0].etag, "900150983cd24fb0d6963f7d28e17f72");
-    let url = store.presign_put("jobs/j1/input/data.txt", 900).await.unwrap();
+    let url = store.presign_put("jobs/j1/input/data.txt", 900, 3).await.unwrap();
     assert!(
         url.contains(&format!("{}/jobs/j1/input/data.txt", config.bucket)) && url.contains("X-Amz-Signature="),
         "{url}"
     );
+    // The size is part of the signature: S3 refuses a body of any other length.
+    assert!(url.contains("X-Amz-SignedHeaders=content-length%3Bhost"), "{url}");
     let other = c.s3.clone();
     let no_bucket = proteo_aws::S3Store::new(other, "no-such-bucket").get("k").await.unwrap_err();
     assert!(matches!(no_bucket, StoreError::Transient { .. } | StoreError::NotFound { .. }));
@@ -68,26 +70,45 @@ async fn s3_store_maps_missing_keys_and_lists_etags() {
 #[tokio::test]
 #[ignore = "needs a moto server at PROTEO_TEST_AWS_ENDPOINT; scripts/test-cloud starts one and runs these"]
 async fn dynamo_job_store_enforces_forward_only_transitions() {
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+        ScalarAttributeType,
+    };
+    let attribute = |name: &str, kind: ScalarAttributeType| {
+        AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().unwrap()
+    };
+    let key =
+        |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
     let (c, config) = clients("unused", &unique("proteo-test-jobs")).await;
     c.dynamodb
         .create_table()
         .table_name(&config.table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("jobId")
-                .attribute_type(ScalarAttributeType::S)
+        .attribute_definitions(attribute("jobId", ScalarAttributeType::S))
+        .attribute_definitions(attribute("owner", ScalarAttributeType::S))
+        .attribute_definitions(attribute("createdAt", ScalarAttributeType::N))
+        .key_schema(key("jobId", KeyType::Hash))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(proteo_aws::dynamo::OWNER_INDEX)
+                .key_schema(key("owner", KeyType::Hash))
+                .key_schema(key("createdAt", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .set_non_key_attributes(Some(vec!["status".into(), "stage".into(), "progress".into()]))
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
-        .key_schema(KeySchemaElement::builder().attribute_name("jobId").key_type(KeyType::Hash).build().unwrap())
         .send()
         .await
         .unwrap();
     let jobs = c.job_store(&config);
     let rec =
-        JobRecord::queued("j1", "api", "jobs/j1/input/x.txt", "jobs/j1/input/design.tsv", json!({"qc": {}}), 1_000);
+        JobRecord::queued("j1", "api", "uploads/api/j1/x.txt", "jobs/j1/input/design.tsv", json!({"qc": {}}), 1_000)
+            .owned_by("alice");
     assert!(jobs.create(&rec).await.unwrap());
     assert!(!jobs.create(&rec).await.unwrap(), "the second create finds the first");
     assert_eq!(jobs.get("j1").await.unwrap().unwrap(), rec);
@@ -117,15 +138,20 @@ async fn dynamo_job_store_enforces_forward_only_transitions() {
     assert_eq!(r.result_keys, ["jobs/j1/summary.json"]);
 
     for i in 0..30u64 {
-        let r = JobRecord::queued(&format!("q{i:02}"), "upload", "k", "d", json!({}), 10_000 + i);
+        let r = JobRecord::queued(&format!("q{i:02}"), "upload", "k", "d", json!({}), 10_000 + i).owned_by("alice");
         jobs.create(&r).await.unwrap();
+        let theirs = JobRecord::queued(&format!("b{i:02}"), "upload", "k", "d", json!({}), 20_000 + i).owned_by("bob");
+        jobs.create(&theirs).await.unwrap();
     }
+    jobs.create(&JobRecord::queued("legacy", "api", "k", "d", json!({}), 30_000)).await.unwrap();
     jobs.finish("q00", &failed, 7_000).await.unwrap();
-    let listing = jobs.list(5).await.unwrap();
+    let listing = jobs.list("alice", 5).await.unwrap();
     assert_eq!(listing.counts["QUEUED"], 29);
     assert_eq!((listing.counts["FAILED"], listing.counts["SUCCEEDED"], listing.counts["RUNNING"]), (1, 1, 0));
     let ids: Vec<&str> = listing.recent.iter().map(|r| r.job_id.as_str()).collect();
-    assert_eq!(ids, ["q29", "q28", "q27", "q26", "q25"]);
+    assert_eq!(ids, ["q29", "q28", "q27", "q26", "q25"], "alice's newest first, none of bob's");
+    assert_eq!(jobs.list("bob", 50).await.unwrap().recent.len(), 30);
+    assert!(jobs.list("carol", 5).await.unwrap().recent.is_empty());
 }
 
 #[tokio::test]

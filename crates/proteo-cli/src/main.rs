@@ -16,6 +16,7 @@ use proteo_core::de::{DeMethod, DeParams, FTestMode, Posthoc, DEFAULT_CONTRASTS}
 use proteo_core::model::InputFormat;
 use proteo_core::pathway::Membership;
 use proteo_core::qc::{Impute, Normalize, QcParams, DEFAULT_SEED};
+use proteo_jobs::params::Origin;
 use proteo_pipeline::contracts::{
     CameraCorrelation, CameraCorrelationName, EnrichmentMethod, DEFAULT_GSEA_PERMUTATIONS, DEFAULT_INTER_GENE_COR,
 };
@@ -24,9 +25,17 @@ use proteo_pipeline::execution::{BuiltinGeneSets, WithBuiltinGeneSets};
 use proteo_pipeline::fs_store::FsStore;
 use proteo_pipeline::{run_job, JobParams, JobSpec, OutputParams, PathwayParams, Progress, Stage};
 
-/// The shipped gene-set collections, compiled into this binary (`builtin:` keys).
+/// The shipped gene-set collections (GO BP, MF, CC; CC BY 4.0, data/gene_sets/README.md), compiled into this binary
+/// as indexes: a copied or `cargo install`ed `proteo` needs no file of the source tree (`builtin:` keys).
 pub(crate) fn builtin_gene_sets() -> BuiltinGeneSets {
     BuiltinGeneSets::shipped(proteo_gene_sets::shipped())
+}
+
+/// The store a run reads and writes: `fs` (the output directory), answering `builtin:` keys from the shipped
+/// collections.
+pub(crate) fn with_shipped_gene_sets(fs: &FsStore) -> WithBuiltinGeneSets<'_, FsStore> {
+    static BUILTINS: std::sync::OnceLock<BuiltinGeneSets> = std::sync::OnceLock::new();
+    WithBuiltinGeneSets::new(fs, BUILTINS.get_or_init(builtin_gene_sets))
 }
 
 /// `--gene-sets`: a shipped collection (`go-bp`, `go-mf`, `go-cc`, `builtin:<name>`) as its `builtin:` key, or a
@@ -42,7 +51,9 @@ pub(crate) fn gene_sets_key(text: &str) -> anyhow::Result<String> {
     }
     let path = Path::new(text);
     if !path.is_file() {
-        anyhow::bail!("--gene-sets {text}: no such file; give a GMT file (plain or gzip) or go-bp, go-mf, go-cc");
+        anyhow::bail!(
+            "--gene-sets {text}: cannot read it (no such file); give a GMT file (plain or gzip) or go-bp, go-mf, go-cc"
+        );
     }
     absolute(path)
 }
@@ -330,6 +341,12 @@ impl RunArgs {
             },
             output: OutputParams { full_precision: self.full_precision },
         };
+        params.check(Origin::Local).map_err(|e| anyhow::anyhow!("{}: {e}", flag_of(&e.field)))?;
+        let gene_sets = &params.pathway.gene_sets;
+        if !gene_sets.starts_with(proteo_gene_sets::BUILTIN_PREFIX) {
+            std::fs::metadata(gene_sets)
+                .with_context(|| format!("--gene-sets: cannot read the gene sets {gene_sets}"))?;
+        }
         Ok(JobSpec {
             job_id: "local".into(),
             prefix: String::new(),
@@ -337,6 +354,22 @@ impl RunArgs {
             design_key: absolute(&self.design)?,
             params,
         })
+    }
+}
+
+/// The flag that sets a `params` field, for the CLI's refusal sentences.
+fn flag_of(field: &str) -> &str {
+    match field {
+        "pathway.alpha" => "--alpha",
+        "pathway.min_log2fc" => "--min-log2fc",
+        "pathway.min_set_size" => "--min-set-size",
+        "pathway.max_set_size" => "--max-set-size",
+        "pathway.gene_sets" => "--gene-sets",
+        "de.treat_lfc" => "--treat-lfc",
+        "de.contrasts" => "--contrasts",
+        "de.covariates" => "--covariates",
+        "qc.min_valid" => "--min-valid",
+        other => other,
     }
 }
 
@@ -383,9 +416,8 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     let job = args.job()?;
     job.params.pathway.check().map_err(|e| anyhow::anyhow!(e))?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let files = FsStore::new(&args.out);
-    let builtins = builtin_gene_sets();
-    let store = WithBuiltinGeneSets::new(&files, &builtins);
+    let fs = FsStore::new(&args.out);
+    let store = with_shipped_gene_sets(&fs);
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(100) };
     bar.set_style(
         ProgressStyle::with_template("{prefix:>26} [{bar:30}] {pos:>3}% {msg}")

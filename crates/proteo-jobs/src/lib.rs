@@ -1,10 +1,13 @@
 //! Job records, status transitions, S3 key layout and the ports (object store, job store, workflow) shared by every shell.
 
 pub mod keys;
+pub mod limits;
 pub mod memory;
+pub mod params;
 pub mod ports;
 pub mod record;
 
+pub use keys::UploadKey;
 pub use ports::{
     JobStore, JobStoreError, ObjectLister, ObjectMeta, ObjectStore, Presigner, StoreError, Workflow, WorkflowError,
 };

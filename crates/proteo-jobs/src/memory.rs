@@ -61,7 +61,7 @@ impl JobStore for MemoryJobStore {
         r.status = JobStatus::Running;
         r.stage = stage.to_string();
         r.progress = progress;
-        r.message = message.to_string();
+        r.message = crate::limits::message(message);
         r.updated_at = now;
         Ok(())
     }
@@ -104,24 +104,25 @@ impl JobStore for MemoryJobStore {
                 r.summary = summary.clone();
             }
             Finish::Failed { error_type, message } => {
-                r.message = message.clone();
-                r.error_type = Some(error_type.clone());
-                r.error = Some(message.clone());
+                r.message = crate::limits::message(message);
+                r.error_type = Some(crate::limits::bounded(error_type, 64));
+                r.error = Some(r.message.clone());
             }
         }
         Ok(())
     }
 
-    async fn list(&self, limit: usize) -> Result<JobListing, JobStoreError> {
+    async fn list(&self, owner: &str, limit: usize) -> Result<JobListing, JobStoreError> {
         let jobs = self.jobs.lock().expect("lock");
+        let owned = || jobs.values().filter(|r| r.owner == owner);
         let mut counts = std::collections::BTreeMap::new();
         for s in JobStatus::ALL {
             counts.insert(s.as_str().to_string(), 0);
         }
-        for r in jobs.values() {
+        for r in owned() {
             *counts.entry(r.status.as_str().to_string()).or_insert(0) += 1;
         }
-        let mut recent: Vec<JobRecord> = jobs.values().cloned().collect();
+        let mut recent: Vec<JobRecord> = owned().cloned().collect();
         recent.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.job_id.cmp(&b.job_id)));
         recent.truncate(limit);
         Ok(JobListing { counts, recent })
@@ -136,7 +137,8 @@ mod tests {
     fn late_writes_cannot_reopen_a_finished_job() {
         let s = MemoryJobStore::new();
         let rec =
-            JobRecord::queued("j1", "api", "jobs/j1/input/x", "jobs/j1/input/design.tsv", serde_json::json!({}), 1);
+            JobRecord::queued("j1", "api", "uploads/api/j1/x", "jobs/j1/input/design.tsv", serde_json::json!({}), 1)
+                .owned_by("alice");
         assert!(pollster::block_on(s.create(&rec)).unwrap());
         assert!(!pollster::block_on(s.create(&rec)).unwrap(), "second create finds the first");
         pollster::block_on(s.progress("j1", "qc", 10, "qc", 2)).unwrap();
@@ -148,8 +150,10 @@ mod tests {
         assert!(pollster::block_on(s.finish("j1", &failed, 6)).is_err());
         let r = pollster::block_on(s.get("j1")).unwrap().unwrap();
         assert_eq!((r.status, r.progress), (JobStatus::Succeeded, 100));
-        let l = pollster::block_on(s.list(10)).unwrap();
+        let l = pollster::block_on(s.list("alice", 10)).unwrap();
         assert_eq!(l.counts["SUCCEEDED"], 1);
         assert_eq!(l.counts["RUNNING"], 0);
+        let other = pollster::block_on(s.list("bob", 10)).unwrap();
+        assert!(other.recent.is_empty() && other.counts.values().all(|n| *n == 0), "bob sees none of alice's jobs");
     }
 }

@@ -58,8 +58,8 @@ pub trait JobStore: Send + Sync {
     /// SUCCEEDED or FAILED, unless already finished.
     fn finish(&self, job_id: &str, finish: &Finish, now: u64)
         -> impl Future<Output = Result<(), JobStoreError>> + Send;
-    /// Counts by status and the `limit` most recent jobs.
-    fn list(&self, limit: usize) -> impl Future<Output = Result<JobListing, JobStoreError>> + Send;
+    /// Counts by status and the `limit` most recent jobs of `owner` (never anyone else's).
+    fn list(&self, owner: &str, limit: usize) -> impl Future<Output = Result<JobListing, JobStoreError>> + Send;
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -95,6 +95,13 @@ pub trait ObjectLister: Send + Sync {
 
 /// Short-lived URLs for uploading and downloading objects directly (S3 presigned URLs; the local server's own routes).
 pub trait Presigner: Send + Sync {
-    fn presign_put(&self, key: &str, ttl_seconds: u64) -> impl Future<Output = Result<String, StoreError>> + Send;
+    /// A PUT of exactly `content_length` bytes: the length is signed into the URL, so the store refuses an upload
+    /// of any other size (S3 answers 403 `SignatureDoesNotMatch`).
+    fn presign_put(
+        &self,
+        key: &str,
+        ttl_seconds: u64,
+        content_length: u64,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
     fn presign_get(&self, key: &str, ttl_seconds: u64) -> impl Future<Output = Result<String, StoreError>> + Send;
 }

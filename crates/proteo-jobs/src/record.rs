@@ -52,6 +52,10 @@ pub fn now_ms() -> u64 {
 #[serde(rename_all = "camelCase")]
 pub struct JobRecord {
     pub job_id: String,
+    /// Who the job belongs to: the `sub` of the token that submitted it, or the owner segment of a drop-in folder.
+    /// Only that caller lists, polls, pages or downloads it. Empty for items written before owners existed.
+    #[serde(default)]
+    pub owner: String,
     pub status: JobStatus,
     /// The stage running or last run: `ingest`, `qc`, `de`, `pathway`.
     pub stage: String,
@@ -85,6 +89,7 @@ impl JobRecord {
     ) -> Self {
         JobRecord {
             job_id: job_id.to_string(),
+            owner: String::new(),
             status: JobStatus::Queued,
             stage: "ingest".into(),
             progress: 0,
@@ -100,6 +105,14 @@ impl JobRecord {
             error_type: None,
             error: None,
         }
+    }
+}
+
+impl JobRecord {
+    /// The same record, belonging to `owner`.
+    pub fn owned_by(mut self, owner: &str) -> Self {
+        self.owner = owner.to_string();
+        self
     }
 }
 

@@ -2,7 +2,9 @@
 
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use proteo_jobs::{keys, now_ms, JobRecord, JobStore, JobStoreError, ObjectLister, ObjectMeta, ObjectStore, Workflow};
+use proteo_jobs::{
+    now_ms, JobRecord, JobStore, JobStoreError, ObjectLister, ObjectMeta, ObjectStore, UploadKey, Workflow,
+};
 use proteo_pipeline::execution::ingest_job;
 use proteo_pipeline::StageError;
 use sha2::{Digest, Sha256};
@@ -10,49 +12,11 @@ use tracing::Instrument;
 
 use crate::diagnostic;
 
-/// Design files a drop-in folder may hold next to its data file (compared case-insensitively).
-pub const DROP_IN_DESIGN_NAMES: [&str; 2] = ["design.tsv", "design.csv"];
-
 /// What the ingest function holds from cold start on.
 pub struct IngestCtx<S, J, W> {
     pub store: S,
     pub jobs: J,
     pub workflow: W,
-}
-
-/// What an uploaded key is to the ingest function.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UploadKey {
-    /// `jobs/<id>/input/<file>` (not the design the API stored): the data file of an API job.
-    ApiInput { job_id: String },
-    /// `uploads/<folder>/<file>`: one half of a drop-in; `folder` ends with `/`.
-    DropIn { folder: String, is_design: bool },
-    /// Anything else (the API's design, our own outputs, nested or hidden files).
-    Ignored,
-}
-
-impl UploadKey {
-    pub fn classify(key: &str) -> UploadKey {
-        let (Some((dir, file)), false) = (key.rsplit_once('/'), key.ends_with('/')) else { return UploadKey::Ignored };
-        if file.starts_with('.') {
-            return UploadKey::Ignored;
-        }
-        if let Some(job_id) = keys::job_id_of(key) {
-            let api_input = dir == format!("jobs/{job_id}/input") && key != keys::design_key(job_id);
-            return if api_input && keys::valid_job_id(job_id) {
-                UploadKey::ApiInput { job_id: job_id.to_string() }
-            } else {
-                UploadKey::Ignored
-            };
-        }
-        match dir.strip_prefix("uploads/") {
-            Some(folder) if !folder.is_empty() && !folder.contains('/') => UploadKey::DropIn {
-                folder: format!("{dir}/"),
-                is_design: DROP_IN_DESIGN_NAMES.iter().any(|d| d.eq_ignore_ascii_case(file)),
-            },
-            _ => UploadKey::Ignored,
-        }
-    }
 }
 
 /// The object key of an S3 event record: URL-decoded, `+` meaning a space.
@@ -84,7 +48,8 @@ where
         let span = tracing::info_span!("upload", key = %key);
         // Boxed for the same reason as the stage handler's future: layout depth inside the runtime's layers.
         if let Err(e) = Box::pin(handle_record(ctx, record, &key)).instrument(span).await {
-            tracing::error!(key = %key, error_type = e.error_type(), error = %e, "upload not ingested; the event will be retried");
+            let shown = proteo_jobs::limits::message(&e.to_string());
+            tracing::error!(key = %key, error_type = e.error_type(), error = %shown, "upload not ingested; the event will be retried");
             first_error.get_or_insert(e);
         }
     }
@@ -120,7 +85,7 @@ where
             }
             ingest_job(&ctx.store, &ctx.jobs, &ctx.workflow, item).await
         }
-        UploadKey::DropIn { folder, is_design } => {
+        UploadKey::DropIn { owner, folder, is_design } => {
             let listing = ctx.store.list(&folder).await?;
             let direct = |o: &&ObjectMeta| {
                 o.key
@@ -160,7 +125,8 @@ where
             for (data_key, etag) in data {
                 let job_id = derived_job_id(&data_key, &etag);
                 let queued =
-                    JobRecord::queued(&job_id, "upload", &data_key, &design.key, serde_json::json!({}), now_ms());
+                    JobRecord::queued(&job_id, "upload", &data_key, &design.key, serde_json::json!({}), now_ms())
+                        .owned_by(&owner);
                 let item = if ctx.jobs.create(&queued).await.map_err(job_store)? {
                     tracing::info!(job_id, input = data_key, "drop-in job created");
                     queued
@@ -186,30 +152,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_are_classified_as_docs_cloud_md_says() {
-        assert_eq!(
-            UploadKey::classify("jobs/abc/input/proteinGroups.txt"),
-            UploadKey::ApiInput { job_id: "abc".into() }
-        );
-        assert_eq!(UploadKey::classify("jobs/abc/input/design.tsv"), UploadKey::Ignored);
-        assert_eq!(UploadKey::classify("jobs/abc/qc/matrix.parquet"), UploadKey::Ignored);
-        assert_eq!(UploadKey::classify("jobs/abc/input/nested/x.txt"), UploadKey::Ignored);
-        assert_eq!(UploadKey::classify("jobs/a.b/input/x.txt"), UploadKey::Ignored);
-        assert_eq!(
-            UploadKey::classify("uploads/exp 1/proteinGroups.txt"),
-            UploadKey::DropIn { folder: "uploads/exp 1/".into(), is_design: false }
-        );
-        assert_eq!(
-            UploadKey::classify("uploads/exp1/Design.CSV"),
-            UploadKey::DropIn { folder: "uploads/exp1/".into(), is_design: true }
-        );
-        assert_eq!(UploadKey::classify("uploads/x.txt"), UploadKey::Ignored);
-        assert_eq!(UploadKey::classify("uploads/a/b/x.txt"), UploadKey::Ignored);
-        assert_eq!(UploadKey::classify("uploads/a/"), UploadKey::Ignored);
-        assert_eq!(UploadKey::classify("uploads/a/.DS_Store"), UploadKey::Ignored);
-    }
-
-    #[test]
     fn event_keys_are_url_decoded() {
         assert_eq!(
             s3_event_key("uploads/my+experiment/protein%2BGroups+%28v2%29.txt"),
@@ -224,7 +166,7 @@ mod tests {
         let id = derived_job_id("uploads/exp1/proteinGroups.txt", "\"d41d8cd98f00b204e9800998ecf8427e\"");
         assert_eq!(id, derived_job_id("uploads/exp1/proteinGroups.txt", "d41d8cd98f00b204e9800998ecf8427e"));
         assert_eq!(id, "u-691f475386dcb85129160d31f433ebf2");
-        assert!(keys::valid_job_id(&id));
+        assert!(proteo_jobs::keys::valid_job_id(&id));
         assert_ne!(id, derived_job_id("uploads/exp1/proteinGroups.txt", "00000000000000000000000000000000"));
     }
 }

@@ -8,7 +8,9 @@ mod testing;
 use lambda_runtime::Diagnostic;
 use proteo_pipeline::StageError;
 
-pub use ingest::{derived_job_id, ingest_handler, s3_event_key, IngestCtx, UploadKey};
+pub use ingest::{derived_job_id, ingest_handler, s3_event_key, IngestCtx};
+pub use proteo_jobs::keys::DROP_IN_DESIGN_NAMES;
+pub use proteo_jobs::UploadKey;
 pub use proteo_pipeline::execution::{BuiltinGeneSets, WithBuiltinGeneSets, BUILTIN_GO_BP_KEY};
 pub use stage::{serve_stage, stage_handler, StageCtx};
 
@@ -17,5 +19,5 @@ pub use proteo_pipeline::Stage;
 
 /// The Lambda error a stage error becomes: `errorType` is what the state machine's Retry/Catch match.
 pub fn diagnostic(e: &StageError) -> Diagnostic {
-    Diagnostic { error_type: e.error_type().to_string(), error_message: e.to_string() }
+    Diagnostic { error_type: e.error_type().to_string(), error_message: proteo_jobs::limits::message(&e.to_string()) }
 }

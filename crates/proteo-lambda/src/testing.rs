@@ -117,8 +117,8 @@ impl JobStore for RecordingJobs {
     async fn finish(&self, job_id: &str, finish: &Finish, now: u64) -> Result<(), JobStoreError> {
         self.inner.finish(job_id, finish, now).await
     }
-    async fn list(&self, limit: usize) -> Result<JobListing, JobStoreError> {
-        self.inner.list(limit).await
+    async fn list(&self, owner: &str, limit: usize) -> Result<JobListing, JobStoreError> {
+        self.inner.list(owner, limit).await
     }
 }
 
@@ -195,7 +195,7 @@ mod tests {
     #[tokio::test]
     async fn api_job_runs_ingest_qc_de_pathway_with_monotonic_progress() {
         let w = world();
-        let input = "jobs/job-1/input/my matrix (v2).tsv";
+        let input = "uploads/api/job-1/my matrix (v2).tsv";
         let item = JobRecord::queued(
             "job-1",
             "api",
@@ -208,7 +208,7 @@ mod tests {
         w.ingest.store.insert(input, &w.matrix);
         w.ingest.store.insert("jobs/job-1/input/design.tsv", &w.design);
 
-        ingest_handler(&w.ingest, s3_event(&[("jobs/job-1/input/my+matrix+%28v2%29.tsv", "e1")])).await.unwrap();
+        ingest_handler(&w.ingest, s3_event(&[("uploads/api/job-1/my+matrix+%28v2%29.tsv", "e1")])).await.unwrap();
         let started = w.ingest.workflow.executions.lock().unwrap().clone();
         assert_eq!(started.len(), 1);
         let (name, spec) = &started[0];
@@ -273,7 +273,7 @@ mod tests {
     #[tokio::test]
     async fn a_late_duplicate_event_starts_nothing_and_changes_nothing() {
         let w = world();
-        let input = "jobs/job-2/input/m.tsv";
+        let input = "uploads/api/job-2/m.tsv";
         let item = JobRecord::queued("job-2", "api", input, "jobs/job-2/input/design.tsv", Value::Null, 1);
         w.ingest.jobs.create(&item).await.unwrap();
         w.ingest.store.insert(input, &w.matrix);
@@ -295,7 +295,7 @@ mod tests {
             ("bad-data", Value::Null, b"this is not a protein table\n".to_vec()),
             ("bad-params", json!({"qc": {"no_such_option": 1}}), w.matrix.clone()),
         ] {
-            let input = format!("jobs/{id}/input/m.tsv");
+            let input = format!("uploads/api/{id}/m.tsv");
             let design = format!("jobs/{id}/input/design.tsv");
             w.ingest.jobs.create(&JobRecord::queued(id, "api", &input, &design, params, 1)).await.unwrap();
             w.ingest.store.insert(&input, &matrix);
@@ -314,7 +314,7 @@ mod tests {
     #[tokio::test]
     async fn a_storage_outage_is_returned_as_transient_for_a_retry() {
         let w = world();
-        let input = "jobs/job-3/input/m.tsv";
+        let input = "uploads/api/job-3/m.tsv";
         w.ingest
             .jobs
             .create(&JobRecord::queued("job-3", "api", input, "jobs/job-3/input/design.tsv", Value::Null, 1))
@@ -335,29 +335,30 @@ mod tests {
     #[tokio::test]
     async fn drop_in_waits_for_the_second_file_and_duplicates_start_one_job() {
         let w = world();
-        let data_key = "uploads/exp 1/proteinGroups.txt";
+        let data_key = "uploads/drop/lab-7/exp 1/proteinGroups.txt";
         let etag = w.ingest.store.insert(data_key, &w.matrix);
-        let encoded = "uploads/exp+1/proteinGroups.txt";
+        let encoded = "uploads/drop/lab-7/exp+1/proteinGroups.txt";
         ingest_handler(&w.ingest, s3_event(&[(encoded, &etag)])).await.unwrap();
         assert!(w.ingest.workflow.executions.lock().unwrap().is_empty(), "no design yet: nothing starts");
-        assert_eq!(w.ingest.jobs.list(10).await.unwrap().recent.len(), 0);
+        assert_eq!(w.ingest.jobs.list("lab-7", 10).await.unwrap().recent.len(), 0);
 
-        let design_etag = w.ingest.store.insert("uploads/exp 1/design.tsv", &w.design);
-        ingest_handler(&w.ingest, s3_event(&[("uploads/exp+1/design.tsv", &design_etag)])).await.unwrap();
+        let design_etag = w.ingest.store.insert("uploads/drop/lab-7/exp 1/design.tsv", &w.design);
+        ingest_handler(&w.ingest, s3_event(&[("uploads/drop/lab-7/exp+1/design.tsv", &design_etag)])).await.unwrap();
         // Duplicates of both notifications, one of them batched twice.
         ingest_handler(&w.ingest, s3_event(&[(encoded, &etag), (encoded, &etag)])).await.unwrap();
-        ingest_handler(&w.ingest, s3_event(&[("uploads/exp+1/design.tsv", &design_etag)])).await.unwrap();
+        ingest_handler(&w.ingest, s3_event(&[("uploads/drop/lab-7/exp+1/design.tsv", &design_etag)])).await.unwrap();
 
         let ex = w.ingest.workflow.executions.lock().unwrap().clone();
         assert_eq!(ex.len(), 1, "{ex:?}");
         let id = derived_job_id(data_key, &etag);
         assert_eq!(ex[0].0, id);
         assert_eq!(ex[0].1["inputKey"], data_key);
-        assert_eq!(ex[0].1["designKey"], "uploads/exp 1/design.tsv");
-        let listing = w.ingest.jobs.list(10).await.unwrap();
+        assert_eq!(ex[0].1["designKey"], "uploads/drop/lab-7/exp 1/design.tsv");
+        let listing = w.ingest.jobs.list("lab-7", 10).await.unwrap();
         assert_eq!(listing.recent.len(), 1);
         let r = job(&w.ingest.jobs, &id).await;
         assert_eq!((r.source.as_str(), r.status, r.progress), ("upload", JobStatus::Running, 10));
+        assert_eq!(r.owner, "lab-7", "a drop-in job belongs to the owner its folder names");
         assert!(w.ingest.store.contains(&format!("jobs/{id}/ingest/table.parquet")));
     }
 

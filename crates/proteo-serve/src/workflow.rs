@@ -32,6 +32,24 @@ pub struct Retrier {
     pub interval_seconds: f64,
     pub backoff_rate: f64,
     pub max_attempts: u32,
+    /// `MaxDelaySeconds`: the cap on one wait (none in the ASL: uncapped).
+    pub max_delay_seconds: Option<f64>,
+    /// `JitterStrategy: FULL`: each wait is drawn uniformly from zero to the (capped) backoff.
+    pub full_jitter: bool,
+}
+
+impl Retrier {
+    /// The wait before retry number `attempt + 1` (`attempt` retries done so far), before any scaling; `unit` is a
+    /// draw from [0, 1) used only with full jitter.
+    pub fn wait_seconds(&self, attempt: u32, unit: f64) -> f64 {
+        let backoff = self.interval_seconds * self.backoff_rate.powi(attempt as i32);
+        let capped = self.max_delay_seconds.map_or(backoff, |m| backoff.min(m));
+        if self.full_jitter {
+            capped * unit
+        } else {
+            capped
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -162,13 +180,26 @@ fn errors_of(v: &Value) -> Result<Vec<String>, String> {
 }
 
 fn retrier(v: &Value) -> Result<Retrier, String> {
+    let full_jitter = match v["JitterStrategy"].as_str() {
+        None | Some("NONE") => false,
+        Some("FULL") => true,
+        Some(other) => return Err(format!("`JitterStrategy` {other:?} is not FULL or NONE")),
+    };
     Ok(Retrier {
         errors: errors_of(v)?,
-        // The ASL defaults: 1 s, rate 2, 3 attempts.
+        // The ASL defaults: 1 s, rate 2, 3 attempts, no cap, no jitter.
         interval_seconds: v["IntervalSeconds"].as_f64().unwrap_or(1.0),
         backoff_rate: v["BackoffRate"].as_f64().unwrap_or(2.0),
-        max_attempts: v["MaxAttempts"].as_u64().unwrap_or(3) as u32,
+        max_attempts: v["MaxAttempts"].as_u64().unwrap_or(3).min(u32::MAX as u64) as u32,
+        max_delay_seconds: v["MaxDelaySeconds"].as_f64(),
+        full_jitter,
     })
+}
+
+/// A draw from [0, 1) for full jitter (the 53 high bits of a random UUID: no RNG crate needed for a retry wait).
+fn unit_draw() -> f64 {
+    let bits = u64::from_be_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().expect("8 bytes"));
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn catcher(v: &Value) -> Result<Catcher, String> {
@@ -257,8 +288,7 @@ impl<R: StageRunner, J: JobStore> Inner<R, J> {
                 if attempts[i] >= retry[i].max_attempts {
                     break Err((error, cause));
                 }
-                let wait =
-                    retry[i].interval_seconds * retry[i].backoff_rate.powi(attempts[i] as i32) * self.interval_scale;
+                let wait = retry[i].wait_seconds(attempts[i], unit_draw()) * self.interval_scale;
                 attempts[i] += 1;
                 tracing::warn!(job_id = %id, state = %current, error, attempt = attempts[i], wait_s = wait, "retrying");
                 tokio::time::sleep(Duration::from_secs_f64(wait.max(0.0))).await;
@@ -272,6 +302,7 @@ impl<R: StageRunner, J: JobStore> Inner<R, J> {
                         c.next.clone()
                     }
                     None => {
+                        let cause = proteo_jobs::limits::message(&cause);
                         tracing::error!(job_id = %id, state = %current, error, cause, "execution failed (uncaught)");
                         return;
                     }
@@ -348,6 +379,14 @@ mod tests {
                 assert_eq!((r.interval_seconds, r.backoff_rate, r.max_attempts), (2.0, 2.0, 3));
                 assert!(!retry.iter().any(|r| matches(&r.errors, "InvalidInput")), "refused input must not be retried");
                 assert!(catch.iter().any(|c| matches(&c.errors, "InvalidInput") && c.next == "Mark Failed"));
+                let throttle = retry
+                    .iter()
+                    .find(|r| r.errors == ["Lambda.TooManyRequestsException"])
+                    .expect("throttling has its own retrier");
+                assert!(throttle.full_jitter && throttle.max_attempts >= 50, "{throttle:?}");
+                assert!(!r.errors.contains(&"Lambda.TooManyRequestsException".to_string()), "not with Transient");
+                let cap = throttle.max_delay_seconds.expect("MaxDelaySeconds");
+                assert!(throttle.wait_seconds(40, 0.999_999) <= cap && throttle.wait_seconds(40, 0.0) == 0.0);
             }
             cur = next.clone();
         }
@@ -357,6 +396,26 @@ mod tests {
         );
         assert_eq!(m.states.get(&cur), Some(&State::Succeed));
         assert_eq!(m.state_of(Stage::De), Some("Run DE"));
+    }
+
+    #[test]
+    fn waits_back_off_up_to_the_cap_and_full_jitter_draws_below_it() {
+        let r = Retrier {
+            errors: vec!["X".into()],
+            interval_seconds: 1.0,
+            backoff_rate: 2.0,
+            max_attempts: 10,
+            max_delay_seconds: Some(5.0),
+            full_jitter: false,
+        };
+        let waits: Vec<f64> = (0..5).map(|n| r.wait_seconds(n, 0.5)).collect();
+        assert_eq!(waits, [1.0, 2.0, 4.0, 5.0, 5.0]);
+        let jittered = Retrier { full_jitter: true, ..r };
+        assert_eq!(jittered.wait_seconds(3, 0.5), 2.5);
+        for _ in 0..100 {
+            let u = unit_draw();
+            assert!((0.0..1.0).contains(&u), "{u}");
+        }
     }
 
     #[test]
