@@ -1042,19 +1042,7 @@ fn ora_contrast(
             out.proteins.push(enricher.overlap_ids(result.as_ref().expect("hits come from a result"), h));
         }
     }
-    let n = out.term_id.len();
-    let part = TableBuilder::new()
-        .text_dict("contrast", std::iter::repeat_n(contrast, n))
-        .text_dict("direction", out.direction.iter().copied())
-        .text("term_id", &out.term_id)
-        .text("term_name", &out.term_name)
-        .u32("set_size", out.set_size)
-        .u32("overlap", out.overlap)
-        .f64("expected", out.expected)
-        .f64("fold_enrichment", out.fold_enrichment)
-        .f64("p_value", out.p_value)
-        .f64("adj_p_value", out.adj_p_value)
-        .text("proteins", &out.proteins);
+    let part = out.part(contrast);
     (part, top_of(view), selections)
 }
 
@@ -1126,7 +1114,7 @@ fn camera_contrast(enricher: &Enricher, contrast: &str, rows: &[CameraRow]) -> (
 fn empty_table(method: EnrichmentMethod) -> TableBuilder {
     let enricher_free = |b: TableBuilder| b;
     match method {
-        EnrichmentMethod::Ora => PathwayColumns::default().empty_part(),
+        EnrichmentMethod::Ora => PathwayColumns::default().part(""),
         EnrichmentMethod::Gsea => enricher_free(
             TableBuilder::new()
                 .text_dict("contrast", std::iter::empty())
@@ -1167,9 +1155,10 @@ struct PathwayColumns {
 }
 
 impl PathwayColumns {
-    fn empty_part(self) -> TableBuilder {
+    /// The ORA table's rows of `contrast` (no rows: the table's columns, for a job without contrasts).
+    fn part(self, contrast: &str) -> TableBuilder {
         TableBuilder::new()
-            .text_dict("contrast", std::iter::empty())
+            .text_dict("contrast", std::iter::repeat_n(contrast, self.term_id.len()))
             .text_dict("direction", self.direction.iter().copied())
             .text("term_id", &self.term_id)
             .text("term_name", &self.term_name)
