@@ -1,5 +1,5 @@
-//! `GET /jobs/{id}/results?table=de|pathway&contrast=&limit=&cursor=`: pages of the ranked JSON-lines views that
-//! the DE and pathway stages write (`<table>/ranked/index.json` names one `.jsonl` object per contrast).
+//! `GET /jobs/{id}/results?table=de|pathway|gsea|camera&contrast=&limit=&cursor=`: pages of the ranked JSON-lines
+//! views that the DE and pathway stages write (an `index.json` names one `.jsonl` object per contrast).
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, State};
@@ -11,8 +11,14 @@ use serde_json::value::RawValue;
 use crate::jobs::{find_job, job_id_from};
 use crate::{ApiError, ApiState, Caller, RESULTS_DEFAULT_LIMIT, RESULTS_MAX_LIMIT};
 
-/// The tables with ranked views, by the name the `table` parameter takes (also their folder under the job).
-const TABLES: [&str; 2] = ["de", "pathway"];
+/// The tables with ranked views, by the name the `table` parameter takes, and the folder of their views under the job
+/// (`pathway` is the over-representation analysis; GSEA and CAMERA run when the job asks for them).
+const TABLES: [(&str, &str); 4] = [
+    ("de", "de/ranked"),
+    ("pathway", "pathway/ranked"),
+    ("gsea", "pathway/ranked/gsea"),
+    ("camera", "pathway/ranked/camera"),
+];
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct ResultsQuery {
@@ -61,14 +67,14 @@ pub(crate) async fn results<S: ObjectStore + Presigner, J: JobStore>(
         return Err(ApiError::NotFound(format!("job `{id}` has no results: it is {}", record.status.as_str())));
     }
     let table = q.table.as_deref().unwrap_or("de");
-    if !TABLES.contains(&table) {
+    let Some(&(_, folder)) = TABLES.iter().find(|(name, _)| *name == table) else {
         return Err(ApiError::NotFound(format!(
-            "job `{id}` has no table `{table}`; the tables are `de` and `pathway`"
+            "job `{id}` has no table `{table}`; the tables are `de`, `pathway` (over-representation), `gsea` and `camera`"
         )));
-    }
+    };
 
     let prefix = keys::job_prefix(&id);
-    let index_key = format!("{prefix}{table}/ranked/index.json");
+    let index_key = format!("{prefix}{folder}/index.json");
     let index: RankedIndex = match state.store.get(&index_key).await {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::Internal(format!("`{index_key}` is not a ranked-table index: {e}")))?,

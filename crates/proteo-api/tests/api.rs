@@ -552,7 +552,8 @@ async fn results_refuse_bad_parameters_and_unfinished_jobs() {
         assert!(r.error().contains(expected), "{query}: {}", r.error());
     }
     for (query, expected) in [
-        ("table=qc", "has no table `qc`; the tables are `de` and `pathway`"),
+        ("table=qc", "has no table `qc`; the tables are `de`, `pathway` (over-representation), `gsea` and `camera`"),
+        ("table=gsea", "has no ranked `gsea` table"),
         ("table=pathway", "has no ranked `pathway` table"),
     ] {
         let r = api.get(&format!("/jobs/{id}/results?{query}")).await;

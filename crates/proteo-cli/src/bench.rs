@@ -9,7 +9,7 @@ use clap::Args;
 use proteo_core::de::{run_de, DeParams, Posthoc};
 use proteo_core::input::{align_to_design, read_design, read_intensities};
 use proteo_core::qc::{run_qc, QcParams};
-use proteo_core::synthetic::{generate, SyntheticData, SyntheticSpec};
+use proteo_core::synthetic::{generate_with_ids, pick_ids, SyntheticData, SyntheticSpec};
 use proteo_pipeline::fs_store::FsStore;
 use proteo_pipeline::{run_stage, JobParams, JobSpec, PathwayParams, Stage};
 
@@ -34,9 +34,21 @@ pub struct Shape {
     /// Seed of the generator: the same arguments give the same matrix.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Name the proteins `SYN00000`… (which map to no gene set) instead of real UniProt accessions drawn from the
+    /// shipped GO BP gene sets (which make the pathway stage do the work it does on real data).
+    #[arg(long)]
+    synthetic_ids: bool,
 }
 
 impl Shape {
+    /// The protein names of the matrix: real accessions unless `--synthetic-ids`.
+    fn ids(&self) -> anyhow::Result<Vec<String>> {
+        if self.synthetic_ids {
+            return Ok(Vec::new());
+        }
+        uniprot_ids(self.proteins, self.seed)
+    }
+
     fn spec(&self) -> anyhow::Result<SyntheticSpec> {
         if self.groups < 2 || self.replicates < 1 || self.proteins < 1 || !(0.0..1.0).contains(&self.missing) {
             anyhow::bail!("need --proteins ≥ 1, --groups ≥ 2, --replicates ≥ 1 and 0 ≤ --missing < 1");
@@ -59,6 +71,9 @@ pub struct BenchArgs {
     /// Skip the bundled example.
     #[arg(long)]
     no_example: bool,
+    /// Skip the 10-group 4 000 × (10 × 3) case.
+    #[arg(long)]
+    no_pulldown: bool,
     /// Also run the large case: 20 000 proteins × 10 groups × 10 replicates (DE time and peak memory).
     #[arg(long)]
     large: bool,
@@ -92,7 +107,7 @@ pub struct SyntheticArgs {
 
 /// `proteo synthetic`: the benchmark's data as files, to run (or submit) a job of a chosen size.
 pub fn synthetic(args: &SyntheticArgs) -> anyhow::Result<()> {
-    let data = generate(&args.shape.spec()?);
+    let data = generate_with_ids(&args.shape.spec()?, &args.shape.ids()?);
     write_synthetic(&args.out, &data)?;
     println!(
         "{} proteins × {} groups × {} replicates ({} with a real effect) in {}",
@@ -103,6 +118,18 @@ pub fn synthetic(args: &SyntheticArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// `n` UniProt accessions of the shipped GO BP gene sets (every key of the file, sorted, then a seeded shuffle).
+fn uniprot_ids(n: usize, seed: u64) -> anyhow::Result<Vec<String>> {
+    let (name, bytes) = proteo_gene_sets::shipped()[0];
+    let sets = proteo_gene_sets::GeneSetIndex::new(bytes::Bytes::from_static(bytes), name)?;
+    let keys: Vec<String> = (0..sets.n_keys() as u32).map(|k| sets.key(k).to_string()).collect();
+    let ids = pick_ids(&keys, n, seed);
+    if ids.len() < n {
+        anyhow::bail!("the shipped gene sets have {} accessions; use --synthetic-ids for {n} proteins", ids.len());
+    }
+    Ok(ids)
 }
 
 /// `matrix.tsv` and `design.tsv` of `data` in `dir` (created if missing).
@@ -165,13 +192,14 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     println!("{:<44} {:>10}", "measurement", "ms");
     let spec = args.shape.spec()?;
     let shape = &args.shape;
-    let data = generate(&spec);
+    let data = generate_with_ids(&spec, &shape.ids()?);
     let label = format!(
-        "synthetic {}×({}×{}), {:.0}% missing",
+        "synthetic {}×({}×{}), {:.0}% missing, {} ids",
         shape.proteins,
         shape.groups,
         shape.replicates,
-        shape.missing * 100.0
+        shape.missing * 100.0,
+        if shape.synthetic_ids { "SYN" } else { "UniProt" }
     );
     let dir = match &args.keep {
         Some(d) => d.clone(),
@@ -198,6 +226,24 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let (d, _) = time(args.reps, || run_de(&no_impute.matrix.values, &design, &tukey).expect("de"));
     println!("{:<44} {}", "  same, unimputed (missing values kept)", ms(d));
 
+    if !args.no_pulldown {
+        // The issue-18 pulldown case: 10 groups × 3 replicates, 4 000 proteins, all 45 pairs.
+        let pulldown = SyntheticSpec { seed: shape.seed, ..SyntheticSpec::new(4000, 10, 3) };
+        let ids = if shape.synthetic_ids { Vec::new() } else { uniprot_ids(4000, shape.seed)? };
+        let dir = tempdir()?.join("pulldown");
+        write_synthetic(&dir, &generate_with_ids(&pulldown, &ids))?;
+        stage_rows(
+            "synthetic 4000×(10×3), 10% missing",
+            &dir,
+            "matrix.tsv",
+            "design.tsv",
+            args.reps,
+            DeParams::default(),
+            None,
+        )?;
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     let ex = PathBuf::from(EXAMPLE_DIR);
     if !args.no_example && !ex.join("proteinGroups.txt").is_file() {
         println!("bundled example: not at {} (this binary runs outside its checkout); skipped", ex.display());
@@ -213,7 +259,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         )?;
     }
     if args.large {
-        large_case(args.reps.min(3))?;
+        large_case(args.reps.min(3), shape.synthetic_ids)?;
     }
     if args.keep.is_none() {
         std::fs::remove_dir_all(&dir).ok();
@@ -227,9 +273,24 @@ pub(crate) fn tempdir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// 20 000 proteins × 100 samples × 10 groups: DE (limma + F + Tukey + BH) time and its peak memory over the matrix.
-fn large_case(reps: usize) -> anyhow::Result<()> {
-    let data = generate(&SyntheticSpec::new(20_000, 10, 10));
+/// 20 000 proteins × 100 samples × 10 groups: every stage, then DE (limma + F + Tukey + BH) time and its peak
+/// memory over the matrix.
+fn large_case(reps: usize, synthetic_ids: bool) -> anyhow::Result<()> {
+    let spec = SyntheticSpec::new(20_000, 10, 10);
+    let ids = if synthetic_ids { Vec::new() } else { uniprot_ids(20_000, spec.seed)? };
+    let data = generate_with_ids(&spec, &ids);
+    let dir = tempdir()?.join("large");
+    write_synthetic(&dir, &data)?;
+    stage_rows(
+        "synthetic 20000×(10×10), 10% missing",
+        &dir,
+        "matrix.tsv",
+        "design.tsv",
+        reps,
+        DeParams::default(),
+        None,
+    )?;
+    std::fs::remove_dir_all(&dir).ok();
     let (table, _) = read_intensities(&data.matrix_tsv, "matrix.tsv", None)?;
     let design = read_design(&data.design_tsv, "design.tsv")?;
     let table = align_to_design(table, &design, "matrix.tsv", "design.tsv")?;
@@ -237,7 +298,6 @@ fn large_case(reps: usize) -> anyhow::Result<()> {
     let qc = run_qc(&table, &design, &QcParams::default(), None)?;
     drop(table);
     let params = DeParams { posthoc: Posthoc::Tukey, ..Default::default() };
-    println!("synthetic 20000×(10×10), 10% missing");
     let (d, _) = time(reps, || run_de(&qc.matrix.values, &design, &params).expect("de"));
     println!("{:<44} {}", "  DE limma (45) + F + Tukey HSD + BH", ms(d));
     let matrix_bytes = (qc.matrix.values.len() * 8) as u64;
@@ -297,8 +357,28 @@ fn stage_rows(
         });
         r.map_err(|e| anyhow::anyhow!("{} failed: {e}", stage.title()))?;
         total += d;
-        println!("{:<44} {}", format!("  {}", stage.title()), ms(d));
+        // One more run for the stage's peak resident memory (the process's, from the RSS it started at).
+        let peak = if reset_peak_memory() {
+            let start = current_memory().unwrap_or(0);
+            proteo_pipeline::stages::forget_parsed_gene_sets();
+            pollster::block_on(run_stage(&store, &job, stage, &|_| {}))
+                .map_err(|e| anyhow::anyhow!("{} failed: {e}", stage.title()))?;
+            let peak = peak_memory().unwrap_or(0);
+            format!("peak RSS {} (+{} over its start)", mb(peak), mb(peak.saturating_sub(start)))
+        } else {
+            String::new()
+        };
+        println!("{:<44} {}   {peak}", format!("  {}", stage.title()), ms(d));
     }
+    let (d, r) = time(reps, || {
+        pollster::block_on(async {
+            proteo_pipeline::stages::write_job_summary(&store, &job).await?;
+            proteo_pipeline::stages::write_report(&store, &job).await
+        })
+    });
+    r.map_err(|e| anyhow::anyhow!("the report failed: {e}"))?;
+    total += d;
+    println!("{:<44} {}", "  summary.json + report.html", ms(d));
     println!("{:<44} {}", "  whole run", ms(total));
     let (warm, r) = time(reps, || pollster::block_on(run_stage(&store, &job, Stage::Pathway, &|_| {})));
     r.map_err(|e| anyhow::anyhow!("{} failed: {e}", Stage::Pathway.title()))?;

@@ -20,28 +20,45 @@ use proteo_core::pathway::Membership;
 use proteo_core::qc::{Impute, Normalize, QcParams, DEFAULT_SEED};
 use proteo_core::quant::{QuantParams, Quantity, DEFAULT_MIN_SHARED, DEFAULT_Q_VALUE};
 use proteo_jobs::params::Origin;
+use proteo_pipeline::contracts::{
+    CameraCorrelation, CameraCorrelationName, EnrichmentMethod, DEFAULT_GSEA_PERMUTATIONS, DEFAULT_INTER_GENE_COR,
+};
 use proteo_pipeline::contracts::{DEFAULT_ALPHA, DEFAULT_MAX_SET_SIZE, DEFAULT_MIN_LOG2FC, DEFAULT_MIN_SET_SIZE};
-use proteo_pipeline::execution::{WithBuiltinGeneSets, BUILTIN_GO_BP_KEY};
+use proteo_pipeline::execution::{BuiltinGeneSets, WithBuiltinGeneSets};
 use proteo_pipeline::fs_store::FsStore;
 use proteo_pipeline::{run_job, JobParams, JobSpec, OutputParams, PathwayParams, Progress, Stage};
 
-/// Human GO Biological Process, UniProt-keyed (CC BY 4.0; data/gene_sets/README.md), compiled into the binary: a
-/// copied or `cargo install`ed `proteo` needs no file of the source tree. Used when neither --gene-sets nor
-/// PROTEO_GENE_SETS is given, under the key [`BUILTIN_GO_BP_KEY`] (as the pathway Lambda does).
-pub(crate) static SHIPPED_GENE_SETS: &[u8] = include_bytes!("../../../data/gene_sets/go_bp_human_uniprot.gmt.gz");
-
-/// The store a run reads and writes: `fs` (the output directory), answering [`BUILTIN_GO_BP_KEY`] from the
-/// shipped bytes.
-pub(crate) fn with_shipped_gene_sets(fs: &FsStore) -> WithBuiltinGeneSets<'_, FsStore> {
-    WithBuiltinGeneSets::new(fs, Some(bytes::Bytes::from_static(SHIPPED_GENE_SETS)))
+/// The shipped gene-set collections (GO BP, MF, CC; CC BY 4.0, data/gene_sets/README.md), compiled into this binary
+/// as indexes: a copied or `cargo install`ed `proteo` needs no file of the source tree (`builtin:` keys).
+pub(crate) fn builtin_gene_sets() -> BuiltinGeneSets {
+    BuiltinGeneSets::shipped(proteo_gene_sets::shipped())
 }
 
-/// `--gene-sets`, else `PROTEO_GENE_SETS`, else the shipped gene sets.
-pub(crate) fn gene_sets_key(flag: Option<&Path>) -> anyhow::Result<String> {
-    match flag.map(PathBuf::from).or_else(|| std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from)) {
-        Some(path) => absolute(&path),
-        None => Ok(BUILTIN_GO_BP_KEY.to_string()),
+/// The store a run reads and writes: `fs` (the output directory), answering `builtin:` keys from the shipped
+/// collections.
+pub(crate) fn with_shipped_gene_sets(fs: &FsStore) -> WithBuiltinGeneSets<'_, FsStore> {
+    static BUILTINS: std::sync::OnceLock<BuiltinGeneSets> = std::sync::OnceLock::new();
+    WithBuiltinGeneSets::new(fs, BUILTINS.get_or_init(builtin_gene_sets))
+}
+
+/// `--gene-sets`: a shipped collection (`go-bp`, `go-mf`, `go-cc`, `builtin:<name>`) as its `builtin:` key, or a
+/// GMT file as its absolute path.
+pub(crate) fn gene_sets_key(text: &str) -> anyhow::Result<String> {
+    if let Some(c) = proteo_gene_sets::collection(text) {
+        return Ok(proteo_gene_sets::builtin_key(c));
     }
+    if text.starts_with(proteo_gene_sets::BUILTIN_PREFIX) {
+        let names: Vec<String> =
+            proteo_gene_sets::COLLECTIONS.iter().map(|c| format!("{} ({})", c.alias, c.name)).collect();
+        anyhow::bail!("--gene-sets {text}: no such shipped collection; the shipped ones are {}", names.join(", "));
+    }
+    let path = Path::new(text);
+    if !path.is_file() {
+        anyhow::bail!(
+            "--gene-sets {text}: cannot read it (no such file); give a GMT file (plain or gzip) or go-bp, go-mf, go-cc"
+        );
+    }
+    absolute(path)
 }
 
 #[derive(Parser)]
@@ -115,6 +132,13 @@ enum ImputeArg {
 enum MembershipArg {
     LeadingAccession,
     AnyMember,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum EnrichmentArg {
+    Ora,
+    Gsea,
+    Camera,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -248,9 +272,23 @@ pub struct RunArgs {
     /// Minimum |log2 fold change| for a protein to count as significant.
     #[arg(long, default_value_t = DEFAULT_MIN_LOG2FC)]
     min_log2fc: f64,
-    /// Gene sets (GMT, plain or gzip) [default: $PROTEO_GENE_SETS, else the shipped human GO Biological Process].
-    #[arg(long)]
-    gene_sets: Option<PathBuf>,
+    /// Gene sets: a shipped collection — `go-bp` (GO Biological Process), `go-mf` (Molecular Function), `go-cc`
+    /// (Cellular Component), human, UniProt-keyed, or `builtin:<name>` — or a GMT file (plain or gzip)
+    /// [default: $PROTEO_GENE_SETS, else go-bp].
+    #[arg(long, value_name = "go-bp|go-mf|go-cc|FILE")]
+    gene_sets: Option<String>,
+    /// Enrichment methods, comma-separated: `ora` = over-representation of the significant proteins
+    /// (hypergeometric, up/down/both); `camera` = limma CAMERA on the moderated t; `gsea` = preranked GSEA on the
+    /// moderated t (permutations; about 0.1 s per contrast on 5 000 proteins, so not run unless asked).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "ora,camera")]
+    enrichment: Vec<EnrichmentArg>,
+    /// GSEA: random gene sets per set size for the null (seeded with --seed); p-values reach 1/(N+1).
+    #[arg(long, default_value_t = DEFAULT_GSEA_PERMUTATIONS)]
+    gsea_permutations: usize,
+    /// CAMERA: the inter-gene correlation within a set, a number (limma's default 0.01) or `estimated` (per set from
+    /// the model residuals, limma inter.gene.cor = NA).
+    #[arg(long, default_value_t = DEFAULT_INTER_GENE_COR.to_string(), value_name = "RHO|estimated")]
+    camera_cor: String,
     /// Smallest gene set tested (after intersecting with the quantified proteins).
     #[arg(long, default_value_t = DEFAULT_MIN_SET_SIZE)]
     min_set_size: usize,
@@ -271,7 +309,30 @@ pub struct RunArgs {
 
 impl RunArgs {
     fn job(&self) -> anyhow::Result<JobSpec> {
-        let gene_sets = gene_sets_key(self.gene_sets.as_deref())?;
+        let gene_sets = match &self.gene_sets {
+            Some(p) => gene_sets_key(p)?,
+            None => match std::env::var("PROTEO_GENE_SETS") {
+                Ok(p) => gene_sets_key(&p).context("PROTEO_GENE_SETS")?,
+                Err(_) => proteo_gene_sets::builtin_key(&proteo_gene_sets::COLLECTIONS[0]),
+            },
+        };
+        let camera_correlation = match self.camera_cor.trim() {
+            "estimated" | "NA" => CameraCorrelation::Named(CameraCorrelationName::Estimated),
+            text => CameraCorrelation::Fixed(text.parse().map_err(|_| {
+                anyhow::anyhow!("--camera-cor {text}: give a correlation such as 0.01, or `estimated`")
+            })?),
+        };
+        let mut methods: Vec<EnrichmentMethod> = Vec::new();
+        for m in &self.enrichment {
+            let m = match m {
+                EnrichmentArg::Ora => EnrichmentMethod::Ora,
+                EnrichmentArg::Gsea => EnrichmentMethod::Gsea,
+                EnrichmentArg::Camera => EnrichmentMethod::Camera,
+            };
+            if !methods.contains(&m) {
+                methods.push(m);
+            }
+        }
         let params = JobParams {
             format: self.format,
             quant: QuantParams {
@@ -346,12 +407,15 @@ impl RunArgs {
                     MembershipArg::LeadingAccession => Membership::LeadingAccession,
                     MembershipArg::AnyMember => Membership::AnyMember,
                 },
+                methods,
+                gsea_permutations: self.gsea_permutations,
+                camera_correlation,
             },
             output: OutputParams { full_precision: self.full_precision },
         };
         params.check(Origin::Local).map_err(|e| anyhow::anyhow!("{}: {e}", flag_of(&e.field)))?;
         let gene_sets = &params.pathway.gene_sets;
-        if gene_sets != BUILTIN_GO_BP_KEY {
+        if !gene_sets.starts_with(proteo_gene_sets::BUILTIN_PREFIX) {
             std::fs::metadata(gene_sets)
                 .with_context(|| format!("--gene-sets: cannot read the gene sets {gene_sets}"))?;
         }
@@ -429,6 +493,7 @@ fn main() -> ExitCode {
 
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     let job = args.job()?;
+    job.params.pathway.check().map_err(|e| anyhow::anyhow!(e))?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let fs = FsStore::new(&args.out);
     let store = with_shipped_gene_sets(&fs);
@@ -580,7 +645,13 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
         }
     }
     if let Some(pw) = get(Stage::Pathway) {
-        println!("Pathways: {} gene sets; background = {}", pw["terms"], pw["background_rule"].as_str().unwrap_or(""));
+        println!(
+            "Pathways: {} ({} gene sets, {} tested); background = {}",
+            pw["gene_sets_title"].as_str().or(pw["gene_sets"].as_str()).unwrap_or(""),
+            pw["terms"],
+            pw["sets_tested"],
+            pw["background_rule"].as_str().unwrap_or("")
+        );
         for s in pw["selections"].as_array().into_iter().flatten() {
             if let Some(term) = s["top_term"].as_str() {
                 println!(
@@ -589,6 +660,18 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
                     s["direction"].as_str().unwrap_or(""),
                     s["terms_significant"],
                     term
+                );
+            }
+        }
+        for (method, title) in [("camera", "CAMERA"), ("gsea", "GSEA")] {
+            for c in pw[method]["contrasts"].as_array().into_iter().flatten() {
+                println!(
+                    "  {:<28} {:<6} {:>3} sets at adj. p < alpha; top up: {}; top down: {}",
+                    c["contrast"].as_str().unwrap_or(""),
+                    title,
+                    c["sets_significant"],
+                    c["top_up"].as_str().unwrap_or("—"),
+                    c["top_down"].as_str().unwrap_or("—")
                 );
             }
         }

@@ -23,7 +23,8 @@ pub struct ServeArgs {
     /// The URL browsers reach this server at, if not http://<host>:<port> (behind a proxy, or a host name).
     #[arg(long)]
     public_url: Option<String>,
-    /// Gene sets (GMT, plain or gzip) for jobs that name none [default: $PROTEO_GENE_SETS, else the shipped human GO BP].
+    /// Gene sets for jobs that name none: a GMT file (plain or gzip) [default: $PROTEO_GENE_SETS, else the shipped
+    /// GO BP]. Jobs may name any shipped collection (`builtin:go_bp_human_uniprot`, `…go_mf…`, `…go_cc…`).
     #[arg(long)]
     gene_sets: Option<PathBuf>,
     /// Bearer token every API request must carry (`Authorization: Bearer <token>`; the web page asks for it). Required
@@ -50,10 +51,11 @@ pub struct ServeArgs {
 const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    let gmt = match args.gene_sets.clone().or_else(|| std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from)) {
-        Some(path) => std::fs::read(&path).with_context(|| format!("cannot read the gene sets {}", path.display()))?,
-        None => crate::SHIPPED_GENE_SETS.to_vec(),
-    };
+    let mut builtins = crate::builtin_gene_sets();
+    if let Some(path) = args.gene_sets.clone().or_else(|| std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from)) {
+        let gmt = std::fs::read(&path).with_context(|| format!("cannot read the gene sets {}", path.display()))?;
+        builtins = builtins.with(proteo_pipeline::execution::BUILTIN_GO_BP_KEY, gmt.into());
+    }
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if workers == 0 {
         anyhow::bail!("--workers must be at least 1");
@@ -66,7 +68,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .transpose()
     };
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{shown_host}:{}", args.port));
-    let mut config = proteo_serve::ServeConfig::new(args.data_dir.clone(), public_url, workers, gmt.into());
+    let mut config = proteo_serve::ServeConfig::new(args.data_dir.clone(), public_url, workers, builtins);
     config.stage_pause = std::time::Duration::from_millis(args.stage_pause_ms);
     config.token = args.token.clone().filter(|t| !t.is_empty());
     config.stage_time_limit = seconds(args.stage_time_limit_s, "--stage-time-limit-s")?;

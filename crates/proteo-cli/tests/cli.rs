@@ -194,6 +194,9 @@ fn help_lists_every_option() {
         "--global-pg-q-value",
         "--proteotypic-only",
         "--min-shared",
+        "--enrichment",
+        "--gsea-permutations",
+        "--camera-cor",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
@@ -264,6 +267,100 @@ fn precursor_options_reach_the_summary_and_bad_ones_are_refused() {
     assert!(!o.status.success());
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("--q-value: `params.quant.q_value` must be a q-value in [0, 1]"), "{stderr}");
+}
+
+fn table(dir: &Path, rel: &str) -> proteo_core::tables::Table {
+    let bytes = std::fs::read(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    proteo_core::tables::Table::from_parquet(bytes.into(), rel).unwrap()
+}
+
+#[test]
+fn gsea_and_camera_run_on_request_rerun_bit_identically_and_leave_ora_alone() {
+    let (input, design) = example();
+    let all = ["--enrichment", "ora,gsea,camera", "--gsea-permutations", "300"];
+    let (a, b, ora_only) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for dir in [&a, &b] {
+        let o = run_files(&input, &design, dir.path(), &all);
+        assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = run_files(&input, &design, ora_only.path(), &["--enrichment", "ora"]);
+    assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    for f in ["pathway/gsea.parquet", "pathway/camera.parquet", "pathway/enrichment.parquet", "report.html"] {
+        assert_eq!(std::fs::read(a.path().join(f)).unwrap(), std::fs::read(b.path().join(f)).unwrap(), "{f} differs");
+    }
+    assert_eq!(
+        std::fs::read(a.path().join("pathway/enrichment.parquet")).unwrap(),
+        std::fs::read(ora_only.path().join("pathway/enrichment.parquet")).unwrap(),
+        "ORA does not depend on the other methods run"
+    );
+    assert!(
+        !ora_only.path().join("pathway/gsea.parquet").exists()
+            && !ora_only.path().join("pathway/camera.parquet").exists()
+    );
+
+    for (rel, extra) in [("pathway/camera.parquet", "direction"), ("pathway/gsea.parquet", "nes")] {
+        let t = table(a.path(), rel);
+        assert!(t.num_rows() > 100, "{rel}: {} rows", t.num_rows());
+        let (contrast, p, adj) =
+            (t.text("contrast").unwrap(), t.f64("p_value").unwrap(), t.f64("adj_p_value").unwrap());
+        assert!(contrast.iter().all(|c| c == "CD34High-CD34Low"), "{rel}: one contrast");
+        assert!(p.iter().all(|p| *p > 0.0 && *p <= 1.0), "{rel}: p in (0, 1]");
+        let bh = proteo_stats::padjust::p_adjust_bh(&p);
+        assert!(bh.iter().zip(&adj).all(|(x, y)| (x - y).abs() <= 1e-15 * x.max(1e-300)), "{rel}: BH per contrast");
+        assert!(t.column_names().iter().any(|c| c == extra), "{rel} lacks {extra}");
+        let sizes = t.u32("set_size").unwrap();
+        assert!(sizes.iter().all(|s| (10..=500).contains(s)), "{rel}: set sizes within the limits");
+    }
+    let gsea = table(a.path(), "pathway/gsea.parquet");
+    let (es, lead) = (gsea.f64("es").unwrap(), gsea.text("leading_edge").unwrap());
+    let lead_n = gsea.u32("leading_edge_size").unwrap();
+    for i in 0..gsea.num_rows() {
+        assert!(es[i].abs() <= 1.0, "ES in [-1, 1]");
+        assert_eq!(lead[i].split(" | ").filter(|s| !s.is_empty()).count(), lead_n[i] as usize);
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.path().join("summary.json")).unwrap()).unwrap();
+    let methods = summary["methods"].as_str().unwrap();
+    for needle in ["CAMERA", "fixed at 0.01", "300 random gene sets", "hypergeometric"] {
+        assert!(methods.contains(needle), "methods lack `{needle}`: {methods}");
+    }
+    let report = std::fs::read_to_string(a.path().join("report.html")).unwrap();
+    assert!(report.contains("id=\"camera\"") && report.contains("id=\"gsea\"") && report.contains("id=\"pathway\""));
+
+    // Another shipped collection, the estimated correlation, no ORA.
+    let mf = tempfile::tempdir().unwrap();
+    let o = run_files(
+        &input,
+        &design,
+        mf.path(),
+        &["--gene-sets", "go-mf", "--enrichment", "camera", "--camera-cor", "estimated"],
+    );
+    assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    let cam = table(mf.path(), "pathway/camera.parquet");
+    assert!(cam.text("term_id").unwrap().iter().all(|t| t.starts_with("GO:")));
+    assert!(cam.f64("correlation").unwrap().iter().any(|r| (r - 0.01).abs() > 1e-6), "estimated, not the fixed 0.01");
+    assert!(!mf.path().join("pathway/enrichment.parquet").exists());
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(mf.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["stages"]["pathway"]["gene_sets_title"], "GO Molecular Function (human, UniProt accessions)");
+}
+
+#[test]
+fn bad_enrichment_options_are_refused_with_a_clear_sentence() {
+    let (input, design) = example();
+    for (extra, expect) in [
+        (&["--enrichment", "fisher"][..], "fisher"),
+        (&["--enrichment", "gsea", "--gsea-permutations", "0"][..], "`pathway.gsea_permutations` is 0"),
+        (&["--camera-cor", "2"][..], "`pathway.camera_correlation` is 2"),
+        (&["--camera-cor", "high"][..], "--camera-cor high"),
+        (&["--gene-sets", "builtin:go_xx"][..], "no such shipped collection"),
+        (&["--gene-sets", "/nonexistent/sets.gmt"][..], "no such file"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = run_files(&input, &design, dir.path(), extra);
+        assert!(!o.status.success(), "{extra:?} was accepted");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(expect), "{extra:?}: {err}");
+    }
 }
 
 /// A six-sample log2 or linear matrix with one cell replaced by `cell` (protein P3, sample B1).

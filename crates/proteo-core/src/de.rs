@@ -541,6 +541,26 @@ pub fn model_matrix(design: &Design, covariates: &[String]) -> Result<ModelMatri
     Ok(ModelMatrix { matrix, columns: cols.into_iter().map(|c| c.0).collect(), formula })
 }
 
+/// Each protein's least-squares residuals on the DE model matrix ([`model_matrix`]), proteins × samples in design
+/// order (a NaN row for a protein with a missing value), and the residual df (samples − columns). CAMERA's
+/// estimated inter-gene correlation is computed from them.
+pub fn residuals(values: &[f64], design: &Design, covariates: &[String]) -> Result<(Vec<f64>, usize), DeError> {
+    let mm = model_matrix(design, covariates)?;
+    let (n, p) = mm.matrix.shape();
+    let q = mm.matrix.clone().qr().q();
+    let mut out = vec![f64::NAN; values.len()];
+    for (row, res) in values.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        if row.iter().all(|v| v.is_finite()) {
+            let y = nalgebra::DVector::from_column_slice(row);
+            let fitted = &q * (q.transpose() * &y);
+            for i in 0..n {
+                res[i] = y[i] - fitted[i];
+            }
+        }
+    }
+    Ok((out, n - p))
+}
+
 /// Names the earlier columns that column `j` is a linear combination of.
 fn explain_dependence(m: &DMatrix<f64>, j: usize, names: &[String]) -> String {
     let a = m.columns(0, j).into_owned();

@@ -1,360 +1,18 @@
-//! Over-representation analysis: GMT gene sets, protein-group → annotation-key mapping, hypergeometric test + BH.
+//! Gene-set enrichment of one run: protein groups mapped to the gene sets once per job, then per selection or
+//! contrast over-representation (hypergeometric + BH), preranked GSEA and CAMERA on the moderated t.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::io::Read;
-
+use proteo_stats::camera::{Camera, InterGeneCorrelation};
+use proteo_stats::gsea::{enrichment_score, permutation_null, Null};
 use proteo_stats::hyper::phyper_upper;
 use proteo_stats::padjust::p_adjust_bh;
+
+pub use proteo_gene_sets::{GeneSetIndex as GeneSets, GmtError as PathwayError};
 
 /// Smallest gene set tested, counted after intersecting with the annotated background (clusterProfiler
 /// `enricher(minGSSize = 10)`; GSEA uses 15).
 pub const DEFAULT_MIN_SET_SIZE: usize = 10;
 /// Largest gene set tested, after intersecting with the background (clusterProfiler `maxGSSize = 500`, GSEA 500).
 pub const DEFAULT_MAX_SET_SIZE: usize = 500;
-
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-
-#[derive(Debug, thiserror::Error)]
-pub enum PathwayError {
-    #[error("gene-set file `{file}` looks gzip-compressed but could not be decompressed: {source}")]
-    Gzip {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("gene-set file `{file}`, line {line}: {reason} (expected GMT: `id<TAB>name<TAB>member<TAB>member...`)")]
-    BadLine { file: String, line: usize, reason: String },
-    #[error("gene-set file `{file}` contains no gene sets")]
-    Empty { file: String },
-}
-
-/// FxHash (rustc's hasher) with a finaliser: the interning map sees ~2.5 million short-key lookups when the
-/// shipped GO BP file is loaded, and SipHash alone would take a large share of the load budget. No hashing crate is
-/// in the workspace, and HashDoS resistance is not needed for keys read from a curated gene-set file.
-#[derive(Default, Clone, Copy)]
-struct FxHasher {
-    hash: u64,
-}
-
-impl FxHasher {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8-byte chunk")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    /// Fx leaves the low bits (which pick the hashbrown bucket) depending on the first bytes of the key only;
-    /// a murmur3 `fmix64`-style finaliser spreads all bits before use.
-    #[inline]
-    fn finish(&self) -> u64 {
-        let mut h = self.hash;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^ (h >> 33)
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-
-/// Keys of up to 10 characters from `[0-9A-Za-z_-]` (every UniProt accession, nearly every gene symbol) are
-/// packed into a `u64` (length, then 6 bits per character), so lookups hash and compare one integer and the table
-/// stays small enough for cache; other keys go through a string map.
-const PACKED_KEY_MAX: usize = 10;
-
-fn packed_key(key: &str) -> Option<u64> {
-    let b = key.as_bytes();
-    if b.is_empty() || b.len() > PACKED_KEY_MAX {
-        return None;
-    }
-    let mut v = b.len() as u64;
-    for &c in b {
-        let code = match c {
-            b'0'..=b'9' => c - b'0',
-            b'A'..=b'Z' => c - b'A' + 10,
-            b'a'..=b'z' => c - b'a' + 36,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        };
-        v = (v << 6) | u64::from(code);
-    }
-    Some(v)
-}
-
-/// Key string ↔ dense `u32` id.
-#[derive(Debug, Clone, Default)]
-struct Interner {
-    keys: Vec<Box<str>>,
-    packed: FxMap<u64, u32>,
-    long: FxMap<Box<str>, u32>,
-}
-
-impl Interner {
-    fn get(&self, key: &str) -> Option<u32> {
-        match packed_key(key) {
-            Some(packed) => self.packed.get(&packed).copied(),
-            None => self.long.get(key).copied(),
-        }
-    }
-
-    fn intern(&mut self, key: &str) -> u32 {
-        let next = u32::try_from(self.keys.len()).expect("fewer than 2^32 distinct gene-set members");
-        let id = match packed_key(key) {
-            Some(packed) => *self.packed.entry(packed).or_insert(next),
-            None => match self.long.get(key) {
-                Some(&id) => id,
-                None => {
-                    self.long.insert(key.into(), next);
-                    next
-                }
-            },
-        };
-        if id == next {
-            self.keys.push(key.into());
-        }
-        id
-    }
-}
-
-/// Decompressed bytes handed from the inflating thread to the parser at a time.
-const GZIP_CHUNK: usize = 1 << 20;
-
-/// Incremental GMT parser: fed whole lines, possibly in several pieces, so that a gzip file is parsed while it is
-/// being inflated (on a second thread; together the two take about as long as inflating alone plus the part of
-/// parsing that does not overlap).
-struct GmtParser<'f> {
-    file: &'f str,
-    lines_done: usize,
-    sets: Vec<GeneSet>,
-    keys: Interner,
-    seen_ids: FxMap<String, usize>,
-    /// Per key id, 1 + the index of the last set that took it: deduplicates members without sorting each set.
-    last_set: Vec<u32>,
-}
-
-impl<'f> GmtParser<'f> {
-    fn new(file: &'f str) -> Self {
-        GmtParser {
-            file,
-            lines_done: 0,
-            sets: Vec::new(),
-            keys: Interner::default(),
-            seen_ids: FxMap::default(),
-            last_set: Vec::new(),
-        }
-    }
-
-    fn bad(&self, line: usize, reason: String) -> PathwayError {
-        PathwayError::BadLine { file: self.file.to_string(), line, reason }
-    }
-
-    fn parse_gzip(&mut self, bytes: &[u8]) -> Result<(), PathwayError> {
-        std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
-            let inflater = scope.spawn(move || -> std::io::Result<()> {
-                let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
-                loop {
-                    let mut buf = vec![0u8; GZIP_CHUNK];
-                    let mut filled = 0;
-                    while filled < GZIP_CHUNK {
-                        let n = decoder.read(&mut buf[filled..])?;
-                        if n == 0 {
-                            break;
-                        }
-                        filled += n;
-                    }
-                    buf.truncate(filled);
-                    // The parser hangs up on the first bad line; stop quietly then.
-                    if filled == 0 || tx.send(buf).is_err() {
-                        return Ok(());
-                    }
-                }
-            });
-            let mut carry: Vec<u8> = Vec::new();
-            let parsed = (|| {
-                for chunk in rx.iter() {
-                    let mut rest: &[u8] = &chunk;
-                    if !carry.is_empty() {
-                        match rest.iter().position(|&b| b == b'\n') {
-                            Some(nl) => {
-                                carry.extend_from_slice(&rest[..=nl]);
-                                rest = &rest[nl + 1..];
-                                let line = std::mem::take(&mut carry);
-                                self.parse_lines(&line)?;
-                            }
-                            None => {
-                                carry.extend_from_slice(rest);
-                                continue;
-                            }
-                        }
-                    }
-                    match rest.iter().rposition(|&b| b == b'\n') {
-                        Some(nl) => {
-                            self.parse_lines(&rest[..=nl])?;
-                            carry.extend_from_slice(&rest[nl + 1..]);
-                        }
-                        None => carry.extend_from_slice(rest),
-                    }
-                }
-                Ok(())
-            })();
-            drop(rx);
-            let inflated = inflater.join().expect("the gzip inflating thread does not panic");
-            // A corrupt stream shows up first as a truncated last line: report the gzip error, not the symptom.
-            inflated.map_err(|source| PathwayError::Gzip { file: self.file.to_string(), source })?;
-            parsed?;
-            self.parse_lines(&carry)
-        })
-    }
-
-    /// Parses complete lines (`text` ends with a newline, or is the end of the file).
-    fn parse_lines(&mut self, text: &[u8]) -> Result<(), PathwayError> {
-        let text = text.strip_suffix(b"\n").unwrap_or(text);
-        if text.is_empty() {
-            return Ok(());
-        }
-        let text = std::str::from_utf8(text).map_err(|e| {
-            let line = self.lines_done + 1 + text[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
-            self.bad(line, format!("not valid UTF-8 ({e})"))
-        })?;
-        for line in text.split('\n') {
-            self.lines_done += 1;
-            self.parse_line(line)?;
-        }
-        Ok(())
-    }
-
-    fn parse_line(&mut self, line: &str) -> Result<(), PathwayError> {
-        let line_no = self.lines_done;
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
-            return Ok(());
-        }
-        let mut fields = line.split('\t');
-        let id = fields.next().unwrap_or("").trim();
-        if id.is_empty() {
-            return Err(self.bad(line_no, "the gene-set id (first field) is empty".to_string()));
-        }
-        let Some(name) = fields.next() else {
-            return Err(self.bad(line_no, format!("gene set `{id}` has no tab-separated name field")));
-        };
-        if let Some(&first) = self.seen_ids.get(id) {
-            return Err(self.bad(line_no, format!("gene-set id `{id}` was already defined on line {first}")));
-        }
-        self.seen_ids.insert(id.to_string(), line_no);
-        let stamp = u32::try_from(self.sets.len() + 1).expect("fewer than 2^32 gene sets");
-        let mut members: Vec<u32> = Vec::new();
-        for m in fields.map(str::trim).filter(|m| !m.is_empty()) {
-            let k = self.keys.intern(m) as usize;
-            if k == self.last_set.len() {
-                self.last_set.push(0);
-            }
-            if self.last_set[k] != stamp {
-                self.last_set[k] = stamp;
-                members.push(k as u32);
-            }
-        }
-        self.sets.push(GeneSet { id: id.to_string(), name: name.trim().to_string(), members });
-        Ok(())
-    }
-
-    fn finish(self) -> Result<GeneSets, PathwayError> {
-        if self.sets.is_empty() {
-            return Err(PathwayError::Empty { file: self.file.to_string() });
-        }
-        Ok(GeneSets { sets: self.sets, keys: self.keys })
-    }
-}
-
-/// One gene set (GMT line). Members are interned key ids, deduplicated, in file order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GeneSet {
-    pub id: String,
-    pub name: String,
-    members: Vec<u32>,
-}
-
-impl GeneSet {
-    /// Number of distinct members in the file (before intersecting with any background).
-    pub fn len(&self) -> usize {
-        self.members.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
-    }
-}
-
-/// Gene sets read from a GMT file, with member keys (UniProt accessions or gene symbols) interned to `u32`.
-#[derive(Debug, Clone)]
-pub struct GeneSets {
-    sets: Vec<GeneSet>,
-    keys: Interner,
-}
-
-impl GeneSets {
-    /// Parses GMT (`id \t name \t member...`, one set per line), plain or gzip (detected by magic bytes).
-    /// Blank lines are skipped, empty member fields (trailing tabs) ignored, duplicate members deduplicated.
-    /// A line without a name field, with an empty id, with an id seen before, or not UTF-8 is an error naming its
-    /// line. `file_name` is used in error messages only.
-    pub fn from_gmt(bytes: &[u8], file_name: &str) -> Result<GeneSets, PathwayError> {
-        let mut parser = GmtParser::new(file_name);
-        if bytes.starts_with(&GZIP_MAGIC) {
-            parser.parse_gzip(bytes)?;
-        } else {
-            parser.parse_lines(bytes)?;
-        }
-        parser.finish()
-    }
-
-    pub fn len(&self) -> usize {
-        self.sets.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.sets.is_empty()
-    }
-    pub fn sets(&self) -> &[GeneSet] {
-        &self.sets
-    }
-    /// Number of distinct member keys over all sets.
-    pub fn n_keys(&self) -> usize {
-        self.keys.keys.len()
-    }
-    /// True when `key` is a member of at least one set.
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.keys.get(key).is_some()
-    }
-    /// Members of `set` as they are written in the file (first occurrence of each).
-    pub fn members<'a>(&'a self, set: &'a GeneSet) -> impl Iterator<Item = &'a str> + 'a {
-        set.members.iter().map(move |&k| &*self.keys.keys[k as usize])
-    }
-    fn key_id(&self, key: &str) -> Option<u32> {
-        self.keys.get(key)
-    }
-}
 
 /// The accessions of a protein group id, as UniProt-keyed gene sets spell them: split on `;`; FASTA-header style
 /// `sp|P12345|NAME_HUMAN` → `P12345`; `CON__` (MaxQuant contaminant) prefix removed; `REV__` entries (decoy
@@ -463,27 +121,97 @@ pub struct EnrichmentRow {
     pub overlap_ids: String,
 }
 
+/// One tested set with at least one selected protein group in it, before its overlap is spelled out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OraHit {
+    /// Index among the tested sets ([`Enricher::term`]).
+    pub tested: u32,
+    /// K: annotated background protein groups in the set.
+    pub set_size: u32,
+    /// k: selected protein groups in the set.
+    pub overlap: u32,
+    pub expected: f64,
+    pub fold_enrichment: f64,
+    pub p_value: f64,
+    pub adj_p_value: f64,
+}
+
+/// The over-representation result of one selection: the sets it overlaps, sorted by p then term id, and the
+/// selection itself (to spell out each overlap when the row is written).
+#[derive(Debug, Clone)]
+pub struct OraResult {
+    pub hits: Vec<OraHit>,
+    selected: Vec<bool>,
+}
+
+/// Preranked GSEA of one set in one contrast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GseaRow {
+    pub tested: u32,
+    /// Ranked protein groups in the set.
+    pub set_size: u32,
+    pub es: f64,
+    pub nes: f64,
+    /// `(b + 1) / (m + 1)` over the m same-sign permutation scores, b of them at least as extreme.
+    pub p_value: f64,
+    /// Benjamini–Hochberg over the sets of this contrast.
+    pub adj_p_value: f64,
+    /// Background indices of the leading edge, most extreme rank first.
+    pub leading_edge: Vec<u32>,
+}
+
+/// CAMERA of one set in one contrast.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CameraRow {
+    pub tested: u32,
+    /// Protein groups of the set with a statistic (`NGenes`).
+    pub set_size: u32,
+    /// The inter-gene correlation used (fixed, or estimated for this set).
+    pub correlation: f64,
+    /// limma's direction: up when `pt(t, df, lower.tail = FALSE) ≤ pt(t, df)`.
+    pub up: bool,
+    /// Two-sided p (`PValue`).
+    pub p_value: f64,
+    /// Benjamini–Hochberg over the sets of this contrast (`FDR`).
+    pub adj_p_value: f64,
+}
+
+/// GSEA settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GseaSettings {
+    /// Random sets drawn per set size.
+    pub permutations: usize,
+    pub seed: u64,
+    /// Threads for the permutation nulls (results do not depend on it).
+    pub threads: usize,
+}
+
 #[derive(Debug, Clone)]
 struct TestedSet {
-    set: usize,
+    set: u32,
     /// Background indices (sorted) of the annotated protein groups in the set.
     members: Vec<u32>,
 }
 
-/// Over-representation analysis for one run: the background-dependent work (mapping, set ∩ background) is done
-/// once in [`Enricher::new`] and reused by every [`Enricher::run`] (one per contrast and direction).
+/// Enrichment for one run: the background-dependent work (mapping, set ∩ background, protein → sets) is done once
+/// in [`Enricher::new`] and reused by every selection ([`Enricher::ora`]) and contrast ([`Enricher::gsea`],
+/// [`Enricher::camera`]).
 ///
 /// Method: N = background protein groups with at least one key in any gene set; n = selected groups among those;
-/// per set, K = background groups in it (a group is in a set when any of its keys is), tested when
+/// per set, K = background groups in it (a group is in a set when its leading key, or any key, is), tested when
 /// `min_size ≤ K ≤ max_size`; k = selected groups in it; p = P(X ≥ k); BH over all tested sets.
 #[derive(Debug, Clone)]
 pub struct Enricher<'a> {
     sets: &'a GeneSets,
-    background_ids: Vec<String>,
+    background_ids: &'a [String],
     key: AnnotationKey,
     annotated: Vec<bool>,
     n_annotated: usize,
+    min_size: usize,
     tested: Vec<TestedSet>,
+    /// Protein group → the tested sets it is in (CSR over the background).
+    group_set_start: Vec<u32>,
+    group_sets: Vec<u32>,
 }
 
 impl<'a> Enricher<'a> {
@@ -497,7 +225,7 @@ impl<'a> Enricher<'a> {
     /// When `background_genes` is neither empty nor as long as `background_ids`.
     pub fn new(
         sets: &'a GeneSets,
-        background_ids: &[String],
+        background_ids: &'a [String],
         background_genes: &[String],
         min_size: usize,
         max_size: usize,
@@ -561,9 +289,9 @@ impl<'a> Enricher<'a> {
         let mut stamp = vec![u32::MAX; background_ids.len()];
         let mut tested = Vec::new();
         let mut members: Vec<u32> = Vec::new();
-        for (s, set) in sets.sets.iter().enumerate() {
+        for s in 0..sets.len() {
             members.clear();
-            for &k in &set.members {
+            for k in sets.members(s) {
                 for &g in &groups[start[k as usize] as usize..start[k as usize + 1] as usize] {
                     if stamp[g as usize] != s as u32 {
                         stamp[g as usize] = s as u32;
@@ -573,11 +301,30 @@ impl<'a> Enricher<'a> {
             }
             if (min_size..=max_size).contains(&members.len()) {
                 members.sort_unstable();
-                tested.push(TestedSet { set: s, members: members.clone() });
+                tested.push(TestedSet { set: s as u32, members: members.clone() });
             }
         }
 
-        Enricher { sets, background_ids: background_ids.to_vec(), key, annotated, n_annotated, tested }
+        // Protein group → tested sets.
+        let mut group_set_start = vec![0u32; background_ids.len() + 1];
+        for t in &tested {
+            for &g in &t.members {
+                group_set_start[g as usize + 1] += 1;
+            }
+        }
+        for i in 0..background_ids.len() {
+            group_set_start[i + 1] += group_set_start[i];
+        }
+        let mut fill = group_set_start.clone();
+        let mut group_sets = vec![0u32; group_set_start[background_ids.len()] as usize];
+        for (ti, t) in tested.iter().enumerate() {
+            for &g in &t.members {
+                group_sets[fill[g as usize] as usize] = ti as u32;
+                fill[g as usize] += 1;
+            }
+        }
+
+        Enricher { sets, background_ids, key, annotated, n_annotated, min_size, tested, group_set_start, group_sets }
     }
 
     /// Which run column was matched to the gene sets. When nothing matched either way this is
@@ -592,6 +339,16 @@ impl<'a> Enricher<'a> {
     /// Number of gene sets whose size within the background is in the limits (the BH family size).
     pub fn n_tested_sets(&self) -> usize {
         self.tested.len()
+    }
+    /// Id and name of tested set `tested`.
+    pub fn term(&self, tested: u32) -> (&'a str, &'a str) {
+        let s = self.tested[tested as usize].set as usize;
+        let sets: &'a GeneSets = self.sets;
+        (sets.id(s), sets.name(s))
+    }
+    /// Protein group id of background index `g`.
+    pub fn protein(&self, g: u32) -> &'a str {
+        &self.background_ids[g as usize]
     }
     /// n: distinct selected protein groups that are annotated.
     ///
@@ -614,58 +371,271 @@ impl<'a> Enricher<'a> {
         (mask, n)
     }
 
-    /// Tests the selection (indices into the background; duplicates ignored) against every size-passing set.
-    /// Returns the sets with overlap ≥ 1, sorted by p-value then term id.
+    /// Over-representation of the selection (indices into the background; duplicates ignored) in every tested set.
+    /// Overlaps are counted from the selected groups' own set lists, and tails computed only where the overlap is
+    /// non-zero (a set without overlap has p = 1 and is not returned, but counts in the BH family).
     ///
     /// # Panics
     /// When an index is out of the background's range.
-    pub fn run(&self, selected: &[usize]) -> Vec<EnrichmentRow> {
+    pub fn ora(&self, selected: &[usize]) -> OraResult {
         let (mask, n) = self.selection_mask(selected);
         if n == 0 {
-            return Vec::new();
+            return OraResult { hits: Vec::new(), selected: mask };
+        }
+        let mut overlaps = vec![0u32; self.tested.len()];
+        for (g, &on) in mask.iter().enumerate() {
+            if on {
+                let sets = &self.group_sets[self.group_set_start[g] as usize..self.group_set_start[g + 1] as usize];
+                for &t in sets {
+                    overlaps[t as usize] += 1;
+                }
+            }
         }
         let big_n = self.n_annotated as u64;
-        let overlaps: Vec<usize> =
-            self.tested.iter().map(|t| t.members.iter().filter(|&&g| mask[g as usize]).count()).collect();
         let p: Vec<f64> = self
             .tested
             .iter()
             .zip(&overlaps)
-            .map(|(t, &k)| if k == 0 { 1.0 } else { phyper_upper(k as u64, t.members.len() as u64, big_n, n as u64) })
+            .map(
+                |(t, &k)| {
+                    if k == 0 {
+                        1.0
+                    } else {
+                        phyper_upper(u64::from(k), t.members.len() as u64, big_n, n as u64)
+                    }
+                },
+            )
             .collect();
         let adj = p_adjust_bh(&p);
-
-        let mut rows: Vec<EnrichmentRow> = Vec::new();
+        let mut hits: Vec<OraHit> = Vec::new();
         for (i, t) in self.tested.iter().enumerate() {
             let k = overlaps[i];
             if k == 0 {
                 continue;
             }
-            let set = &self.sets.sets[t.set];
             let big_k = t.members.len();
             let expected = n as f64 * big_k as f64 / big_n as f64;
-            let overlap_ids = t
-                .members
-                .iter()
-                .filter(|&&g| mask[g as usize])
-                .map(|&g| self.background_ids[g as usize].as_str())
-                .collect::<Vec<_>>()
-                .join(OVERLAP_SEPARATOR);
-            rows.push(EnrichmentRow {
-                term_id: set.id.clone(),
-                term_name: set.name.clone(),
-                set_size: big_k,
+            hits.push(OraHit {
+                tested: i as u32,
+                set_size: big_k as u32,
                 overlap: k,
                 expected,
-                fold_enrichment: k as f64 / expected,
+                fold_enrichment: f64::from(k) / expected,
                 p_value: p[i],
                 adj_p_value: adj[i],
-                overlap_ids,
             });
         }
-        rows.sort_by(|a, b| a.p_value.total_cmp(&b.p_value).then_with(|| a.term_id.cmp(&b.term_id)));
+        hits.sort_by(|a, b| {
+            a.p_value.total_cmp(&b.p_value).then_with(|| self.term(a.tested).0.cmp(self.term(b.tested).0))
+        });
+        OraResult { hits, selected: mask }
+    }
+
+    /// The overlap of `hit`: its protein group ids in background order, joined by [`OVERLAP_SEPARATOR`].
+    pub fn overlap_ids(&self, result: &OraResult, hit: &OraHit) -> String {
+        let mut out = String::new();
+        for &g in &self.tested[hit.tested as usize].members {
+            if result.selected[g as usize] {
+                if !out.is_empty() {
+                    out.push_str(OVERLAP_SEPARATOR);
+                }
+                out.push_str(&self.background_ids[g as usize]);
+            }
+        }
+        out
+    }
+
+    /// Tests the selection against every size-passing set: [`Enricher::ora`] with each overlap spelled out.
+    ///
+    /// # Panics
+    /// When an index is out of the background's range.
+    pub fn run(&self, selected: &[usize]) -> Vec<EnrichmentRow> {
+        let result = self.ora(selected);
+        result
+            .hits
+            .iter()
+            .map(|h| {
+                let (id, name) = self.term(h.tested);
+                EnrichmentRow {
+                    term_id: id.to_string(),
+                    term_name: name.to_string(),
+                    set_size: h.set_size as usize,
+                    overlap: h.overlap as usize,
+                    expected: h.expected,
+                    fold_enrichment: h.fold_enrichment,
+                    p_value: h.p_value,
+                    adj_p_value: h.adj_p_value,
+                    overlap_ids: self.overlap_ids(&result, h),
+                }
+            })
+            .collect()
+    }
+
+    /// Members of tested set `t` that have a statistic, as positions in `index` (`u32::MAX` = no statistic).
+    fn members_in(&self, t: &TestedSet, index: &[u32], out: &mut Vec<u32>) {
+        out.clear();
+        out.extend(t.members.iter().map(|&g| index[g as usize]).filter(|&r| r != u32::MAX));
+    }
+
+    /// Preranked GSEA of one contrast: `stat[i]` is background group i's statistic (the moderated t; NaN =
+    /// not tested, left out of the ranking). Groups are ranked by descending statistic (ties in background
+    /// order), weights |statistic|; every tested set with at least the minimum size among the ranked groups gets a
+    /// row, in tested-set order, BH over them.
+    ///
+    /// # Panics
+    /// When `stat` is not as long as the background.
+    pub fn gsea(&self, stat: &[f64], settings: &GseaSettings) -> Vec<GseaRow> {
+        assert_eq!(stat.len(), self.background_ids.len(), "one statistic per background protein group");
+        let mut order: Vec<u32> = (0..stat.len() as u32).filter(|&g| stat[g as usize].is_finite()).collect();
+        order.sort_by(|&a, &b| stat[b as usize].total_cmp(&stat[a as usize]).then(a.cmp(&b)));
+        let mut rank = vec![u32::MAX; stat.len()];
+        for (r, &g) in order.iter().enumerate() {
+            rank[g as usize] = r as u32;
+        }
+        let weights: Vec<f64> = order.iter().map(|&g| stat[g as usize].abs()).collect();
+        let n = weights.len();
+        let mut hits_of: Vec<(u32, Vec<u32>)> = Vec::new();
+        let mut hits = Vec::new();
+        for (ti, t) in self.tested.iter().enumerate() {
+            self.members_in(t, &rank, &mut hits);
+            if hits.len() >= self.min_size.max(1) && hits.len() < n {
+                hits.sort_unstable();
+                hits_of.push((ti as u32, hits.clone()));
+            }
+        }
+        let mut sizes: Vec<usize> = hits_of.iter().map(|(_, h)| h.len()).collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        let nulls = null_per_size(&weights, &sizes, settings);
+        let mut rows: Vec<GseaRow> = hits_of
+            .iter()
+            .map(|(ti, h)| {
+                let e = enrichment_score(&weights, h);
+                let null = &nulls[sizes.binary_search(&h.len()).expect("a null per size")];
+                let lead: Vec<u32> = if e.es >= 0.0 {
+                    h[..e.leading].iter().map(|&r| order[r as usize]).collect()
+                } else {
+                    h[h.len() - e.leading..].iter().rev().map(|&r| order[r as usize]).collect()
+                };
+                GseaRow {
+                    tested: *ti,
+                    set_size: h.len() as u32,
+                    es: e.es,
+                    nes: null.nes(e.es),
+                    p_value: null.p_value(e.es),
+                    adj_p_value: f64::NAN,
+                    leading_edge: lead,
+                }
+            })
+            .collect();
+        let adj = bh_finite(&rows.iter().map(|r| r.p_value).collect::<Vec<_>>());
+        for (r, a) in rows.iter_mut().zip(adj) {
+            r.adj_p_value = a;
+        }
         rows
     }
+
+    /// CAMERA of one contrast: `t[i]` and `df[i]` are background group i's moderated t and its total degrees of
+    /// freedom (NaN = not tested; such groups are left out, as limma needs a statistic for every gene). The genes
+    /// are every group with a statistic (G); each tested set with at least the minimum size among them gets a row,
+    /// in tested-set order, BH over them. For [`InterGeneCorrelation::Estimated`], `residuals` gives, per
+    /// background group, its least-squares residuals (`n_samples` each, NaN for a group without a complete row)
+    /// and the residual df; `None` is returned when they are missing or a tested group has none.
+    ///
+    /// # Panics
+    /// When `t` or `df` is not as long as the background.
+    pub fn camera(
+        &self,
+        t: &[f64],
+        df: &[f64],
+        correlation: InterGeneCorrelation,
+        residuals: Option<(&[f64], usize, usize)>,
+    ) -> Option<Vec<CameraRow>> {
+        assert!(t.len() == self.background_ids.len() && df.len() == t.len(), "one t and df per protein group");
+        let genes: Vec<u32> =
+            (0..t.len() as u32).filter(|&g| t[g as usize].is_finite() && df[g as usize].is_finite()).collect();
+        if genes.len() < 3 {
+            return Some(Vec::new());
+        }
+        let mut index = vec![u32::MAX; t.len()];
+        for (i, &g) in genes.iter().enumerate() {
+            index[g as usize] = i as u32;
+        }
+        let gt: Vec<f64> = genes.iter().map(|&g| t[g as usize]).collect();
+        let gdf: Vec<f64> = genes.iter().map(|&g| df[g as usize]).collect();
+        let mut cam = Camera::new(&gt, &gdf);
+        if correlation == InterGeneCorrelation::Estimated {
+            let (res, n_samples, residual_df) = residuals?;
+            let mut u = Vec::with_capacity(genes.len() * n_samples);
+            for &g in &genes {
+                let row = &res[g as usize * n_samples..(g as usize + 1) * n_samples];
+                if row.iter().any(|v| !v.is_finite()) {
+                    return None;
+                }
+                u.extend_from_slice(row);
+            }
+            cam = cam.with_residuals(&u, n_samples, residual_df);
+        }
+        let mut members = Vec::new();
+        let mut rows = Vec::new();
+        for (ti, set) in self.tested.iter().enumerate() {
+            self.members_in(set, &index, &mut members);
+            if members.len() < self.min_size.max(1) || members.len() >= genes.len() {
+                continue;
+            }
+            let m: Vec<usize> = members.iter().map(|&i| i as usize).collect();
+            let r = cam.test(&m, correlation)?;
+            rows.push(CameraRow {
+                tested: ti as u32,
+                set_size: r.n_genes as u32,
+                correlation: r.correlation,
+                up: r.is_up,
+                p_value: r.p_value,
+                adj_p_value: f64::NAN,
+            });
+        }
+        let adj = bh_finite(&rows.iter().map(|r| r.p_value).collect::<Vec<_>>());
+        for (r, a) in rows.iter_mut().zip(adj) {
+            r.adj_p_value = a;
+        }
+        Some(rows)
+    }
+}
+
+/// BH over the finite p-values; NaN stays NaN and is not counted.
+fn bh_finite(p: &[f64]) -> Vec<f64> {
+    let idx: Vec<usize> = (0..p.len()).filter(|&i| p[i].is_finite()).collect();
+    let adj = p_adjust_bh(&idx.iter().map(|&i| p[i]).collect::<Vec<_>>());
+    let mut out = vec![f64::NAN; p.len()];
+    for (&i, a) in idx.iter().zip(adj) {
+        out[i] = a;
+    }
+    out
+}
+
+/// One permutation null per set size, computed on up to `settings.threads` threads (each size has its own
+/// random stream, so the result does not depend on the thread count).
+fn null_per_size(weights: &[f64], sizes: &[usize], settings: &GseaSettings) -> Vec<Null> {
+    let threads = settings.threads.clamp(1, sizes.len().max(1));
+    let mut out: Vec<Option<Null>> = vec![None; sizes.len()];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    (t..sizes.len())
+                        .step_by(threads)
+                        .map(|i| (i, permutation_null(weights, sizes[i], settings.permutations, settings.seed)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            for (i, null) in h.join().expect("a permutation thread does not panic") {
+                out[i] = Some(null);
+            }
+        }
+    });
+    out.into_iter().map(|n| n.expect("every size computed")).collect()
 }
 
 #[cfg(test)]
@@ -681,59 +651,6 @@ mod tests {
         assert_eq!(group_accessions("REV__P1"), Vec::<&str>::new());
         assert_eq!(group_accessions("GENE-A"), vec!["GENE-A"]);
         assert_eq!(group_gene_names("HLA-A; HLA-B;HLA-A;"), vec!["HLA-A", "HLA-B"]);
-    }
-
-    #[test]
-    fn gmt_parsing_and_errors() {
-        let gmt = b"T1\tone\tA\tB\tA\t\nT2\ttwo\r\n\nT3\tthree\tC\n";
-        let sets = GeneSets::from_gmt(gmt, "x.gmt").unwrap();
-        assert_eq!(sets.len(), 3);
-        assert_eq!(sets.sets()[0].len(), 2);
-        assert!(sets.sets()[1].is_empty());
-        assert_eq!(sets.members(&sets.sets()[0]).collect::<Vec<_>>(), vec!["A", "B"]);
-        assert_eq!(sets.n_keys(), 3);
-
-        let err = GeneSets::from_gmt(b"T1\tone\tA\nT2 no tabs\n", "x.gmt").unwrap_err();
-        assert!(matches!(err, PathwayError::BadLine { line: 2, .. }), "{err}");
-        let err = GeneSets::from_gmt(b"T1\tone\tA\n\tname\tB\n", "x.gmt").unwrap_err();
-        assert!(matches!(err, PathwayError::BadLine { line: 2, .. }), "{err}");
-        let err = GeneSets::from_gmt(b"T1\tone\tA\n\nT1\tagain\tB\n", "x.gmt").unwrap_err();
-        assert!(err.to_string().contains("line 3") && err.to_string().contains("line 1"), "{err}");
-        let err = GeneSets::from_gmt(b"T1\tone\t\xff\n", "x.gmt").unwrap_err();
-        assert!(matches!(err, PathwayError::BadLine { line: 1, .. }), "{err}");
-        assert!(matches!(GeneSets::from_gmt(b"\n\n", "x.gmt"), Err(PathwayError::Empty { .. })));
-        assert!(matches!(GeneSets::from_gmt(&[0x1f, 0x8b, 0, 1, 2], "x.gmt.gz"), Err(PathwayError::Gzip { .. })));
-    }
-
-    #[test]
-    fn gzip_parsing_spans_chunks_and_keeps_line_numbers() {
-        use std::io::Write;
-        // ~3 MiB of text: lines cross the inflater's 1 MiB chunk boundaries.
-        let mut text = String::new();
-        let n_lines = 30_000;
-        for i in 0..n_lines {
-            text.push_str(&format!("GO:{i:07}\tterm {i}"));
-            for j in 0..12 {
-                text.push_str(&format!("\tP{:05}", (i * 7 + j * 13) % 50_000));
-            }
-            text.push('\n');
-        }
-        let gz = |t: &str| {
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            e.write_all(t.as_bytes()).unwrap();
-            e.finish().unwrap()
-        };
-        let plain = GeneSets::from_gmt(text.as_bytes(), "big.gmt").unwrap();
-        let zipped = GeneSets::from_gmt(&gz(&text), "big.gmt.gz").unwrap();
-        assert_eq!(zipped.len(), n_lines);
-        assert_eq!(zipped.sets(), plain.sets());
-        assert_eq!(zipped.n_keys(), plain.n_keys());
-        let last = &zipped.sets()[n_lines - 1];
-        assert_eq!(zipped.members(last).count(), 12);
-
-        let broken = format!("{text}no tab here\n{text}");
-        let err = GeneSets::from_gmt(&gz(&broken), "big.gmt.gz").unwrap_err();
-        assert!(matches!(err, PathwayError::BadLine { line, .. } if line == n_lines + 1), "{err}");
     }
 
     #[test]

@@ -36,6 +36,17 @@ pub struct SyntheticData {
 /// Per-protein variances follow a scaled inverse χ² (d0 = 4, s0 = 0.3 log2 units), the shape limma assumes and
 /// real LFQ data show; mean log2 abundances N(26, 2²); effects N(0, 1.5²) in a random half of the groups.
 pub fn generate(spec: &SyntheticSpec) -> SyntheticData {
+    generate_with_ids(spec, &[])
+}
+
+/// [`generate`] with the proteins named `ids[p]` instead of `SYN00000`… (`ids` empty, or at least
+/// `spec.proteins` long): real UniProt accessions make the pathway stage map proteins to gene sets as it does on
+/// real data. The values drawn do not depend on the names.
+///
+/// # Panics
+/// When `ids` is neither empty nor long enough.
+pub fn generate_with_ids(spec: &SyntheticSpec, ids: &[String]) -> SyntheticData {
+    assert!(ids.is_empty() || ids.len() >= spec.proteins, "{} ids for {} proteins", ids.len(), spec.proteins);
     let mut rng = ChaCha20Rng::seed_from_u64(spec.seed);
     let ns = spec.groups * spec.replicates;
     let abundance = Normal::new(26.0, 2.0).expect("valid");
@@ -69,7 +80,10 @@ pub fn generate(spec: &SyntheticSpec) -> SyntheticData {
         for (s, v) in row.iter_mut().enumerate() {
             *v = mu + shifts[s / spec.replicates] + sd * unit.sample(&mut rng);
         }
-        matrix.push_str(&format!("SYN{p:05}"));
+        match ids.get(p) {
+            Some(id) => matrix.push_str(id),
+            None => matrix.push_str(&format!("SYN{p:05}")),
+        }
         for v in &row {
             // Missingness rises as abundance falls: probability 2·missing at −2 SD, ~0 at +2 SD.
             let z = ((v - 26.0) / 2.0).clamp(-2.0, 2.0);
@@ -86,6 +100,18 @@ pub fn generate(spec: &SyntheticSpec) -> SyntheticData {
         design.push_str(&format!("{n}\tG{}\n", s / spec.replicates + 1));
     }
     SyntheticData { matrix_tsv: matrix.into_bytes(), design_tsv: design.into_bytes(), de_proteins }
+}
+
+/// `n` distinct names drawn from `keys` (sorted and deduplicated first, so the order `keys` come in does not
+/// matter) by a seeded shuffle (ChaCha20): the same keys, `n` and seed give the same names. Fewer than `n` when
+/// `keys` has fewer distinct entries.
+pub fn pick_ids(keys: &[String], n: usize, seed: u64) -> Vec<String> {
+    use rand::seq::SliceRandom;
+    let mut pool: Vec<&String> = keys.iter().collect();
+    pool.sort_unstable();
+    pool.dedup();
+    pool.shuffle(&mut ChaCha20Rng::seed_from_u64(seed));
+    pool.into_iter().take(n).cloned().collect()
 }
 
 /// One species of a [`SpikeInSpec`] mix.

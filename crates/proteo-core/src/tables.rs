@@ -141,27 +141,71 @@ impl TableBuilder {
 
     /// Encode as Parquet (zstd; dictionary pages, byte-stream split for statistics). Same columns in ⇒ same bytes out.
     pub fn to_parquet(self, table: &str) -> Result<Vec<u8>, TableError> {
-        let wrap =
-            |e: Box<dyn std::error::Error + Send + Sync>| TableError::Write { table: table.to_string(), source: e };
+        let mut w = TableWriter::new(table);
+        w.write(self)?;
+        w.finish()
+    }
+
+    fn batch(self, table: &str) -> Result<(RecordBatch, Vec<String>), TableError> {
         let schema = Arc::new(Schema::new(self.fields));
-        let batch = RecordBatch::try_new(schema.clone(), self.columns).map_err(|e| wrap(Box::new(e)))?;
-        let mut props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).expect("valid zstd level")))
-            .set_dictionary_enabled(true)
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .set_created_by(concat!("proteo ", env!("CARGO_PKG_VERSION")).to_string());
-        for name in &self.split_floats {
-            let path = ColumnPath::from(name.as_str());
-            props = props
-                .set_column_dictionary_enabled(path.clone(), false)
-                .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
+        let batch = RecordBatch::try_new(schema, self.columns).map_err(|e| write_error(table, Box::new(e)))?;
+        Ok((batch, self.split_floats))
+    }
+}
+
+fn write_error(table: &str, e: Box<dyn std::error::Error + Send + Sync>) -> TableError {
+    TableError::Write { table: table.to_string(), source: e }
+}
+
+/// A Parquet table written in parts: each [`TableWriter::write`] encodes and compresses its rows at once and drops
+/// them, so a table built per contrast holds in memory only the encoded bytes, not the rows. The parts must have
+/// the same columns; the first part's properties (dictionary, byte-stream split) apply to all.
+pub struct TableWriter {
+    table: String,
+    writer: Option<ArrowWriter<Vec<u8>>>,
+}
+
+impl TableWriter {
+    pub fn new(table: &str) -> Self {
+        TableWriter { table: table.to_string(), writer: None }
+    }
+
+    /// Appends the rows of `part` (columns as the first part's).
+    pub fn write(&mut self, part: TableBuilder) -> Result<(), TableError> {
+        let table = self.table.clone();
+        let wrap = |e: Box<dyn std::error::Error + Send + Sync>| write_error(&table, e);
+        let (batch, split_floats) = part.batch(&table)?;
+        if self.writer.is_none() {
+            let mut props = WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).expect("valid zstd level")))
+                .set_dictionary_enabled(true)
+                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+                .set_created_by(concat!("proteo ", env!("CARGO_PKG_VERSION")).to_string());
+            for name in &split_floats {
+                let path = ColumnPath::from(name.as_str());
+                props = props
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
+            }
+            let writer =
+                ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props.build())).map_err(|e| wrap(Box::new(e)))?;
+            self.writer = Some(writer);
         }
-        let props = props.build();
-        let mut out = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut out, schema, Some(props)).map_err(|e| wrap(Box::new(e)))?;
-        writer.write(&batch).map_err(|e| wrap(Box::new(e)))?;
-        writer.close().map_err(|e| wrap(Box::new(e)))?;
-        Ok(out)
+        let writer = self.writer.as_mut().expect("created above");
+        writer.write(&batch).map_err(|e| wrap(Box::new(e)))
+    }
+
+    /// Rows written so far.
+    pub fn is_empty(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    /// The Parquet bytes. At least one part must have been written (it gives the columns).
+    pub fn finish(self) -> Result<Vec<u8>, TableError> {
+        let Some(writer) = self.writer else {
+            return Err(write_error(&self.table, "no part was written: the table has no columns".into()));
+        };
+        writer.into_inner().map_err(|e| write_error(&self.table, Box::new(e)))
     }
 }
 
@@ -274,6 +318,26 @@ mod tests {
         let err = t.f64("id").unwrap_err().to_string();
         assert!(err.contains("column `id` is Utf8, expected float64"), "{err}");
         assert!(t.f64("nope").unwrap_err().to_string().contains("no column `nope`"));
+    }
+
+    #[test]
+    fn a_table_written_in_parts_reads_back_whole() {
+        let part =
+            |ids: &[&str], p: Vec<f64>| TableBuilder::new().text_dict("contrast", ids.iter().copied()).f64("p", p);
+        let mut w = TableWriter::new("t");
+        assert!(w.is_empty());
+        w.write(part(&["B-A", "B-A"], vec![0.1, 0.2])).unwrap();
+        w.write(part(&[], vec![])).unwrap();
+        w.write(part(&["C-A"], vec![0.3])).unwrap();
+        let t = Table::from_parquet(Bytes::from(w.finish().unwrap()), "t").unwrap();
+        assert_eq!(t.text("contrast").unwrap(), vec!["B-A", "B-A", "C-A"]);
+        assert_eq!(t.f64("p").unwrap(), vec![0.1, 0.2, 0.3]);
+        assert!(TableWriter::new("t").finish().is_err());
+        let whole = part(&["B-A", "B-A", "C-A"], vec![0.1, 0.2, 0.3]).to_parquet("t").unwrap();
+        let mut w = TableWriter::new("t");
+        w.write(part(&["B-A", "B-A"], vec![0.1, 0.2])).unwrap();
+        w.write(part(&["C-A"], vec![0.3])).unwrap();
+        assert_eq!(w.finish().unwrap(), whole, "small tables in parts are the bytes of the whole");
     }
 
     #[test]

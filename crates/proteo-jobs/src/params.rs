@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 /// Shipped gene-set collections a job may name as `builtin:<name>` (the pathway stage carries their bytes).
-pub const GENE_SET_CATALOGUE: [&str; 1] = ["go_bp_human_uniprot"];
+pub const GENE_SET_CATALOGUE: [&str; 3] = ["go_bp_human_uniprot", "go_mf_human_uniprot", "go_cc_human_uniprot"];
 /// `params.pathway.gene_sets` naming a collection of [`GENE_SET_CATALOGUE`].
 pub const BUILTIN_PREFIX: &str = "builtin:";
 /// `params.pathway.gene_sets` naming a file uploaded with the job (`upload:<file name>`): it lives beside the
@@ -132,6 +132,10 @@ enum Kind {
     /// One of these strings.
     OneOf(&'static [&'static str]),
     TextList,
+    /// A list of strings, each one of these.
+    ListOf(&'static [&'static str]),
+    /// A finite number, or this string.
+    NumberOr(&'static str),
     Section(&'static [(&'static str, Kind, bool)]),
 }
 
@@ -163,6 +167,10 @@ pub const DE_METHODS: &[&str] = &["limma", "welch", "student", "anova", "welch-a
 pub const POSTHOC: &[&str] = &["none", "tukey"];
 pub const F_TEST: &[&str] = &["per-protein", "shared"];
 pub const MEMBERSHIP: &[&str] = &["leading-accession", "any-member"];
+/// `params.pathway.methods`: the enrichment methods.
+pub const ENRICHMENT_METHODS: &[&str] = &["ora", "gsea", "camera"];
+/// Most GSEA permutations a job may ask for: 100 000 give p-values down to 1e-5 and take minutes per contrast.
+pub const MAX_GSEA_PERMUTATIONS: u64 = 100_000;
 
 const QC: &[Field] = &[
     ("log2_input", Kind::Bool, false),
@@ -191,6 +199,9 @@ const PATHWAY: &[Field] = &[
     ("min_set_size", Kind::UInt(1, MAX_SET_SIZE_BOUND), false),
     ("max_set_size", Kind::UInt(1, MAX_SET_SIZE_BOUND), false),
     ("membership", Kind::OneOf(MEMBERSHIP), false),
+    ("methods", Kind::ListOf(ENRICHMENT_METHODS), false),
+    ("gsea_permutations", Kind::UInt(1, MAX_GSEA_PERMUTATIONS), false),
+    ("camera_correlation", Kind::NumberOr("estimated"), false),
 ];
 const OUTPUT: &[Field] = &[("full_precision", Kind::Bool, false)];
 const QUANT: &[Field] = &[
@@ -224,6 +235,10 @@ fn describe(kind: Kind) -> String {
             format!("one of {}", values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "))
         }
         Kind::TextList => "a list of strings".into(),
+        Kind::ListOf(values) => {
+            format!("a list of {}", values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "))
+        }
+        Kind::NumberOr(text) => format!("a number or `{text}`"),
         Kind::Section(fields) => {
             format!("an object with the fields {}", fields.iter().map(|f| f.0).collect::<Vec<_>>().join(", "))
         }
@@ -275,6 +290,15 @@ fn check_fields(map: &Map<String, Value>, fields: &[Field], path: &str) -> Resul
             },
             Kind::TextList => match value.as_array() {
                 Some(items) if items.iter().all(Value::is_string) => {}
+                _ => return Err(wrong()),
+            },
+            Kind::ListOf(values) => match value.as_array() {
+                Some(items) if items.iter().all(|v| v.as_str().is_some_and(|s| values.contains(&s))) => {}
+                _ => return Err(wrong()),
+            },
+            Kind::NumberOr(text) => match value {
+                Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => {}
+                Value::String(s) if s == text => {}
                 _ => return Err(wrong()),
             },
             Kind::Section(inner) => match value.as_object() {

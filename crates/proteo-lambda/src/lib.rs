@@ -11,7 +11,7 @@ use proteo_pipeline::StageError;
 pub use ingest::{derived_job_id, ingest_handler, s3_event_key, IngestCtx};
 pub use proteo_jobs::keys::DROP_IN_DESIGN_NAMES;
 pub use proteo_jobs::UploadKey;
-pub use proteo_pipeline::execution::{WithBuiltinGeneSets, BUILTIN_GO_BP_KEY};
+pub use proteo_pipeline::execution::{BuiltinGeneSets, WithBuiltinGeneSets, BUILTIN_GO_BP_KEY};
 pub use stage::{serve_stage, stage_handler, StageCtx};
 
 pub use aws_lambda_events::s3::S3Event;

@@ -5,7 +5,7 @@ use proteo_jobs::{keys, JobStore, ObjectLister, ObjectStore};
 use std::time::{Duration, Instant};
 
 use proteo_jobs::params::Origin;
-use proteo_pipeline::execution::{run_job_stage, WithBuiltinGeneSets};
+use proteo_pipeline::execution::{run_job_stage, BuiltinGeneSets, WithBuiltinGeneSets};
 use proteo_pipeline::stages::with_deadline;
 use proteo_pipeline::{JobSpec, Stage, StageError};
 use serde_json::{json, Value};
@@ -20,8 +20,8 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
 pub struct StageCtx<S, J> {
     pub store: S,
     pub jobs: J,
-    /// The gzip GMT served as [`BUILTIN_GO_BP_KEY`]; only the pathway binary carries it (`include_bytes!`).
-    pub builtin_gene_sets: Option<&'static [u8]>,
+    /// The gene sets `builtin:` keys read; only the pathway binary carries any (the shipped indexes, compiled in).
+    pub builtin_gene_sets: BuiltinGeneSets,
 }
 
 /// Run `stage` for the job spec in the event. Returns `{"stage": "qc", "keys": [...]}`; the pathway stage also
@@ -41,7 +41,7 @@ where
     let deadline = Instant::now() + stage_budget(stage, event.context.deadline, proteo_jobs::now_ms());
     // Boxed: the stage's future is deep, and nested in the runtime's service layers it overflows rustc's query
     // depth limit when computing the layout.
-    let store = WithBuiltinGeneSets::new(&ctx.store, ctx.builtin_gene_sets.map(bytes::Bytes::from_static));
+    let store = WithBuiltinGeneSets::new(&ctx.store, &ctx.builtin_gene_sets);
     match Box::pin(with_deadline(deadline, run_job_stage(&store, &ctx.jobs, &job, stage))).instrument(span).await {
         Ok(keys) => {
             tracing::info!(keys = keys.len(), "stage finished");
@@ -112,7 +112,7 @@ fn decode_job_spec(payload: Value) -> Result<JobSpec, StageError> {
 
 /// Everything a stage function's `main` does: JSON tracing, config from the environment (naming a missing
 /// variable), SDK clients built once, then serve `stage` until the runtime stops.
-pub async fn serve_stage(stage: Stage, builtin_gene_sets: Option<&'static [u8]>) -> Result<(), lambda_runtime::Error> {
+pub async fn serve_stage(stage: Stage, builtin_gene_sets: BuiltinGeneSets) -> Result<(), lambda_runtime::Error> {
     proteo_aws::init_tracing();
     let config = proteo_aws::Config::from_env()?;
     let clients = proteo_aws::Clients::new(&config).await;

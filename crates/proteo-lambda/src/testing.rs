@@ -125,7 +125,7 @@ impl JobStore for RecordingJobs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{derived_job_id, ingest_handler, stage_handler, IngestCtx, StageCtx};
+    use crate::{derived_job_id, ingest_handler, stage_handler, BuiltinGeneSets, IngestCtx, StageCtx};
     use aws_lambda_events::s3::S3Event;
     use lambda_runtime::{Context, LambdaEvent};
     use proteo_core::synthetic::{generate, SyntheticSpec};
@@ -184,7 +184,8 @@ mod tests {
 
     fn stage_ctx(w: World) -> (StageCtx<MemoryStore, RecordingJobs>, FakeWorkflow) {
         let IngestCtx { store, jobs, workflow } = w.ingest;
-        (StageCtx { store, jobs, builtin_gene_sets: Some(w.gmt) }, workflow)
+        let builtins = BuiltinGeneSets::default().with(crate::BUILTIN_GO_BP_KEY, bytes::Bytes::from_static(w.gmt));
+        (StageCtx { store, jobs, builtin_gene_sets: builtins }, workflow)
     }
 
     async fn job(jobs: &RecordingJobs, id: &str) -> JobRecord {

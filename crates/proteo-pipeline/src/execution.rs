@@ -74,7 +74,8 @@ pub async fn run_with_progress(
 
 /// Run one of `qc`, `de`, `pathway` for a job and return the keys written. After the pathway stage (the last) it
 /// also writes `summary.json` and `report.html` and attaches the result keys and a small summary to the job item.
-/// An empty `params.pathway.gene_sets` reads [`BUILTIN_GO_BP_KEY`] (the store must answer it: [`WithBuiltinGeneSets`]).
+/// An empty `params.pathway.gene_sets` reads [`BUILTIN_GO_BP_KEY`] (the store must answer `builtin:` keys:
+/// [`WithBuiltinGeneSets`]).
 pub async fn run_job_stage<S, J>(store: &S, jobs: &J, job: &JobSpec, stage: Stage) -> Result<Vec<String>, StageError>
 where
     S: ObjectStore + ObjectLister,
@@ -258,30 +259,61 @@ pub async fn mark_failed(jobs: &impl JobStore, job_id: &str, e: &StageError) -> 
     }
 }
 
-/// An object store that answers [`BUILTIN_GO_BP_KEY`] from bytes held in memory (compiled into the pathway Lambda;
-/// read once at start by `proteo serve`) and passes everything else on.
+/// The gene-set collections a process answers under `builtin:<name>` keys: the shipped indexes compiled into the
+/// binary (`proteo_gene_sets::shipped`, zero-copy), or a GMT a server was started with (compiled on first use).
+#[derive(Debug, Clone, Default)]
+pub struct BuiltinGeneSets {
+    entries: Vec<(String, bytes::Bytes)>,
+}
+
+impl BuiltinGeneSets {
+    /// The shipped collections: `(name, index bytes)` as `proteo_gene_sets::shipped()` lists them.
+    pub fn shipped(collections: impl IntoIterator<Item = (&'static str, &'static [u8])>) -> Self {
+        let entries = collections
+            .into_iter()
+            .map(|(name, bytes)| {
+                (format!("{}{name}", proteo_gene_sets::BUILTIN_PREFIX), bytes::Bytes::from_static(bytes))
+            })
+            .collect();
+        BuiltinGeneSets { entries }
+    }
+
+    /// These collections, with `key` (a `builtin:` key) answered by `bytes` (index or GMT) instead.
+    pub fn with(mut self, key: &str, bytes: bytes::Bytes) -> Self {
+        self.entries.retain(|(k, _)| k != key);
+        self.entries.push((key.to_string(), bytes));
+        self
+    }
+
+    fn get(&self, key: &str) -> Option<bytes::Bytes> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, b)| b.clone())
+    }
+}
+
+/// An object store that answers `builtin:` keys from [`BuiltinGeneSets`] (compiled into the pathway Lambda and the
+/// CLI; a GMT file `proteo serve` was started with) and passes everything else on. A `builtin:` key it does not
+/// hold reads as missing.
 pub struct WithBuiltinGeneSets<'a, S> {
     inner: &'a S,
-    go_bp: Option<bytes::Bytes>,
+    builtins: &'a BuiltinGeneSets,
 }
 
 impl<'a, S> WithBuiltinGeneSets<'a, S> {
-    /// `go_bp` is the gzip GMT (`None` where no gene sets are carried: the key then reads as missing).
-    pub fn new(inner: &'a S, go_bp: Option<bytes::Bytes>) -> Self {
-        WithBuiltinGeneSets { inner, go_bp }
+    pub fn new(inner: &'a S, builtins: &'a BuiltinGeneSets) -> Self {
+        WithBuiltinGeneSets { inner, builtins }
     }
 }
 
 impl<S: ObjectStore> ObjectStore for WithBuiltinGeneSets<'_, S> {
     async fn get(&self, key: &str) -> Result<bytes::Bytes, StoreError> {
-        if key == BUILTIN_GO_BP_KEY {
-            return self.go_bp.clone().ok_or_else(|| StoreError::NotFound { key: key.to_string() });
+        if key.starts_with(proteo_gene_sets::BUILTIN_PREFIX) {
+            return self.builtins.get(key).ok_or_else(|| StoreError::NotFound { key: key.to_string() });
         }
         self.inner.get(key).await
     }
 
     async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StoreError> {
-        if key == BUILTIN_GO_BP_KEY {
+        if key.starts_with(proteo_gene_sets::BUILTIN_PREFIX) {
             return Err(StoreError::Transient {
                 key: key.to_string(),
                 message: "the built-in gene sets are read-only".into(),

@@ -121,7 +121,11 @@ pub fn methods_text(summary: &Value) -> String {
             text(&params["pathway"]["alpha"])
         ));
     }
-    if !pw.is_null() && !pw["gene_sets"].is_null() {
+    let ran = |m: &str| {
+        // Summaries written before the methods were selectable ran ORA only.
+        pw["methods"].as_array().map_or(m == "ora", |a| a.iter().any(|v| v.as_str() == Some(m)))
+    };
+    if !pw.is_null() && !pw["gene_sets"].is_null() && ran("ora") {
         out.push(format!(
             "Over-representation of the gene sets {} among the significant proteins (up, down and both, per contrast) was tested with the hypergeometric test against a background of the {} quantified proteins with at least one annotation ({} of {} quantified; a protein group counts as annotated by {}), sets of {}–{} annotated members, Benjamini–Hochberg over the tested sets.",
             text(&pw["gene_sets"]),
@@ -133,7 +137,29 @@ pub fn methods_text(summary: &Value) -> String {
             text(&params["pathway"]["max_set_size"]),
         ));
     }
-    out.push("Statistics follow limma (Ritchie et al., Nucleic Acids Res. 2015) and were checked against R 4.2.2 / limma 3.54.1.".into());
+    if !pw.is_null() && ran("camera") {
+        out.push(format!(
+            "Competitive gene-set tests used limma CAMERA (Wu & Smyth, Nucleic Acids Res. 2012) on each contrast's moderated t statistics over the {} sets ({}–{} proteins with a statistic) of {}, with the {}; two-sided p-values, Benjamini–Hochberg over the tested sets per contrast.",
+            count(&pw["sets_tested"]),
+            text(&params["pathway"]["min_set_size"]),
+            text(&params["pathway"]["max_set_size"]),
+            text(&pw["gene_sets"]),
+            text(&pw["camera"]["correlation"]),
+        ));
+    }
+    if !pw.is_null() && ran("gsea") {
+        out.push(format!(
+            "Preranked gene-set enrichment analysis (Subramanian et al., PNAS 2005; weighted Kolmogorov–Smirnov statistic, weight 1, as gseapy prerank) ranked proteins by each contrast's moderated t; p-values came from {} random gene sets per set size (ChaCha8 random stream, seed {}; p = (b + 1)/(m + 1) over null scores of the same sign), NES divides the enrichment score by the mean null score of its sign; Benjamini–Hochberg over the tested sets per contrast.",
+            text(&pw["gsea"]["permutations"]),
+            text(&pw["gsea"]["seed"]),
+        ));
+    }
+    let mut checked = String::from("Statistics follow limma (Ritchie et al., Nucleic Acids Res. 2015) and were checked against R 4.2.2 / limma 3.54.1");
+    if !pw.is_null() && ran("gsea") {
+        checked.push_str(" (GSEA enrichment scores against gseapy 1.1.13)");
+    }
+    checked.push('.');
+    out.push(checked);
     out.join(" ")
 }
 
@@ -179,5 +205,28 @@ mod tests {
         ] {
             assert!(m.contains(needle), "missing `{needle}` in: {m}");
         }
+        assert!(!m.contains("CAMERA") && !m.contains("Kolmogorov"), "a summary without `methods` ran ORA only: {m}");
+    }
+
+    #[test]
+    fn methods_name_each_enrichment_method_run_with_its_parameters() {
+        let mut s = json!({
+            "input": "x.tsv", "versions": {"proteo": "0.1.0"},
+            "parameters": {"qc": {"seed": 7}, "pathway": {"alpha": 0.05, "min_set_size": 15, "max_set_size": 300}},
+            "stages": {"pathway": {"gene_sets": "go_mf_human_uniprot", "sets_tested": 812, "methods": ["camera", "gsea"],
+                "camera": {"correlation": "inter-gene correlation fixed at 0.01"},
+                "gsea": {"permutations": 2000, "seed": 7}}}
+        });
+        let m = methods_text(&s);
+        for needle in
+            ["CAMERA", "812 sets", "15–300", "go_mf_human_uniprot", "fixed at 0.01", "2000 random gene sets", "seed 7"]
+        {
+            assert!(m.contains(needle), "missing `{needle}` in: {m}");
+        }
+        assert!(!m.contains("hypergeometric"), "ORA was not run: {m}");
+        s["stages"]["pathway"]["methods"] = json!(["ora"]);
+        s["stages"]["pathway"]["background_annotated"] = json!(600);
+        let m = methods_text(&s);
+        assert!(m.contains("hypergeometric") && !m.contains("CAMERA (") && !m.contains("Kolmogorov"), "{m}");
     }
 }

@@ -7,12 +7,13 @@ use proteo_core::de::{run_de, DeOutput};
 use proteo_core::input::{align_samples, read_design, read_table, ReadOptions};
 use proteo_core::limits::MAX_REPORTED_NAMES;
 use proteo_core::model::{Design, IntensityTable, SampleInfo, SampleSelection};
-use proteo_core::pathway::{Enricher, GeneSets};
+use proteo_core::pathway::{CameraRow, Enricher, GeneSets, GseaRow, GseaSettings};
 use proteo_core::qc::{exclude_samples, run_qc, QcResult, OUTLIER_RULE, PCA_COMPONENTS};
 use proteo_core::reference::{ReferenceSet, ReferenceSpec};
-use proteo_core::tables::{round_mantissa, Table, TableBuilder, TableError, STORED_MANTISSA_BITS};
+use proteo_core::tables::{round_mantissa, Table, TableBuilder, TableError, TableWriter, STORED_MANTISSA_BITS};
+use proteo_stats::camera::InterGeneCorrelation;
 
-use crate::contracts::{JobSpec, Stage, StageResult};
+use crate::contracts::{CameraCorrelation, EnrichmentMethod, JobSpec, Stage, StageResult};
 use crate::ports::{ObjectStore, StoreError};
 
 const PARQUET: &str = "application/vnd.apache.parquet";
@@ -28,23 +29,52 @@ async fn write_ranked<Row: serde::Serialize>(
     stage: Stage,
     groups: Vec<(String, Vec<Row>)>,
 ) -> Result<Vec<String>, StageError> {
-    let mut keys = Vec::new();
-    let mut index = Vec::new();
-    for (i, (name, rows)) in groups.into_iter().enumerate() {
-        let key = job.key(stage, &format!("ranked/{i}.jsonl"));
+    let mut w = RankedWriter::new(stage, "ranked");
+    for (name, rows) in groups {
+        w.push(store, job, &name, rows).await?;
+    }
+    w.finish(store, job).await
+}
+
+/// Ranked JSON-lines views written one contrast at a time: `<stage>/<folder>/<i>.jsonl`, then
+/// `<stage>/<folder>/index.json` naming them (what `GET /jobs/{id}/results` pages through).
+struct RankedWriter {
+    stage: Stage,
+    folder: &'static str,
+    keys: Vec<String>,
+    index: Vec<serde_json::Value>,
+}
+
+impl RankedWriter {
+    fn new(stage: Stage, folder: &'static str) -> Self {
+        RankedWriter { stage, folder, keys: Vec::new(), index: Vec::new() }
+    }
+
+    async fn push<Row: serde::Serialize>(
+        &mut self,
+        store: &impl ObjectStore,
+        job: &JobSpec,
+        name: &str,
+        rows: Vec<Row>,
+    ) -> Result<(), StageError> {
+        let key = job.key(self.stage, &format!("{}/{}.jsonl", self.folder, self.keys.len()));
         let mut body = Vec::new();
         for r in &rows {
             serde_json::to_writer(&mut body, r).expect("json");
             body.push(b'\n');
         }
         store.put(&key, body, JSON_LINES).await?;
-        index.push(json!({"name": name, "key": key, "rows": rows.len()}));
-        keys.push(key);
+        self.index.push(json!({"name": name, "key": key, "rows": rows.len()}));
+        self.keys.push(key);
+        Ok(())
     }
-    let key = job.key(stage, "ranked/index.json");
-    store.put(&key, serde_json::to_vec(&json!({ "contrasts": index })).expect("json"), JSON).await?;
-    keys.push(key);
-    Ok(keys)
+
+    async fn finish(mut self, store: &impl ObjectStore, job: &JobSpec) -> Result<Vec<String>, StageError> {
+        let key = job.key(self.stage, &format!("{}/index.json", self.folder));
+        store.put(&key, serde_json::to_vec(&json!({ "contrasts": self.index })).expect("json"), JSON).await?;
+        self.keys.push(key);
+        Ok(self.keys)
+    }
 }
 
 /// Indices of `0..n` ordered by (adjusted p, p), NaN last, keeping at most `limit`.
@@ -745,30 +775,63 @@ pub fn uploaded_gene_sets_key(job: &JobSpec, name: &str) -> String {
     job.key(Stage::Ingest, &format!("gene_sets/{name}"))
 }
 
-/// The gene sets parsed last in this process, with the exact bytes they were parsed from. A warm Lambda container
-/// or a long-running `proteo serve` then parses the shipped GO BP GMT (6.8 MB of gzip, about 0.3 s) once rather
-/// than once per job. The key is the content, compared in full (a memcmp of a few MB), so a different file, or new
-/// bytes under the same name, are parsed anew; one entry only, so the memory held is bounded by one gene-set file.
+/// The gene sets compiled last in this process, with the exact bytes they came from. A warm Lambda container or a
+/// long-running `proteo serve` then compiles a GMT file once rather than once per job (the shipped collections are
+/// indexes already and are only checked). The key is the content (the same static bytes are recognised by address;
+/// other bytes compared in full), so a different file, or new bytes under the same name, are compiled anew; one
+/// entry only, so the memory held is bounded by one collection.
 static PARSED_GENE_SETS: std::sync::Mutex<Option<(Bytes, std::sync::Arc<GeneSets>)>> = std::sync::Mutex::new(None);
 
-fn parsed_gene_sets(gmt: Bytes, name: &str) -> Result<std::sync::Arc<GeneSets>, StageError> {
-    // Held while parsing: concurrent jobs of `proteo serve` wait for one parse instead of each doing it.
+/// The gene sets of `bytes`: an index (only under a `builtin:` key, where the bytes are the binary's own) read in
+/// place, or GMT text (plain or gzip) compiled.
+fn parsed_gene_sets(bytes: Bytes, key: &str, name: &str) -> Result<std::sync::Arc<GeneSets>, StageError> {
+    // Held while compiling: concurrent jobs of `proteo serve` wait for one compile instead of each doing it.
     let mut last = PARSED_GENE_SETS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((bytes, sets)) = last.as_ref() {
-        if *bytes == gmt {
+    if let Some((kept, sets)) = last.as_ref() {
+        let same_static = kept.as_ptr() == bytes.as_ptr() && kept.len() == bytes.len();
+        if same_static || *kept == bytes {
             return Ok(sets.clone());
         }
     }
-    let sets =
-        std::sync::Arc::new(GeneSets::from_gmt(&gmt, name).map_err(|e| StageError::InvalidInput(e.to_string()))?);
-    *last = Some((gmt, sets.clone()));
+    let builtin = key.starts_with(proteo_gene_sets::BUILTIN_PREFIX);
+    let sets = if builtin && bytes.starts_with(proteo_gene_sets::MAGIC) {
+        GeneSets::new(bytes.clone(), name).map_err(|e| StageError::Internal(e.to_string()))?
+    } else {
+        GeneSets::from_gmt(&bytes, name).map_err(|e| StageError::InvalidInput(e.to_string()))?
+    };
+    let sets = std::sync::Arc::new(sets);
+    *last = Some((bytes, sets.clone()));
     Ok(sets)
 }
 
-/// Drops the parsed gene sets kept by the pathway stage, so that the next run parses them as a fresh process would
+/// Drops the gene sets kept by the pathway stage, so that the next run compiles them as a fresh process would
 /// (the benchmark uses it to time what `proteo run` and a cold Lambda pay).
 pub fn forget_parsed_gene_sets() {
     *PARSED_GENE_SETS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+}
+
+/// Threads the GSEA permutation nulls may use (its results do not depend on the number).
+fn gsea_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Where each enrichment method's Parquet table and ranked views go (`GET /jobs/{id}/results?table=pathway|gsea|camera`
+/// pages the views).
+fn method_files(method: EnrichmentMethod) -> (&'static str, &'static str) {
+    match method {
+        EnrichmentMethod::Ora => ("enrichment.parquet", "ranked"),
+        EnrichmentMethod::Gsea => ("gsea.parquet", "ranked/gsea"),
+        EnrichmentMethod::Camera => ("camera.parquet", "ranked/camera"),
+    }
+}
+
+/// The model's least-squares residuals per protein (NaN rows for proteins with a missing value) and the residual
+/// df, for CAMERA's estimated inter-gene correlation.
+async fn model_residuals(store: &impl ObjectStore, job: &JobSpec) -> Result<(Vec<f64>, usize, usize), StageError> {
+    let (design, matrix) = read_design_and_table(store, job, Stage::Qc, "matrix.parquet").await?;
+    let (res, df) = proteo_core::de::residuals(&matrix.values, &design, &job.params.de.covariates)
+        .map_err(|e| StageError::InvalidInput(e.to_string()))?;
+    Ok((res, design.samples.len(), df))
 }
 
 async fn pathway_stage(
@@ -777,116 +840,133 @@ async fn pathway_stage(
     report: &(dyn Fn(u8, &str) + Sync),
 ) -> Result<StageResult, StageError> {
     let pp = &job.params.pathway;
+    pp.check().map_err(StageError::InvalidInput)?;
     report(0, "reading gene sets");
     let gene_sets = gene_sets_key(job)?;
     let gmt_name = gene_sets.rsplit(['/', '\\']).next().unwrap_or(&gene_sets).to_string();
     let gmt = get_input(store, &gene_sets, &gmt_name).await?;
-    let sets = parsed_gene_sets(gmt, &gmt_name)?;
+    let sets = parsed_gene_sets(gmt, &gene_sets, &gmt_name)?;
     let matrix = Table::from_parquet(store.get(&job.key(Stage::Qc, "matrix.parquet")).await?, "qc/matrix.parquet")?;
     let background_ids = matrix.text("protein_id")?;
     let background_genes = matrix.text("gene_names")?;
+    drop(matrix);
     let results = Table::from_parquet(store.get(&job.key(Stage::De, "results.parquet")).await?, "de/results.parquet")?;
     let (r_ids, r_contrast) = (results.text("protein_id")?, results.text("contrast")?);
     let (r_lfc, r_adj) = (results.f64("log2fc")?, results.f64("adj_p_value")?);
-    report(20, "testing gene sets");
+    let ranked_methods = pp.runs(EnrichmentMethod::Gsea) || pp.runs(EnrichmentMethod::Camera);
+    let (r_t, r_df) = if ranked_methods { (results.f64("t")?, results.f64("df")?) } else { (Vec::new(), Vec::new()) };
+    drop(results);
+    report(15, "mapping proteins to gene sets");
     let enricher =
         Enricher::new(&sets, &background_ids, &background_genes, pp.min_set_size, pp.max_set_size, pp.membership);
     let index: std::collections::HashMap<&str, usize> =
         background_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let camera_cor = match pp.camera_correlation {
+        CameraCorrelation::Fixed(r) => InterGeneCorrelation::Fixed(r),
+        CameraCorrelation::Named(_) => InterGeneCorrelation::Estimated,
+    };
+    let residuals = if pp.runs(EnrichmentMethod::Camera) && camera_cor == InterGeneCorrelation::Estimated {
+        Some(model_residuals(store, job).await?)
+    } else {
+        None
+    };
 
-    let mut contrasts: Vec<String> = Vec::new();
-    for c in &r_contrast {
-        if contrasts.last() != Some(c) && !contrasts.contains(c) {
-            contrasts.push(c.clone());
+    // The DE rows of each contrast, in file order (contrast-major).
+    let mut contrasts: Vec<(String, Vec<usize>)> = Vec::new();
+    for (r, c) in r_contrast.iter().enumerate() {
+        match contrasts.iter_mut().rev().find(|(name, _)| name == c) {
+            Some((_, rows)) => rows.push(r),
+            None => contrasts.push((c.clone(), vec![r])),
         }
     }
-    let mut out = PathwayColumns::default();
+    let gsea_settings =
+        GseaSettings { permutations: pp.gsea_permutations, seed: job.params.qc.seed, threads: gsea_threads() };
+    let mut writers: Vec<(EnrichmentMethod, TableWriter, RankedWriter)> = pp
+        .methods
+        .iter()
+        .map(|&m| {
+            let (file, ranked) = method_files(m);
+            (m, TableWriter::new(&format!("pathway/{file}")), RankedWriter::new(Stage::Pathway, ranked))
+        })
+        .collect();
     let mut top = Vec::new();
-    let mut ranked: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
-    for (ci, contrast) in contrasts.iter().enumerate() {
+    let mut gsea_summary = Vec::new();
+    let mut camera_summary = Vec::new();
+    for (ci, (contrast, rows)) in contrasts.iter().enumerate() {
         if compute(proteo_core::deadline::check).is_err() {
             return Err(StageError::Timeout(format!(
                 "Pathway enrichment stopped at its time limit after {ci} of {} contrasts; name fewer contrasts.",
                 contrasts.len()
             )));
         }
-        let (mut up, mut down) = (Vec::new(), Vec::new());
-        for r in 0..r_ids.len() {
-            if &r_contrast[r] == contrast && is_significant(r_adj[r], r_lfc[r], pp.alpha, pp.min_log2fc) {
-                let Some(&i) = index.get(r_ids[r].as_str()) else { continue };
-                if r_lfc[r] > 0.0 {
-                    up.push(i)
-                } else {
-                    down.push(i)
+        for (method, table, ranked) in writers.iter_mut() {
+            let (part, view) = match method {
+                EnrichmentMethod::Ora => {
+                    let (part, view, selections) =
+                        ora_contrast(&enricher, contrast, rows, &index, &r_ids, &r_lfc, &r_adj, pp);
+                    top.extend(selections);
+                    (part, view)
                 }
-            }
+                EnrichmentMethod::Gsea | EnrichmentMethod::Camera => {
+                    let mut t = vec![f64::NAN; background_ids.len()];
+                    let mut df = vec![f64::NAN; background_ids.len()];
+                    for &r in rows {
+                        if let Some(&i) = index.get(r_ids[r].as_str()) {
+                            t[i] = r_t[r];
+                            df[i] = r_df[r];
+                        }
+                    }
+                    if *method == EnrichmentMethod::Gsea {
+                        let out = enricher.gsea(&t, &gsea_settings);
+                        gsea_summary.push(ranked_summary(
+                            &enricher,
+                            contrast,
+                            &out.iter().map(|r| (r.tested, r.es, r.adj_p_value)).collect::<Vec<_>>(),
+                            pp.alpha,
+                        ));
+                        gsea_contrast(&enricher, contrast, &out)
+                    } else {
+                        let res = residuals.as_ref().map(|(r, n, d)| (r.as_slice(), *n, *d));
+                        let out = enricher.camera(&t, &df, camera_cor, res).ok_or_else(|| {
+                            StageError::InvalidInput(
+                                "CAMERA with an estimated inter-gene correlation needs every tested protein's values: \
+                                 impute missing values (--impute) or give a fixed correlation (--camera-cor 0.01)"
+                                    .to_string(),
+                            )
+                        })?;
+                        camera_summary.push(ranked_summary(
+                            &enricher,
+                            contrast,
+                            &out.iter()
+                                .map(|r| (r.tested, if r.up { 1.0 } else { -1.0 }, r.adj_p_value))
+                                .collect::<Vec<_>>(),
+                            pp.alpha,
+                        ));
+                        camera_contrast(&enricher, contrast, &out)
+                    }
+                }
+            };
+            table.write(part)?;
+            ranked.push(store, job, contrast, view).await?;
         }
-        // Matrix order, whatever the order of the DE rows.
-        up.sort_unstable();
-        down.sort_unstable();
-        let mut both: Vec<usize> = up.iter().chain(&down).copied().collect();
-        both.sort_unstable();
-        for (direction, selected) in [("up", &up), ("down", &down), ("both", &both)] {
-            let rows = if selected.is_empty() { Vec::new() } else { enricher.run(selected) };
-            if direction == "up" {
-                ranked.push((contrast.clone(), Vec::new()));
-            }
-            let view = &mut ranked.last_mut().expect("pushed").1;
-            view.extend(rows.iter().map(|r| {
-                json!({
-                    "contrast": contrast, "direction": direction, "termId": r.term_id, "termName": r.term_name,
-                    "setSize": r.set_size, "overlap": r.overlap, "foldEnrichment": r.fold_enrichment,
-                    "pValue": r.p_value, "adjPValue": r.adj_p_value,
-                })
-            }));
-            let significant = rows.iter().filter(|r| r.adj_p_value < pp.alpha).count();
-            top.push(json!({
-                "contrast": contrast, "direction": direction, "proteins": selected.len(),
-                "terms_significant": significant,
-                "top_term": rows.first().filter(|r| r.adj_p_value < pp.alpha).map(|r| r.term_name.clone()),
-            }));
-            for r in rows {
-                out.contrast.push(contrast.clone());
-                out.direction.push(direction);
-                out.term_id.push(r.term_id);
-                out.term_name.push(r.term_name);
-                out.set_size.push(r.set_size as u32);
-                out.overlap.push(r.overlap as u32);
-                out.expected.push(r.expected);
-                out.fold_enrichment.push(r.fold_enrichment);
-                out.p_value.push(r.p_value);
-                out.adj_p_value.push(r.adj_p_value);
-                out.proteins.push(r.overlap_ids);
-            }
-        }
-        report((20 + 70 * (ci + 1) / contrasts.len().max(1)) as u8, &format!("tested {contrast}"));
+        report((20 + 75 * (ci + 1) / contrasts.len().max(1)) as u8, &format!("tested {contrast}"));
     }
-    let bytes = TableBuilder::new()
-        .text_dict("contrast", out.contrast.iter().map(String::as_str))
-        .text_dict("direction", out.direction.iter().copied())
-        .text("term_id", &out.term_id)
-        .text("term_name", &out.term_name)
-        .u32("set_size", out.set_size)
-        .u32("overlap", out.overlap)
-        .f64("expected", out.expected)
-        .f64("fold_enrichment", out.fold_enrichment)
-        .f64("p_value", out.p_value)
-        .f64("adj_p_value", out.adj_p_value)
-        .text("proteins", &out.proteins)
-        .to_parquet("pathway/enrichment.parquet")?;
-    let key = job.key(Stage::Pathway, "enrichment.parquet");
-    store.put(&key, bytes, PARQUET).await?;
-    for (_, rows) in ranked.iter_mut() {
-        let adj: Vec<f64> = rows.iter().map(|r| r["adjPValue"].as_f64().unwrap_or(f64::NAN)).collect();
-        let p: Vec<f64> = rows.iter().map(|r| r["pValue"].as_f64().unwrap_or(f64::NAN)).collect();
-        let order = top_by_p(&adj, &p, RANKED_ROWS);
-        let sorted: Vec<serde_json::Value> = order.into_iter().map(|i| rows[i].take()).collect();
-        *rows = sorted;
+    let mut keys = Vec::new();
+    for (method, table, ranked) in writers {
+        let (file, _) = method_files(method);
+        let bytes = if table.is_empty() {
+            empty_table(method).to_parquet(&format!("pathway/{file}"))?
+        } else {
+            table.finish()?
+        };
+        let key = job.key(Stage::Pathway, file);
+        store.put(&key, bytes, PARQUET).await?;
+        keys.push(key);
+        keys.extend(ranked.finish(store, job).await?);
     }
-    let mut keys = vec![key];
-    keys.extend(write_ranked(store, job, Stage::Pathway, ranked).await?);
-    let summary = json!({
+    let mut summary = json!({
         "gene_sets": gmt_name,
+        "gene_sets_title": proteo_gene_sets::collection(&pp.gene_sets).map(|c| c.title),
         "terms": sets.len(),
         "id_key": enricher.key_used().as_str(),
         "membership": pp.membership.describe(),
@@ -898,15 +978,205 @@ async fn pathway_stage(
             pp.membership.describe(),
             background_ids.len()
         ),
+        "sets_tested": enricher.n_tested_sets(),
+        "methods": pp.methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         "selections": top,
     });
+    if pp.runs(EnrichmentMethod::Gsea) {
+        summary["gsea"] = json!({
+            "permutations": pp.gsea_permutations,
+            "seed": job.params.qc.seed,
+            "statistic": "moderated t",
+            "contrasts": gsea_summary,
+        });
+    }
+    if pp.runs(EnrichmentMethod::Camera) {
+        summary["camera"] = json!({
+            "correlation": pp.camera_correlation.describe(),
+            "statistic": "moderated t",
+            "contrasts": camera_summary,
+        });
+    }
     report(100, "done");
     Ok(StageResult { stage: Stage::Pathway, keys, summary })
 }
 
+/// Per contrast of GSEA or CAMERA: sets tested, sets at adjusted p < alpha, and the top term each way.
+fn ranked_summary(enricher: &Enricher, contrast: &str, rows: &[(u32, f64, f64)], alpha: f64) -> serde_json::Value {
+    let best = |up: bool| {
+        rows.iter()
+            .filter(|r| r.2 < alpha && (r.1 > 0.0) == up)
+            .min_by(|a, b| a.2.total_cmp(&b.2))
+            .map(|r| enricher.term(r.0).1.to_string())
+    };
+    json!({
+        "contrast": contrast,
+        "sets_tested": rows.len(),
+        "sets_significant": rows.iter().filter(|r| r.2 < alpha).count(),
+        "top_up": best(true),
+        "top_down": best(false),
+    })
+}
+
+/// The ORA rows of one contrast (up, down, both) as a table part, its ranked view, and the selections' summary.
+#[allow(clippy::too_many_arguments)]
+fn ora_contrast(
+    enricher: &Enricher,
+    contrast: &str,
+    rows: &[usize],
+    index: &std::collections::HashMap<&str, usize>,
+    r_ids: &[String],
+    r_lfc: &[f64],
+    r_adj: &[f64],
+    pp: &crate::contracts::PathwayParams,
+) -> (TableBuilder, Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let (mut up, mut down) = (Vec::new(), Vec::new());
+    for &r in rows {
+        if is_significant(r_adj[r], r_lfc[r], pp.alpha, pp.min_log2fc) {
+            let Some(&i) = index.get(r_ids[r].as_str()) else { continue };
+            if r_lfc[r] > 0.0 {
+                up.push(i)
+            } else {
+                down.push(i)
+            }
+        }
+    }
+    // Matrix order, whatever the order of the DE rows.
+    up.sort_unstable();
+    down.sort_unstable();
+    let mut both: Vec<usize> = up.iter().chain(&down).copied().collect();
+    both.sort_unstable();
+    let mut out = PathwayColumns::default();
+    let mut view = Vec::new();
+    let mut selections = Vec::new();
+    for (direction, selected) in [("up", &up), ("down", &down), ("both", &both)] {
+        let result = if selected.is_empty() { None } else { Some(enricher.ora(selected)) };
+        let hits = result.as_ref().map_or(&[][..], |r| &r.hits);
+        let significant = hits.iter().filter(|h| h.adj_p_value < pp.alpha).count();
+        selections.push(json!({
+            "contrast": contrast, "direction": direction, "proteins": selected.len(),
+            "terms_significant": significant,
+            "top_term": hits.first().filter(|h| h.adj_p_value < pp.alpha).map(|h| enricher.term(h.tested).1.to_string()),
+        }));
+        for h in hits {
+            let (id, name) = enricher.term(h.tested);
+            view.push(json!({
+                "contrast": contrast, "direction": direction, "termId": id, "termName": name,
+                "setSize": h.set_size, "overlap": h.overlap, "foldEnrichment": h.fold_enrichment,
+                "pValue": h.p_value, "adjPValue": h.adj_p_value,
+            }));
+            out.direction.push(direction);
+            out.term_id.push(id.to_string());
+            out.term_name.push(name.to_string());
+            out.set_size.push(h.set_size);
+            out.overlap.push(h.overlap);
+            out.expected.push(h.expected);
+            out.fold_enrichment.push(h.fold_enrichment);
+            out.p_value.push(h.p_value);
+            out.adj_p_value.push(h.adj_p_value);
+            out.proteins.push(enricher.overlap_ids(result.as_ref().expect("hits come from a result"), h));
+        }
+    }
+    let part = out.part(contrast);
+    (part, top_of(view), selections)
+}
+
+/// The rows of a ranked view: sorted by (adjusted p, p), at most [`RANKED_ROWS`].
+fn top_of(mut rows: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let adj: Vec<f64> = rows.iter().map(|r| r["adjPValue"].as_f64().unwrap_or(f64::NAN)).collect();
+    let p: Vec<f64> = rows.iter().map(|r| r["pValue"].as_f64().unwrap_or(f64::NAN)).collect();
+    top_by_p(&adj, &p, RANKED_ROWS).into_iter().map(|i| rows[i].take()).collect()
+}
+
+/// Protein group ids joined as in the ORA `proteins` column.
+fn joined_ids(enricher: &Enricher, groups: &[u32]) -> String {
+    groups.iter().map(|&g| enricher.protein(g)).collect::<Vec<_>>().join(proteo_core::pathway::OVERLAP_SEPARATOR)
+}
+
+fn gsea_contrast(enricher: &Enricher, contrast: &str, rows: &[GseaRow]) -> (TableBuilder, Vec<serde_json::Value>) {
+    let terms: Vec<(&str, &str)> = rows.iter().map(|r| enricher.term(r.tested)).collect();
+    let leading: Vec<String> = rows.iter().map(|r| joined_ids(enricher, &r.leading_edge)).collect();
+    let view = rows
+        .iter()
+        .zip(&terms)
+        .map(|(r, (id, name))| {
+            json!({
+                "contrast": contrast, "termId": id, "termName": name, "setSize": r.set_size, "es": r.es,
+                "nes": r.nes, "pValue": r.p_value, "adjPValue": r.adj_p_value, "leadingEdge": r.leading_edge.len(),
+            })
+        })
+        .collect();
+    let part = TableBuilder::new()
+        .text_dict("contrast", std::iter::repeat_n(contrast, rows.len()))
+        .text("term_id", &terms.iter().map(|t| t.0.to_string()).collect::<Vec<_>>())
+        .text("term_name", &terms.iter().map(|t| t.1.to_string()).collect::<Vec<_>>())
+        .u32("set_size", rows.iter().map(|r| r.set_size).collect())
+        .f64_nullable("es", &rows.iter().map(|r| r.es).collect::<Vec<_>>())
+        .f64_nullable("nes", &rows.iter().map(|r| r.nes).collect::<Vec<_>>())
+        .f64_nullable("p_value", &rows.iter().map(|r| r.p_value).collect::<Vec<_>>())
+        .f64_nullable("adj_p_value", &rows.iter().map(|r| r.adj_p_value).collect::<Vec<_>>())
+        .u32("leading_edge_size", rows.iter().map(|r| r.leading_edge.len() as u32).collect())
+        .text("leading_edge", &leading);
+    (part, top_of(view))
+}
+
+fn camera_contrast(enricher: &Enricher, contrast: &str, rows: &[CameraRow]) -> (TableBuilder, Vec<serde_json::Value>) {
+    let terms: Vec<(&str, &str)> = rows.iter().map(|r| enricher.term(r.tested)).collect();
+    let direction = |r: &CameraRow| if r.up { "up" } else { "down" };
+    let view = rows
+        .iter()
+        .zip(&terms)
+        .map(|(r, (id, name))| {
+            json!({
+                "contrast": contrast, "direction": direction(r), "termId": id, "termName": name,
+                "setSize": r.set_size, "correlation": r.correlation, "pValue": r.p_value, "adjPValue": r.adj_p_value,
+            })
+        })
+        .collect();
+    let part = TableBuilder::new()
+        .text_dict("contrast", std::iter::repeat_n(contrast, rows.len()))
+        .text("term_id", &terms.iter().map(|t| t.0.to_string()).collect::<Vec<_>>())
+        .text("term_name", &terms.iter().map(|t| t.1.to_string()).collect::<Vec<_>>())
+        .u32("set_size", rows.iter().map(|r| r.set_size).collect())
+        .f64_nullable("correlation", &rows.iter().map(|r| r.correlation).collect::<Vec<_>>())
+        .text_dict("direction", rows.iter().map(direction))
+        .f64_nullable("p_value", &rows.iter().map(|r| r.p_value).collect::<Vec<_>>())
+        .f64_nullable("adj_p_value", &rows.iter().map(|r| r.adj_p_value).collect::<Vec<_>>());
+    (part, top_of(view))
+}
+
+/// The columns of a method's table, without rows (a job without contrasts).
+fn empty_table(method: EnrichmentMethod) -> TableBuilder {
+    let enricher_free = |b: TableBuilder| b;
+    match method {
+        EnrichmentMethod::Ora => PathwayColumns::default().part(""),
+        EnrichmentMethod::Gsea => enricher_free(
+            TableBuilder::new()
+                .text_dict("contrast", std::iter::empty())
+                .text("term_id", &[])
+                .text("term_name", &[])
+                .u32("set_size", vec![])
+                .f64_nullable("es", &[])
+                .f64_nullable("nes", &[])
+                .f64_nullable("p_value", &[])
+                .f64_nullable("adj_p_value", &[])
+                .u32("leading_edge_size", vec![])
+                .text("leading_edge", &[]),
+        ),
+        EnrichmentMethod::Camera => TableBuilder::new()
+            .text_dict("contrast", std::iter::empty())
+            .text("term_id", &[])
+            .text("term_name", &[])
+            .u32("set_size", vec![])
+            .f64_nullable("correlation", &[])
+            .text_dict("direction", std::iter::empty())
+            .f64_nullable("p_value", &[])
+            .f64_nullable("adj_p_value", &[]),
+    }
+}
+
 #[derive(Default)]
 struct PathwayColumns {
-    contrast: Vec<String>,
     direction: Vec<&'static str>,
     term_id: Vec<String>,
     term_name: Vec<String>,
@@ -917,6 +1187,24 @@ struct PathwayColumns {
     p_value: Vec<f64>,
     adj_p_value: Vec<f64>,
     proteins: Vec<String>,
+}
+
+impl PathwayColumns {
+    /// The ORA table's rows of `contrast` (no rows: the table's columns, for a job without contrasts).
+    fn part(self, contrast: &str) -> TableBuilder {
+        TableBuilder::new()
+            .text_dict("contrast", std::iter::repeat_n(contrast, self.term_id.len()))
+            .text_dict("direction", self.direction.iter().copied())
+            .text("term_id", &self.term_id)
+            .text("term_name", &self.term_name)
+            .u32("set_size", self.set_size)
+            .u32("overlap", self.overlap)
+            .f64("expected", self.expected)
+            .f64("fold_enrichment", self.fold_enrichment)
+            .f64("p_value", self.p_value)
+            .f64("adj_p_value", self.adj_p_value)
+            .text("proteins", &self.proteins)
+    }
 }
 
 /// Write the job's `summary.json` from the stage summaries in the store: counts, parameters, versions. Returns its
@@ -983,19 +1271,28 @@ mod tests {
     #[test]
     fn gene_sets_are_parsed_once_per_content_and_anew_for_other_bytes() {
         let a = Bytes::from_static(b"S1\tone\tP1\tP2\nS2\ttwo\tP2\tP3\n");
-        let first = parsed_gene_sets(a.clone(), "a.gmt").unwrap();
+        let first = parsed_gene_sets(a.clone(), "a.gmt", "a.gmt").unwrap();
         // Same content in another buffer: still the parsed value kept.
-        let again = parsed_gene_sets(Bytes::copy_from_slice(&a), "a.gmt").unwrap();
+        let again = parsed_gene_sets(Bytes::copy_from_slice(&a), "a.gmt", "a.gmt").unwrap();
         assert!(std::sync::Arc::ptr_eq(&first, &again));
-        let other = parsed_gene_sets(Bytes::from_static(b"S1\tone\tP1\n"), "a.gmt").unwrap();
+        let other = parsed_gene_sets(Bytes::from_static(b"S1\tone\tP1\n"), "a.gmt", "a.gmt").unwrap();
         assert!(!std::sync::Arc::ptr_eq(&first, &other));
         assert_eq!((first.len(), other.len()), (2, 1));
         // A bad file is an InvalidInput naming it, and leaves the kept value alone.
-        let err = parsed_gene_sets(Bytes::from_static(b"S1 no tabs\n"), "bad.gmt").unwrap_err();
+        let err = parsed_gene_sets(Bytes::from_static(b"S1 no tabs\n"), "bad.gmt", "bad.gmt").unwrap_err();
         assert!(matches!(&err, StageError::InvalidInput(m) if m.contains("bad.gmt")), "{err:?}");
-        assert!(std::sync::Arc::ptr_eq(&other, &parsed_gene_sets(Bytes::from_static(b"S1\tone\tP1\n"), "x").unwrap()));
+        let same = parsed_gene_sets(Bytes::from_static(b"S1\tone\tP1\n"), "x", "x").unwrap();
+        assert!(std::sync::Arc::ptr_eq(&other, &same));
         forget_parsed_gene_sets();
-        let fresh = parsed_gene_sets(Bytes::from_static(b"S1\tone\tP1\n"), "a.gmt").unwrap();
+        let fresh = parsed_gene_sets(Bytes::from_static(b"S1\tone\tP1\n"), "a.gmt", "a.gmt").unwrap();
         assert!(!std::sync::Arc::ptr_eq(&other, &fresh));
+        // Index bytes are read in place only under a `builtin:` key; elsewhere they are taken as GMT text (an error or
+        // nonsense sets, never the index's sets).
+        let index = Bytes::from(proteo_gene_sets::compile_gmt(b"S1\tone\tP1\tP2\n", "s.gmt").unwrap());
+        let built = parsed_gene_sets(index.clone(), "builtin:test", "test").unwrap();
+        assert_eq!(built.n_keys(), 2);
+        forget_parsed_gene_sets();
+        let as_text = parsed_gene_sets(index, "upload:s.gmt", "s.gmt");
+        assert!(!matches!(&as_text, Ok(s) if s.len() == 1 && s.id(0) == "S1"), "an uploaded index is not trusted");
     }
 }

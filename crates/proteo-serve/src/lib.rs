@@ -29,10 +29,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use bytes::Bytes;
 use proteo_api::{ApiState, Caller};
 use proteo_jobs::{keys, Finish, JobStatus, JobStore, ObjectStore, UploadKey};
-use proteo_pipeline::execution::{ingest_job, job_spec, mark_failed, run_job_stage, WithBuiltinGeneSets};
+use proteo_pipeline::execution::{
+    ingest_job, job_spec, mark_failed, run_job_stage, BuiltinGeneSets, WithBuiltinGeneSets,
+};
 use proteo_pipeline::stages::with_deadline;
 use proteo_pipeline::{JobSpec, Stage, StageError};
 use serde::Deserialize;
@@ -64,8 +65,8 @@ pub struct ServeConfig {
     pub public_url: String,
     /// Stage runs (ingest, qc, de, pathway) allowed at once; the rest wait in line.
     pub workers: usize,
-    /// The gzip GMT used when a job names no gene sets.
-    pub gene_sets: Bytes,
+    /// The gene sets `builtin:` keys read (the shipped indexes; a GMT under the default key for jobs naming none).
+    pub gene_sets: BuiltinGeneSets,
     /// Multiplies the state machine's retry intervals (1.0 in production).
     pub retry_interval_scale: f64,
     /// A pause before each of qc, de and pathway, so that progress can be watched on a small job (demos and the
@@ -83,7 +84,7 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     /// The production settings for `data_dir`, served at `public_url`, without a token (loopback only).
-    pub fn new(data_dir: PathBuf, public_url: String, workers: usize, gene_sets: Bytes) -> ServeConfig {
+    pub fn new(data_dir: PathBuf, public_url: String, workers: usize, gene_sets: BuiltinGeneSets) -> ServeConfig {
         ServeConfig {
             data_dir,
             public_url,
@@ -125,14 +126,14 @@ fn limit_of(stage: Stage, configured: Option<Duration>) -> Duration {
 pub struct PipelineRunner {
     store: Arc<LocalStore>,
     jobs: Arc<FileJobStore>,
-    gene_sets: Bytes,
+    gene_sets: Arc<BuiltinGeneSets>,
     pause: Duration,
     time_limit: Option<Duration>,
 }
 
 impl PipelineRunner {
-    pub fn new(store: Arc<LocalStore>, jobs: Arc<FileJobStore>, gene_sets: Bytes) -> Self {
-        PipelineRunner { store, jobs, gene_sets, pause: Duration::ZERO, time_limit: None }
+    pub fn new(store: Arc<LocalStore>, jobs: Arc<FileJobStore>, gene_sets: BuiltinGeneSets) -> Self {
+        PipelineRunner { store, jobs, gene_sets: Arc::new(gene_sets), pause: Duration::ZERO, time_limit: None }
     }
 
     /// Every stage's time limit (`None`: each stage's own).
@@ -176,9 +177,9 @@ impl StageRunner for PipelineRunner {
             tokio::time::sleep(self.pause).await;
         }
         let (store, jobs, gmt, job) =
-            (Arc::clone(&self.store), Arc::clone(&self.jobs), self.gene_sets.clone(), job.clone());
+            (Arc::clone(&self.store), Arc::clone(&self.jobs), Arc::clone(&self.gene_sets), job.clone());
         on_blocking_thread(stage, limit_of(stage, self.time_limit), async move {
-            let store = WithBuiltinGeneSets::new(&*store, Some(gmt));
+            let store = WithBuiltinGeneSets::new(&*store, &gmt);
             run_job_stage(&store, &*jobs, &job, stage).await
         })
         .await

@@ -12,7 +12,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use proteo_jobs::{JobRecord, JobStatus, JobStore, ObjectStore, Workflow, WorkflowError};
-use proteo_pipeline::execution::{ingest_job, run_job_stage, WithBuiltinGeneSets};
+use proteo_pipeline::execution::{ingest_job, run_job_stage, BuiltinGeneSets, WithBuiltinGeneSets};
 use proteo_pipeline::{JobSpec, Stage, StageError};
 use proteo_serve::{open_stores, PipelineRunner, ServeConfig, Service, StageRunner};
 use serde_json::{json, Value};
@@ -28,7 +28,12 @@ fn config(dir: &Path, workers: usize) -> ServeConfig {
     let gmt = std::fs::read(repo("data/gene_sets/go_bp_human_uniprot.gmt.gz")).unwrap();
     ServeConfig {
         retry_interval_scale: 0.001,
-        ..ServeConfig::new(dir.to_path_buf(), PUBLIC_URL.into(), workers, gmt.into())
+        ..ServeConfig::new(
+            dir.to_path_buf(),
+            PUBLIC_URL.into(),
+            workers,
+            BuiltinGeneSets::default().with(proteo_pipeline::execution::BUILTIN_GO_BP_KEY, gmt.into()),
+        )
     }
 }
 
@@ -181,7 +186,14 @@ async fn jobs_survive_a_restart_and_interrupted_ones_resume_where_they_were() {
         let item = svc.jobs.get(&id).await.unwrap().unwrap();
         ingest_job(&*svc.store, &*svc.jobs, &NoWorkflow, item.clone()).await.unwrap();
         let spec = proteo_pipeline::execution::job_spec(&item).unwrap();
-        run_job_stage(&WithBuiltinGeneSets::new(&*svc.store, None), &*svc.jobs, &spec, Stage::Qc).await.unwrap();
+        run_job_stage(
+            &WithBuiltinGeneSets::new(&*svc.store, &BuiltinGeneSets::default()),
+            &*svc.jobs,
+            &spec,
+            Stage::Qc,
+        )
+        .await
+        .unwrap();
         let r = svc.jobs.get(&id).await.unwrap().unwrap();
         assert_eq!((r.status, r.stage.as_str(), r.progress), (JobStatus::Running, "qc", 40));
         running = id;
@@ -367,7 +379,8 @@ async fn a_job_reads_only_its_own_keys_and_the_shipped_gene_sets() {
         let mut spec =
             proteo_pipeline::execution::job_spec(&JobRecord { params: json!({}), ..record.clone() }).unwrap();
         spec.params.pathway.gene_sets = probe.clone();
-        let store = WithBuiltinGeneSets::new(&*svc.store, None);
+        let none = BuiltinGeneSets::default();
+        let store = WithBuiltinGeneSets::new(&*svc.store, &none);
         let e = run_job_stage(&store, &*svc.jobs, &spec, Stage::Pathway).await.unwrap_err();
         assert_eq!(e.error_type(), "InvalidInput", "{probe}: {e}");
     }

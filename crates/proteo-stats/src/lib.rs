@@ -1,7 +1,9 @@
-//! Pure numerics for proteo: special functions, distributions, limma-style linear models, classical tests, multiple testing.
+//! Pure numerics for proteo: special functions, distributions, limma-style linear models, classical tests, multiple testing, gene-set tests (CAMERA, preranked GSEA).
 
 pub mod anova;
+pub mod camera;
 pub mod dist;
+pub mod gsea;
 pub mod hyper;
 pub mod impute;
 pub mod limma;

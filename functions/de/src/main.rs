@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    proteo_lambda::serve_stage(proteo_lambda::Stage::De, None).await
+    proteo_lambda::serve_stage(proteo_lambda::Stage::De, proteo_lambda::BuiltinGeneSets::default()).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    proteo_lambda::serve_stage(proteo_lambda::Stage::Qc, None).await
+    proteo_lambda::serve_stage(proteo_lambda::Stage::Qc, proteo_lambda::BuiltinGeneSets::default()).await
 }
