@@ -82,7 +82,13 @@ fn run(request: &InspectRequest) -> Result<Value, ApiError> {
             ),
         })
     })?;
-    Ok(json!({ "detection": detection, "title": detection.title(), "looksLike": detection.looks_like() }))
+    // The page names a long report's runs by the quant path's rule: `File.Name` paths lose these extensions.
+    Ok(json!({
+        "detection": detection,
+        "title": detection.title(),
+        "looksLike": detection.looks_like(),
+        "runExtensions": proteo_detect::DIANN_RUN_EXTENSIONS,
+    }))
 }
 
 #[cfg(test)]
@@ -104,6 +110,12 @@ mod tests {
         let v = run(&request("Protein IDs\tLFQ intensity A\tLFQ intensity B\nP1\t1\t2\n")).unwrap();
         assert_eq!(v["detection"]["format"], "maxquant");
         assert_eq!(v["detection"]["samples"][1]["sample"], "B");
+        let report = "File.Name\tRun\tProtein.Group\tPrecursor.Id\tPrecursor.Quantity\n/d/a.mzML\ta\tP1\tAAK2\t5\n";
+        let v = run(&request(report)).unwrap();
+        assert_eq!(v["detection"]["action"], "quantify");
+        assert_eq!(v["detection"]["long"]["run"]["name"], "Run");
+        assert_eq!(v["detection"]["long"]["run_is_path"], false);
+        assert_eq!(v["runExtensions"][0], ".dia");
         let e = run(&request(" \n")).unwrap_err().to_string();
         assert_eq!(e, "x.tsv is empty: the first line should name the columns");
         let e = run(&request("id\nP1\n")).unwrap_err().to_string();

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 pub use format::InputFormat;
 pub use header::{HeaderProblem, HeaderView, Source};
-pub use precursor::{precursor_kind, PrecursorKind};
+pub use precursor::{
+    long_run_column, matrix_runs, precursor_kind, run_name_from_path, PrecursorKind, DIANN_RUN_EXTENSIONS,
+};
 pub use rules::{binary_kind, rule_requirements};
 
 /// A column of the file: its 0-based position and its header.
@@ -52,6 +54,9 @@ pub struct LongLayout {
     pub run: Col,
     pub protein: Col,
     pub quantity: Col,
+    /// The run column holds file paths (DIA-NN `File.Name`): runs are named by [`run_name_from_path`].
+    #[serde(default)]
+    pub run_is_path: bool,
 }
 
 /// What a matching row filter counts as.

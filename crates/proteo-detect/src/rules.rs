@@ -383,6 +383,19 @@ fn precursor_report(ctx: &Ctx<'_>) -> Option<Detection> {
         PrecursorKind::DiannReport if ctx.has("Precursor.Normalised") => "`Precursor.Normalised` → MaxLFQ".into(),
         PrecursorKind::DiannReport => "`Precursor.Quantity` → MaxLFQ".into(),
     };
+    if let Some((run, run_is_path)) = crate::long_run_column(kind, ctx.cols) {
+        let alphadia = kind == PrecursorKind::AlphadiaPrecursors;
+        let protein = ctx.find_any(if alphadia { &["pg", "pg_master", "proteins"] } else { &["Protein.Group"] });
+        let quantity =
+            ctx.find_any(if alphadia { &["intensity"] } else { &["Precursor.Normalised", "Precursor.Quantity"] });
+        if let (Some(run), Some(protein), Some(quantity)) = (ctx.find(run), protein, quantity) {
+            d.long = Some(LongLayout { run, protein, quantity, run_is_path });
+        }
+    }
+    d.samples = crate::matrix_runs(kind, ctx.cols)
+        .into_iter()
+        .map(|(i, run)| SampleColumn::new(i, &ctx.cols[i], run))
+        .collect();
     if kind == PrecursorKind::DiannReport {
         d.version = if ctx.has("Run.Index") && ctx.has("Precursor.Lib.Index") {
             Some("1.9/2.x column set".into())
@@ -772,7 +785,7 @@ fn spectronaut_long(ctx: &Ctx<'_>) -> Option<Detection> {
     d.gene_column = ctx.find("PG.Genes");
     d.protein_names_column = ctx.find_any(&["PG.ProteinDescriptions", "PG.ProteinNames"]);
     d.missing_markers = vec!["Filtered".into()];
-    d.long = Some(LongLayout { run, protein, quantity });
+    d.long = Some(LongLayout { run, protein, quantity, run_is_path: false });
     Some(finish(ctx, d, &[]))
 }
 
@@ -1161,6 +1174,12 @@ mod tests {
         }
         let parquet = HeaderView::from_schema(vec!["Run.Index".into(), "Precursor.Lib.Index".into()]);
         assert_eq!(crate::detect(&parquet, &DetectOptions::default()).unwrap().kind, "report.parquet");
+        let long = detect("\tFile.Name\tProtein.Group\tPrecursor.Id\tPrecursor.Normalised", &[]).long.unwrap();
+        assert_eq!((long.run.index, long.run_is_path, long.quantity.name.as_str()), (1, true, "Precursor.Normalised"));
+        let long = detect("File.Name\tRun\tProtein.Group\tPrecursor.Id\tPrecursor.Quantity", &[]).long.unwrap();
+        assert_eq!((long.run.name.as_str(), long.run_is_path, long.protein.index), ("Run", false, 2));
+        let pr = detect("Protein.Group\tProtein.Ids\tGenes\tPrecursor.Id\t/a/r1.mzML\tD:\\b\\r2.raw", &[]);
+        assert_eq!((pr.long.clone(), samples(&pr)), (None, vec!["r1", "r2"]));
     }
 
     #[test]

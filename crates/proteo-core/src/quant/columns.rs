@@ -31,17 +31,7 @@ pub(crate) struct Layout {
     pub report: QuantReport,
 }
 
-/// Extensions DIA-NN removes from a raw file's name to make the run name.
-const RUN_EXTENSIONS: &[&str] = &[".dia", ".mzML", ".mzml", ".raw", ".RAW", ".d", ".wiff", ".wiff2", ".gz"];
-
-/// The run name of a raw file path, as DIA-NN derives `Run` from `File.Name` (directory and extensions removed).
-pub(crate) fn run_name_from_path(path: &str) -> &str {
-    let mut name = path.rsplit(['/', '\\']).next().unwrap_or(path);
-    while let Some(ext) = RUN_EXTENSIONS.iter().find(|e| name.len() > e.len() && name.ends_with(*e)) {
-        name = &name[..name.len() - ext.len()];
-    }
-    name
-}
+pub(crate) use proteo_detect::run_name_from_path;
 
 impl Layout {
     /// The layout of a long report of `kind` with these columns.
@@ -56,15 +46,15 @@ impl Layout {
         };
         let pick = |names: &[&str]| names.iter().find(|c| has(c)).map(|c| c.to_string());
         let alphadia = kind == PrecursorKind::AlphadiaPrecursors;
-        let (run, run_is_path) = if alphadia {
-            (pick(&["run"]).ok_or_else(|| missing("run", "to know the run of each row"))?, false)
-        } else if has("Run") {
-            ("Run".to_string(), false)
-        } else if has("File.Name") {
-            ("File.Name".to_string(), true)
-        } else {
-            return Err(missing("Run", "to know the run of each row"));
-        };
+        let (run, run_is_path) = proteo_detect::long_run_column(kind, columns)
+            .map(|(run, is_path)| (run.to_string(), is_path))
+            .ok_or_else(|| {
+                if alphadia {
+                    missing("run", "to know the run of each row")
+                } else {
+                    missing("Run", "to know the run of each row")
+                }
+            })?;
         let protein_names: &[&str] = if alphadia { &["pg", "pg_master", "proteins"] } else { &["Protein.Group"] };
         let protein = pick(protein_names).ok_or_else(|| missing(protein_names[0], "to group precursors by protein"))?;
         let quantity = match (params.quantity, alphadia) {
@@ -222,14 +212,6 @@ pub(crate) fn summary(report: &QuantReport) -> String {
 mod tests {
     use super::*;
     use crate::quant::cols;
-
-    #[test]
-    fn run_names_lose_directories_and_extensions() {
-        assert_eq!(run_name_from_path("/scratch/x/LFQ_A_01.mzML"), "LFQ_A_01");
-        assert_eq!(run_name_from_path(r"D:\GeorgW\dbia\timstof10\CPD_NE_000011_01.d"), "CPD_NE_000011_01");
-        assert_eq!(run_name_from_path(r"D:\Raw\KL_Try_001_a.mzML.dia"), "KL_Try_001_a");
-        assert_eq!(run_name_from_path("plain"), "plain");
-    }
 
     #[test]
     fn filters_count_the_first_reason_and_absent_columns_are_reported() {

@@ -93,40 +93,6 @@ fn long(
     Ok((table, report))
 }
 
-/// Annotation columns of DIA-NN's pr_matrix (1.8–2.x); every other named column is a run.
-const PR_MATRIX_ANNOTATION: &[&str] = &[
-    "Protein.Group",
-    "Protein.Ids",
-    "Protein.Names",
-    "Genes",
-    "First.Protein.Description",
-    "Proteotypic",
-    "Stripped.Sequence",
-    "Modified.Sequence",
-    "Precursor.Charge",
-    "Precursor.Id",
-    "Precursor.Lib.Index",
-    "N.Sequences",
-    "N.Proteotypic.Sequences",
-];
-
-/// Annotation columns of AlphaDIA's precursor matrix; every other named column is a run.
-const ALPHADIA_MATRIX_ANNOTATION: &[&str] = &[
-    "mod_seq_charge_hash",
-    "mod_seq_hash",
-    "precursor_idx",
-    "genes",
-    "proteins",
-    "pg",
-    "pg_master",
-    "decoy",
-    "mods",
-    "mod_sites",
-    "sequence",
-    "charge",
-    "proteotypic",
-];
-
 fn wide(
     mut rows: Rows<'_>,
     header: &[String],
@@ -135,7 +101,6 @@ fn wide(
     params: &QuantParams,
 ) -> Result<(PrecursorTable, QuantReport), InputError> {
     let diann = kind == PrecursorKind::DiannPrMatrix;
-    let annotation = if diann { PR_MATRIX_ANNOTATION } else { ALPHADIA_MATRIX_ANNOTATION };
     let has = |c: &str| header.iter().any(|h| h == c);
     let pick = |names: &[&'static str]| names.iter().copied().find(|c| has(c));
     let missing = |column: &str, purpose: &'static str| QuantError::MissingColumn {
@@ -168,13 +133,10 @@ fn wide(
     } else {
         None
     };
-    let run_columns: Vec<usize> =
-        (0..header.len()).filter(|&i| !header[i].is_empty() && !annotation.contains(&header[i].as_str())).collect();
+    let matrix_runs = proteo_detect::matrix_runs(kind, header);
+    let run_columns: Vec<usize> = matrix_runs.iter().map(|(i, _)| *i).collect();
     let mut table = Builder::default();
-    let runs: Vec<u32> = run_columns
-        .iter()
-        .map(|&i| table.run(if diann { run_name_from_path(&header[i]) } else { &header[i] }))
-        .collect();
+    let runs: Vec<u32> = matrix_runs.iter().map(|(_, name)| table.run(name)).collect();
     let mut report = QuantReport {
         kind: kind.as_str().to_string(),
         quantity: format!("{} (the matrix's values)", if diann { "Precursor.Normalised" } else { "intensity" }),
