@@ -23,6 +23,10 @@
   const STAGE_ORDER = ["ingest", "qc", "de", "pathway"];
   /** Job progress at the end of each stage (Stage::overall_progress in crates/proteo-pipeline/src/contracts.rs). */
   const STAGE_END = { ingest: 10, qc: 40, de: 80, pathway: 99 };
+  /** Bytes read from the start of a Parquet footer, where its schema's column names are (they name a DIA-NN report). */
+  const PARQUET_SCHEMA_BYTES = 1 << 20;
+  /** Result tables: page prefix → the API's `table`, and whether the job may lack it (methods it did not run). */
+  const RESULT_TABLES = { de: { table: "de" }, pw: { table: "pathway" }, camera: { table: "camera", optional: true }, gsea: { table: "gsea", optional: true } };
   /** Largest file scanned in the browser for the run names of a long report (one row per fragment). */
   const LONG_SCAN_MAX_BYTES = 512 << 20;
   /** Design columns, compared case-insensitively (crates/proteo-core/src/input/design.rs). */
@@ -34,10 +38,11 @@
     proteinId: "Protein", geneNames: "Gene", contrast: "Contrast", log2fc: "log2 FC", t: "t", pValue: "p-value",
     adjPValue: "Adj. p-value", tukeyPValue: "Tukey p", avgExpr: "Mean log2", direction: "Direction", termId: "Term",
     termName: "Name", setSize: "Set size", overlap: "Overlap", foldEnrichment: "Fold enrichment", expected: "Expected",
+    es: "ES", nes: "NES", leadingEdge: "Leading edge", correlation: "Inter-gene cor.",
   };
   /** Column order of the result tables; columns not named here follow in the order the API sent them. */
   const COLUMN_ORDER = ["proteinId", "geneNames", "direction", "termId", "termName", "setSize", "overlap", "expected",
-    "foldEnrichment", "log2fc", "avgExpr", "t", "pValue", "adjPValue", "tukeyPValue"];
+    "foldEnrichment", "es", "nes", "leadingEdge", "correlation", "log2fc", "avgExpr", "t", "pValue", "adjPValue", "tukeyPValue"];
   const FILE_DESCRIPTIONS = {
     "report.html": "Report with all charts (opens offline)",
     "summary.json": "Counts, parameters and versions",
@@ -47,6 +52,8 @@
     "de/results.parquet": "Differential expression, every protein and contrast",
     "de/ftest.parquet": "F test across all groups",
     "pathway/enrichment.parquet": "Enriched gene sets",
+    "pathway/camera.parquet": "CAMERA: every tested gene set per contrast",
+    "pathway/gsea.parquet": "Preranked GSEA: every tested gene set per contrast",
     "ingest/table.parquet": "The input as read",
     "ingest/design.parquet": "The design as read",
   };
@@ -74,6 +81,8 @@
     /** The server's detection of the chosen file, and groups its header names (Proteome Discoverer). */
     detection: null,
     groupHints: new Map(),
+    /** A Parquet report: its runs cannot be read here, so they come from the design file loaded first. */
+    needsDesign: false,
     /** From a loaded design file: sample → {replicate, pair, batch}; and which of those columns it had. */
     designExtra: new Map(),
     designColumns: [],
@@ -175,15 +184,40 @@
     const body = JSON.stringify({ fileName: file.name, head, complete: file.size <= HEADER_BYTES });
     const answer = await api("/inspect", { method: "POST", headers: { "Content-Type": "application/json" }, body });
     const d = answer.detection;
-    if (d.action !== "read") {
-      const what = d.action === "quantify" ? "is" : "looks like";
-      throw new Error(`${file.name} ${what} ${answer.looksLike} (${d.reason}); ${d.advice}.`);
+    if (d.action === "refuse") throw new Error(`${file.name} looks like ${answer.looksLike} (${d.reason}); ${d.advice}.`);
+    return { detection: d, title: answer.title, runExtensions: answer.runExtensions || [] };
+  }
+
+  /** A run name from a raw file path, as the quant path names DIA-NN runs from `File.Name`
+   *  (proteo_detect::run_name_from_path): the directory dropped, then `extensions` (exact case) stripped while one ends it. */
+  function runNameFromPath(path, extensions) {
+    let name = path.split(/[\\/]/).pop();
+    for (;;) {
+      const ext = extensions.find((e) => name.length > e.length && name.endsWith(e));
+      if (!ext) return name;
+      name = name.slice(0, name.length - ext.length);
     }
-    return { detection: d, title: answer.title };
+  }
+
+  /** What the page says a format is: "DIA-NN report.tsv (1.8 column set) · precursors, quantified by MaxLFQ". */
+  function formatTitle(title, d) {
+    if (d.action === "quantify") return `${title} · precursors, quantified by MaxLFQ (${d.quantity})`;
+    return `${title} · ${d.quantity}${d.log2 ? " (log2)" : ""}`;
+  }
+
+  /** Whether a Parquet file's schema names a DIA-NN report's columns (`Precursor.Lib.Index` or `Precursor.Id`, as
+   *  the server's rule). The footer is the last 8 bytes' length before them; its schema comes first, names as text. */
+  async function parquetIsDiannReport(file) {
+    const end = new DataView(await file.slice(Math.max(0, file.size - 8)).arrayBuffer());
+    const length = end.byteLength === 8 ? end.getUint32(0, true) : 0;
+    const start = Math.max(0, file.size - 8 - length);
+    const footer = await file.slice(start, Math.min(file.size - 8, start + PARQUET_SCHEMA_BYTES)).arrayBuffer();
+    const text = new TextDecoder("latin1").decode(footer);
+    return text.includes("Precursor.Lib.Index") || text.includes("Precursor.Id");
   }
 
   /** The distinct run names of a long report's run column, in order of first appearance. */
-  async function longRuns(file, detection) {
+  async function longRuns(file, detection, extensions) {
     if (file.size > LONG_SCAN_MAX_BYTES) {
       throw new Error(`${file.name} is a long report of ${formatBytes(file.size)}; the page lists runs of reports up to ${formatBytes(LONG_SCAN_MAX_BYTES)}. Load a design file naming the runs, or export the protein-group pivot report.`);
     }
@@ -191,10 +225,12 @@
     const header = lines.findIndex((l) => l.trim() !== "");
     const delimiter = delimiterOf(lines[header] || "");
     const index = detection.long.run.index;
+    const paths = Boolean(detection.long.run_is_path);
     const runs = new Set();
     for (const line of lines.slice(header + 1)) {
       if (!line.trim()) continue;
-      const run = unquote(line.split(delimiter)[index] || "");
+      const cell = unquote(line.split(delimiter)[index] || "");
+      const run = paths ? runNameFromPath(cell, extensions) : cell;
       if (run) runs.add(run);
     }
     return [...runs];
@@ -219,6 +255,7 @@
       if (head[0] === 0x1f && head[1] === 0x8b) {
         return fileError(`${file.name} is gzip-compressed; please decompress it first so its columns can be read here.`);
       }
+      if (String.fromCharCode(...head) === "PAR1") return chooseParquet(file);
       text = await file.slice(0, HEADER_BYTES).text();
     } catch (e) {
       return fileError(`${file.name} could not be read (${e.message}).`);
@@ -227,12 +264,13 @@
     let samples;
     try {
       found = await inspectHead(file, text);
-      samples = found.detection.long ? await longRuns(file, found.detection) : found.detection.samples.map((s) => s.sample);
+      samples = found.detection.long ? await longRuns(file, found.detection, found.runExtensions) : found.detection.samples.map((s) => s.sample);
     } catch (e) {
       return fileError(e.message);
     }
     const d = found.detection;
-    const format = `${found.title} · ${d.quantity}${d.log2 ? " (log2)" : ""}`;
+    const format = formatTitle(found.title, d);
+    if (d.action === "quantify") showNote(`Recognised by ${d.reason.replace(/`/g, "")}. When the job runs, ${(d.advice || "").replace(/`/g, "")}.`);
     if (samples.length === 0) return fileError(`${file.name}: no sample columns found in the first line.`);
     const dupes = samples.filter((s, i) => samples.indexOf(s) !== i);
     if (dupes.length) return fileError(`${file.name}: the sample name “${dupes[0]}” appears twice in the first line; sample names must be unique.`);
@@ -248,6 +286,28 @@
     updateGroupSummary();
   }
 
+  /** A Parquet file: its runs are not readable here, so the design is asked for first and names them. */
+  async function chooseParquet(file) {
+    let diann;
+    try { diann = await parquetIsDiannReport(file); } catch (e) { return fileError(`${file.name} could not be read (${e.message}).`); }
+    if (!diann) {
+      return fileError(`${file.name} is a Parquet file without DIA-NN's precursor columns (Precursor.Lib.Index, Precursor.Id); proteo reads Parquet input only as a DIA-NN report.parquet, so export this table as TSV or CSV.`);
+    }
+    state.needsDesign = true;
+    state.detection = null;
+    state.format = "DIA-NN report.parquet · precursors, quantified by MaxLFQ";
+    showNote("Precursor quantities are filtered (Q.Value, Lib.Q.Value, Lib.PG.Q.Value ≤ 0.01) and summarised to protein groups by MaxLFQ when the job runs.");
+    $("design-needed").textContent = `Load the design file first: the runs of a Parquet report cannot be read in the browser, so they are taken from the design (one line per run: sample and group).`;
+    show($("design-needed"));
+    renderFileInfo();
+    show($("groups-card"));
+  }
+
+  function showNote(text) {
+    $("file-note").textContent = text;
+    show($("file-note"), Boolean(text));
+  }
+
   function fileError(message) {
     state.file = null;
     renderFileInfo();
@@ -258,13 +318,14 @@
   function renderFileInfo() {
     const info = $("file-info");
     info.replaceChildren();
-    if (!state.file || !state.samples.length) { show(info, false); return; }
+    if (!state.file || !(state.samples.length || state.needsDesign)) { show(info, false); return; }
+    const count = state.samples.length ? `${state.samples.length} samples` : "runs from the design file";
     info.append(
       el("strong", { class: "filename", text: state.file.name }),
       el("span", { class: "muted", text: ` · ${formatBytes(state.file.size)} · ` }),
       el("span", { "data-testid": "detected-format", id: "detected-format", title: state.detection ? state.detection.reason : "", text: state.format }),
       el("span", { class: "muted", text: " · " }),
-      el("span", { "data-testid": "sample-count", id: "sample-count", text: `${state.samples.length} samples` }),
+      el("span", { "data-testid": "sample-count", id: "sample-count", text: count }),
     );
     show(info);
   }
@@ -272,6 +333,9 @@
   function resetGroups() {
     state.samples = [];
     state.format = "";
+    state.needsDesign = false;
+    showNote("");
+    show($("design-needed"), false);
     state.designExtra = new Map();
     state.designColumns = [];
     $("sample-rows").replaceChildren();
@@ -379,6 +443,15 @@
       if (!sample) continue;
       design.set(sample, { group: r[gi] || "", extra: Object.fromEntries(extras.map(([name, i]) => [name, r[i] || ""])) });
     }
+    if (state.needsDesign) {
+      // A Parquet report: the design names the runs (ingest matches them to the report's runs and says which differ).
+      state.samples = [...design.keys()];
+      state.groupHints = new Map();
+      renderSampleRows();
+      renderFileInfo();
+      show($("design-needed"), false);
+      for (const id of ["options-card", "submit-row"]) show($(id));
+    }
     const matched = [];
     const unmatched = [];
     for (const input of groupInputs()) {
@@ -483,7 +556,7 @@
         method, contrasts, reference, posthoc: $("opt-posthoc").checked ? "tukey" : "none",
         trend: method === "limma" && $("opt-trend").checked, robust: method === "limma" && $("opt-robust").checked,
       },
-      pathway: { alpha, min_log2fc: minLog2fc },
+      pathway: { alpha, min_log2fc: minLog2fc, methods: ["ora", ...["camera", "gsea"].filter((m) => $(`opt-${m}`).checked)] },
     };
   }
 
@@ -746,8 +819,7 @@
 
     renderDownloads(job.jobId, results);
     showView("results");
-    setupTable("de", job.jobId);
-    setupTable("pw", job.jobId);
+    for (const prefix of Object.keys(RESULT_TABLES)) setupTable(prefix, job.jobId);
   }
 
   function setReportTab(section, navigate = true) {
@@ -784,11 +856,14 @@
     }));
   }
 
-  /** One paged result table (`de` → table=de, `pw` → table=pathway) with a contrast selector and a cursor. */
+  /** One paged result table ([`RESULT_TABLES`]) with a contrast selector and a cursor; an optional table the job
+   *  lacks (a method it did not run) keeps its card hidden. */
   const tables = {};
   function setupTable(prefix, jobId) {
-    const t = (tables[prefix] = { jobId, table: prefix === "de" ? "de" : "pathway", contrast: null, cursors: [null], page: 0, generation: 0 });
+    const { table, optional } = RESULT_TABLES[prefix];
+    const t = (tables[prefix] = { jobId, table, optional: Boolean(optional), contrast: null, cursors: [null], page: 0, generation: 0 });
     $(`${prefix}-contrast`).replaceChildren();
+    if (t.optional) show($(`${prefix}-card`), false);
     loadPage(prefix, t);
   }
 
@@ -807,11 +882,13 @@
       body = await api(`/jobs/${encodeURIComponent(t.jobId)}/results?${query}`);
     } catch (e) {
       if (generation !== t.generation) return;
+      if (t.optional && e.status === 404 && t.contrast === null) return;
       status.textContent = e.message;
       $(`${prefix}-table`).replaceChildren();
       return;
     }
     if (generation !== t.generation || tables[prefix] !== t) return;
+    if (t.optional) show($(`${prefix}-card`));
     if (t.contrast === null) {
       t.contrast = body.contrast ?? (body.contrasts && body.contrasts[0]) ?? "";
       // Open on the first contrast that has rows (enrichment is often empty for some contrasts).
@@ -1014,8 +1091,7 @@
       const b = e.target.closest("button[data-section]");
       if (b) setReportTab(b.dataset.section);
     });
-    bindTable("de");
-    bindTable("pw");
+    for (const prefix of Object.keys(RESULT_TABLES)) bindTable(prefix);
     updateOptionsDigest();
 
     const zone = $("dropzone");

@@ -20,6 +20,16 @@ const EXAMPLE_DESIGN = process.env.PROTEO_EXAMPLE_DESIGN || path.join(ROOT, "dat
 const JOB_TIMEOUT_MS = 240_000;
 const SCENARIO_TIMEOUT_MS = 300_000;
 const DESKTOP = { width: 1280, height: 900 };
+/** The real DIA-NN 2.1 report.parquet of ../shared (scenario F skips when it is absent, e.g. in a clone without it). */
+const SHARED_PARQUET = path.join(ROOT, "../shared/data/formats/diann_report-parquet_2.1.0-alphapepttools/top20_report.parquet");
+/** DIA-NN 1.8.2 beta 8 report.tsv header, exactly as ../shared/data/formats/diann_report-tsv_1.8.2b8-einprot has it. */
+const DIANN_18_HEADER = ("File.Name Run Protein.Group Protein.Ids Protein.Names Genes PG.Quantity PG.Normalised PG.MaxLFQ " +
+  "Genes.Quantity Genes.Normalised Genes.MaxLFQ Genes.MaxLFQ.Unique Modified.Sequence Stripped.Sequence Precursor.Id " +
+  "Precursor.Charge Q.Value PEP Global.Q.Value Protein.Q.Value PG.Q.Value Global.PG.Q.Value GG.Q.Value Translated.Q.Value " +
+  "Proteotypic Precursor.Quantity Precursor.Normalised Precursor.Translated Translated.Quality Ms1.Translated " +
+  "Quantity.Quality RT RT.Start RT.Stop iRT Predicted.RT Predicted.iRT Lib.Q.Value Lib.PG.Q.Value Ms1.Profile.Corr " +
+  "Ms1.Area Evidence Spectrum.Similarity Averagine Mass.Evidence CScore Decoy.Evidence Decoy.CScore Fragment.Quant.Raw " +
+  "Fragment.Quant.Corrected Fragment.Correlations MS2.Scan IM iIM Predicted.IM Predicted.iIM").split(" ");
 const PHONE = { width: 375, height: 800 };
 
 let browser;
@@ -83,6 +93,48 @@ async function waitForOutcome(page) {
     assert.ok(Date.now() < deadline, `no result after ${JOB_TIMEOUT_MS / 1000} s; progress seen: ${seen.join(", ")}`);
     await page.waitForTimeout(100);
   }
+}
+
+/**
+ * A small DIA-NN 1.8 report.tsv with the real header: the bundled example's first `proteins` annotated protein groups
+ * (so the gene sets match), three precursors each, six runs (ctrl_1-3, treat_1-3 as Windows paths in `File.Name`),
+ * about 5 % of precursor × run rows absent as DIA-NN leaves them, and every fifth protein 4× up in treat.
+ */
+function writeDiannReport(file, proteins = 240) {
+  const lines = fs.readFileSync(EXAMPLE, "utf8").split(/\r?\n/);
+  const head = lines[0].split("\t");
+  const idAt = head.indexOf("Protein IDs");
+  const geneAt = head.indexOf("Gene names");
+  const groups = lines.slice(1).map((l) => l.split("\t")).filter((r) => r[geneAt] && !/^(REV|CON)__/.test(r[idAt]))
+    .slice(0, proteins).map((r) => ({ id: r[idAt].split(";")[0], gene: r[geneAt].split(";")[0] }));
+  assert.equal(groups.length, proteins, "the bundled example has enough annotated protein groups");
+  let seed = 12345;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const runs = ["ctrl_1", "ctrl_2", "ctrl_3", "treat_1", "treat_2", "treat_3"];
+  const out = [DIANN_18_HEADER.join("\t")];
+  groups.forEach((g, p) => {
+    const level = 1e5 * (1 + 50 * random());
+    for (let k = 0; k < 3; k++) {
+      const peptide = `PEPT${String.fromCharCode(65 + (p % 26))}${p}IDE${k}K`;
+      const response = 0.2 + random();
+      for (const run of runs) {
+        if (random() < 0.05) continue;
+        const up = p % 5 === 0 && run.startsWith("treat") ? 4 : 1;
+        const q = (level * response * up * (0.9 + 0.2 * random())).toFixed(1);
+        const cells = Object.fromEntries(DIANN_18_HEADER.map((c) => [c, "0"]));
+        Object.assign(cells, {
+          "File.Name": `D:\\raw\\${run}.mzML`, Run: run, "Protein.Group": g.id, "Protein.Ids": g.id, "Protein.Names": `${g.gene}_HUMAN`,
+          Genes: g.gene, "Modified.Sequence": peptide, "Stripped.Sequence": peptide, "Precursor.Id": `${peptide}2`, "Precursor.Charge": "2",
+          "Q.Value": "0.001", "Lib.Q.Value": "0.001", "Lib.PG.Q.Value": "0.001", "PG.Q.Value": "0.002", "Global.PG.Q.Value": "0.002",
+          Proteotypic: "1", "Precursor.Quantity": q, "Precursor.Normalised": q, "Fragment.Quant.Raw": `${q};${q};`,
+          "Fragment.Quant.Corrected": `${q};${q};`, "Fragment.Correlations": "0.9;0.8;",
+        });
+        out.push(DIANN_18_HEADER.map((c) => cells[c]).join("\t"));
+      }
+    }
+  });
+  fs.writeFileSync(file, out.join("\n") + "\n");
+  return runs;
 }
 
 const noHorizontalOverflow = (page) =>
@@ -196,6 +248,12 @@ test("A: the bundled example from file choice to report, top hits and downloads"
     await page.selectOption('[data-testid="de-contrast"]', options[options.length - 1]);
     await page.waitForFunction((first) => document.querySelector('[data-testid="de-table"] tbody').textContent !== first, firstPage);
     await page.locator('[data-testid="pw-table"] tbody tr').first().waitFor();
+    // CAMERA runs by default (with ORA): its card lists each contrast's top gene sets, paged through the API.
+    await page.locator('[data-testid="camera-table"] tbody td:not(.empty)').first().waitFor({ timeout: 30_000 });
+    const cameraHeaders = await page.$$eval('[data-testid="camera-table"] thead th', (h) => h.map((x) => x.textContent));
+    for (const h of ["Direction", "Term", "Inter-gene cor.", "p-value"]) assert.ok(cameraHeaders.includes(h), cameraHeaders.join(", "));
+    assert.equal((await page.$$eval('[data-testid="camera-contrast"] option', (o) => o.length)), contrastRows, "CAMERA has every contrast");
+    assert.ok(await page.isHidden('[data-testid="gsea-card"]'), "no GSEA card when the job did not run GSEA");
 
     // Downloads: every result, and a Parquet file really downloads.
     const links = await page.$$eval('[data-testid="downloads"] a', (a) => a.map((x) => ({ key: x.dataset.key, href: x.href })));
@@ -280,6 +338,64 @@ test("D: the page names each tool's format before upload, and a wrong file with 
       assert.match(refusal, /combined_peptide\.tsv looks like a FragPipe combined_peptide\.tsv/);
       assert.match(refusal, /upload combined_protein\.tsv/);
       assert.ok(await page.isHidden('[data-testid="submit"]'));
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("E: a DIA-NN report.tsv is quantified: runs listed from its Run column, the job succeeds with GSEA and CAMERA", { timeout: SCENARIO_TIMEOUT_MS }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "proteo-browser-"));
+  const file = path.join(dir, "report.tsv");
+  const runs = writeDiannReport(file);
+  try {
+    await scenario("diann-report", DESKTOP, async (page) => {
+      await page.goto(`${BASE}/`);
+      await page.setInputFiles('[data-testid="data-file"]', file);
+      await page.locator('[data-testid="sample-count"]').waitFor();
+      assert.match(await page.textContent('[data-testid="detected-format"]'), /^DIA-NN report\.tsv .*precursors, quantified by MaxLFQ/);
+      assert.match(await page.textContent('[data-testid="file-note"]'), /MaxLFQ/);
+      const listed = await samplesAndGroups(page);
+      assert.deepEqual(listed.map((g) => g.sample), runs, "the runs of the Run column, in order of first appearance");
+      assert.deepEqual(listed.map((g) => g.group), ["ctrl", "ctrl", "ctrl", "treat", "treat", "treat"]);
+      await page.click('[data-testid="options"] summary');
+      await page.check('[data-testid="opt-gsea"]');
+      await page.click('[data-testid="submit"]');
+      const { outcome } = await waitForOutcome(page);
+      if (outcome === "failed") assert.fail(`the job failed: ${await page.textContent('[data-testid="error-message"]')}`);
+      const stats = await page.$$eval('[data-testid="summary-stats"] .stat', (s) => Object.fromEntries(s.map((x) => [x.querySelector("dt").textContent, x.querySelector("dd").textContent])));
+      assert.equal(stats["Samples"], "6");
+      assert.ok(Number(stats["Proteins read"].replace(/,/g, "")) > 200, JSON.stringify(stats));
+      await page.locator('[data-testid="de-table"] tbody td:not(.empty)').first().waitFor();
+      assert.deepEqual(await page.$$eval('[data-testid="de-contrast"] option', (o) => o.map((x) => x.value)), ["treat-ctrl"]);
+      await page.locator('[data-testid="gsea-card"]').waitFor({ state: "visible", timeout: 30_000 });
+      await page.locator('[data-testid="camera-card"]').waitFor({ state: "visible", timeout: 30_000 });
+      await page.screenshot({ path: path.join(SHOTS, "page-diann-report.png"), fullPage: true });
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("F: a DIA-NN report.parquet asks for the design first, and its runs come from it", { timeout: SCENARIO_TIMEOUT_MS, skip: !fs.existsSync(SHARED_PARQUET) && "../shared/data/formats (the real report.parquet) is not beside this clone" }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "proteo-browser-"));
+  const design = path.join(dir, "design.tsv");
+  fs.writeFileSync(design, "sample\tgroup\nrun_A1\tA\nrun_A2\tA\nrun_B1\tB\nrun_B2\tB\n");
+  try {
+    await scenario("diann-parquet", DESKTOP, async (page) => {
+      await page.goto(`${BASE}/`);
+      await page.setInputFiles('[data-testid="data-file"]', SHARED_PARQUET);
+      await page.locator('[data-testid="design-needed"]').waitFor({ state: "visible" });
+      assert.match(await page.textContent('[data-testid="design-needed"]'), /^Load the design file first: the runs of a Parquet report cannot be read in the browser/);
+      assert.match(await page.textContent('[data-testid="detected-format"]'), /^DIA-NN report\.parquet · precursors, quantified by MaxLFQ/);
+      assert.ok(await page.isHidden('[data-testid="submit"]'), "no submit before the design names the runs");
+      await page.setInputFiles('[data-testid="design-file"]', design);
+      await page.waitForFunction(() => /2 groups/.test(document.querySelector('[data-testid="group-count"]')?.textContent || ""));
+      assert.deepEqual(await samplesAndGroups(page), [
+        { sample: "run_A1", group: "A" }, { sample: "run_A2", group: "A" }, { sample: "run_B1", group: "B" }, { sample: "run_B2", group: "B" }]);
+      assert.equal(await page.textContent('[data-testid="sample-count"]'), "4 samples");
+      assert.ok(await page.isHidden('[data-testid="design-needed"]'));
+      assert.ok(await page.isVisible('[data-testid="submit"]'));
     });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
