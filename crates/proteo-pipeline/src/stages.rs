@@ -7,7 +7,9 @@ use proteo_core::de::{run_de, DeOutput};
 use proteo_core::input::{align_to_design, read_design, read_intensities};
 use proteo_core::model::{Design, IntensityTable, SampleInfo};
 use proteo_core::pathway::{Enricher, GeneSets};
-use proteo_core::qc::{exclude_samples, run_qc, QcResult, OUTLIER_RULE, PCA_COMPONENTS};
+use proteo_core::qc::{
+    correlation_rule, exclude_samples, pca_method, run_qc, QcResult, OUTLIER_RULE, PCA_COMPONENTS,
+};
 use proteo_core::reference::{ReferenceSet, ReferenceSpec};
 use proteo_core::tables::{round_mantissa, Table, TableBuilder, TableError, STORED_MANTISSA_BITS};
 
@@ -214,6 +216,8 @@ async fn qc_stage(
         "outlier_rule": OUTLIER_RULE,
         "outliers": outliers,
         "pca_variance_pct": qc.pca.variance_pct.iter().map(|v| round(*v, 2)).collect::<Vec<_>>(),
+        "pca_method": pca_method(qc.samples.len()),
+        "median_correlation_over": correlation_rule(qc.samples.len()),
     });
     report(100, &format!("{} proteins kept", qc.counts.proteins_kept));
     Ok(StageResult { stage: Stage::Qc, keys, summary })
