@@ -521,7 +521,7 @@
       const created = await api("/jobs", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ fileName: state.file.name, design: designTsv(), params }),
+        body: JSON.stringify({ fileName: state.file.name, fileSize: state.file.size, design: designTsv(), params }),
       });
       state.jobId = created.jobId;
       window.proteoProgressLog = [];

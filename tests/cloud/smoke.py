@@ -49,7 +49,7 @@ def run(api: Api, token_a: str, token_b: str, log=print) -> dict:
     check(r.status_code == 401, f"an anonymous GET /jobs answered {r.status_code}, not 401")
     log("anonymous GET /jobs: 401")
 
-    r = api.call("POST", "/jobs", token_a, {"fileName": EXAMPLE.name, "design": DESIGN.read_text()})
+    r = api.call("POST", "/jobs", token_a, {"fileName": EXAMPLE.name, "fileSize": EXAMPLE.stat().st_size, "design": DESIGN.read_text()})
     check(r.status_code == 201, f"POST /jobs answered {r.status_code}: {r.text[:300]}")
     job = r.json()
     job_id = job["jobId"]

@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
+import uuid
 
 import pytest
 import requests
@@ -37,8 +38,10 @@ def redeliver(stack: Stack, key: str) -> None:
 
 
 def submit(stack: Stack, example: dict, file_name: str = "proteinGroups.txt", params: dict | None = None,
-           user: str = "alice") -> dict:
-    body = {"fileName": file_name, "design": example["design"]}
+           data: bytes | None = None, user: str = "alice") -> dict:
+    """POST /jobs for an upload of `data` (default: the example's data file); its size is signed into the URL."""
+    body = {"fileName": file_name, "fileSize": len(example["data"] if data is None else data),
+            "design": example["design"]}
     if params is not None:
         body["params"] = params
     resp = stack.api("POST", "/jobs", user=user, json=body)
@@ -50,6 +53,7 @@ def submit(stack: Stack, example: dict, file_name: str = "proteinGroups.txt", pa
 
 def upload(stack: Stack, job: dict, data: bytes, file_name: str = "proteinGroups.txt") -> str:
     """PUT to the presigned URL as a browser would; returns the object key."""
+    assert "X-Amz-SignedHeaders=content-length%3Bhost" in job["uploadUrl"], "the upload size is not signed"
     resp = requests.put(job["uploadUrl"], data=data, timeout=60)
     assert resp.status_code == 200, f"presigned PUT refused: {resp.status_code} {resp.text[:500]}"
     key = f"uploads/api/{job['jobId']}/{file_name}"
@@ -223,8 +227,9 @@ def test_b_drop_in_upload_belongs_to_its_folder_owner_and_runs_once(stack: Stack
 
 def test_c_malformed_input_fails_with_a_message_the_user_can_act_on(stack: Stack, example: dict):
     started = time.monotonic()
-    job = submit(stack, example)
-    upload(stack, job, ragged(example["data"], 3))
+    bad = ragged(example["data"], 3)
+    job = submit(stack, example, data=bad)
+    upload(stack, job, bad)
     body = wait_for_job(stack, job["jobId"], "c")  # no retry can help an invalid upload: the job is FAILED
     assert body["status"] == "FAILED", body
     assert body["errorType"] == "InvalidInput", body
@@ -270,7 +275,7 @@ def test_e_a_5000_protein_9_group_job_keeps_every_payload_small(stack: Stack, bu
     assert proc.returncode == 0, proc.stderr
     synthetic = {"design": (data_dir / "design.tsv").read_text()}
     data = (data_dir / "matrix.tsv").read_bytes()
-    job = submit(stack, synthetic, "matrix.tsv", params={"de": {"posthoc": "tukey"}})
+    job = submit(stack, synthetic, "matrix.tsv", params={"de": {"posthoc": "tukey"}}, data=data)
     upload(stack, job, data, "matrix.tsv")
     body = wait_for_job(stack, job["jobId"], "e")
     assert body["status"] == "SUCCEEDED", body
@@ -438,3 +443,36 @@ def test_h_a_burst_queues_behind_reserved_concurrency_and_every_job_succeeds(sta
     report(f"[h] burst: {BURST_JOBS} jobs, reserved concurrency 1 per stage, all SUCCEEDED in {seconds:.1f} s; "
            f"throttled invokes (429) qc {throttled['qc']}, de {throttled['de']}, pathway {throttled['pathway']}; "
            f"Lambda.TooManyRequestsException retries in the histories {retries} (cap {2} s, full jitter)")
+
+
+def test_i_a_job_reads_only_its_own_keys(stack: Stack, example: dict):
+    """`params.pathway.gene_sets` naming another job's upload, the bucket root, a path or a traversal form: refused
+    by POST /jobs (400) and, for a spec handed straight to the pathway Lambda (which may read jobs/*/…), by the stage
+    with InvalidInput — the other file is never read, so its header never appears in the answer."""
+    started = time.monotonic()
+    victim = submit(stack, example)
+    victim_key = upload(stack, victim, example["data"])
+    header = example["data"].split(b"\n", 1)[0].split(b"\t")[0].decode()
+    probes = [victim_key, f"jobs/{victim['jobId']}/", "jobs/", "/etc/passwd", "../" + victim_key,
+              f"upload:../../{victim['jobId']}/input/proteinGroups.txt", "upload:%2e%2e%2fx", "upload:a\\b.gmt",
+              "upload:x\u0000y", "builtin:../../" + victim_key]
+    for probe in probes:
+        resp = stack.api("POST", "/jobs", json={"fileName": "x.txt", "fileSize": 10, "design": example["design"],
+                                                "params": {"pathway": {"gene_sets": probe}}})
+        assert resp.status_code == 400 and "params.pathway.gene_sets" in resp.json()["error"], (probe, resp.text)
+        job_id = str(uuid.uuid4())
+        spec = {"jobId": job_id, "prefix": f"jobs/{job_id}/", "inputKey": f"uploads/api/{job_id}/x.txt",
+                "designKey": f"jobs/{job_id}/input/design.tsv", "params": {"pathway": {"gene_sets": probe}}}
+        resp = stack.invoke("pathway", spec)
+        body = resp.json()
+        assert body.get("errorType") == "InvalidInput", (probe, resp.status_code, resp.text)
+        assert "params.pathway.gene_sets" in body["errorMessage"], (probe, body)
+        assert header not in resp.text, (probe, resp.text)
+    # A stage event naming another job's input is refused the same way.
+    job_id = str(uuid.uuid4())
+    spec = {"jobId": job_id, "prefix": f"jobs/{job_id}/", "inputKey": victim_key,
+            "designKey": f"jobs/{job_id}/input/design.tsv", "params": {}}
+    body = stack.invoke("qc", spec).json()
+    assert body.get("errorType") == "InvalidInput" and "not one of its own keys" in body["errorMessage"], body
+    report(f"[i] {len(probes)} gene-set probes refused by POST /jobs and by the pathway Lambda, another job's input "
+           f"refused by the qc Lambda; scenario {time.monotonic() - started:.1f} s")

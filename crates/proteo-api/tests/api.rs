@@ -50,8 +50,8 @@ impl ObjectStore for FakeStore {
 }
 
 impl Presigner for FakeStore {
-    async fn presign_put(&self, key: &str, ttl_seconds: u64) -> Result<String, StoreError> {
-        Ok(format!("https://bucket.example/{key}?op=put&expires={ttl_seconds}"))
+    async fn presign_put(&self, key: &str, ttl_seconds: u64, length: u64) -> Result<String, StoreError> {
+        Ok(format!("https://bucket.example/{key}?op=put&expires={ttl_seconds}&length={length}"))
     }
     async fn presign_get(&self, key: &str, ttl_seconds: u64) -> Result<String, StoreError> {
         Ok(format!("https://bucket.example/{key}?op=get&expires={ttl_seconds}"))
@@ -154,7 +154,7 @@ impl Api {
     }
     /// Submit a valid job; its id.
     async fn submit(&self) -> String {
-        let r = self.post(&json!({"fileName": "proteinGroups.txt", "design": DESIGN})).await;
+        let r = self.post(&json!({"fileSize": 1000, "fileName": "proteinGroups.txt", "design": DESIGN})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.bytes));
         r.json()["jobId"].as_str().unwrap().to_string()
     }
@@ -177,7 +177,8 @@ const DESIGN: &str = "label\tcondition\treplicate\nLFQ intensity A_1\tA\t1\nLFQ 
 async fn submit_stores_the_design_creates_a_queued_item_and_returns_an_upload_url() {
     let api = api();
     let params = json!({"qc": {"seed": 7}, "de": {"method": "limma"}});
-    let r = api.post(&json!({"fileName": "proteinGroups.txt", "design": DESIGN, "params": params})).await;
+    let r =
+        api.post(&json!({"fileSize": 1000, "fileName": "proteinGroups.txt", "design": DESIGN, "params": params})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.bytes));
     let body = r.json();
     let id = body["jobId"].as_str().unwrap().to_string();
@@ -188,8 +189,9 @@ async fn submit_stores_the_design_creates_a_queued_item_and_returns_an_upload_ur
         body,
         json!({
             "jobId": id,
-            "uploadUrl": format!("https://bucket.example/uploads/api/{id}/proteinGroups.txt?op=put&expires=900"),
+            "uploadUrl": format!("https://bucket.example/uploads/api/{id}/proteinGroups.txt?op=put&expires=900&length=1000"),
             "uploadMethod": "PUT",
+            "maxUploadBytes": proteo_jobs::limits::MAX_UPLOAD_BYTES,
             "expiresInSeconds": 900,
             "statusUrl": format!("/jobs/{id}"),
         })
@@ -224,19 +226,30 @@ async fn bad_submissions_are_refused_with_a_sentence_and_nothing_is_written() {
         (b"not json".to_vec(), "expected ident at line 1 column 2"),
         (br#"{"design": "d"}"#.to_vec(), "missing field `fileName`"),
         (br#"{"fileName": "x.txt"}"#.to_vec(), "missing field `design`"),
+        (br#"{"fileName": "x.txt", "design": "d"}"#.to_vec(), "`fileSize` is missing"),
         (br#""just text""#.to_vec(), "invalid type: string \"just text\", expected struct SubmitRequest"),
-        (body(json!({"fileName": "", "design": DESIGN})), "`fileName`: the file name is empty"),
-        (body(json!({"fileName": long_name, "design": DESIGN})), "`fileName`: the file name has 201 characters"),
-        (body(json!({"fileName": "../x.txt", "design": DESIGN})), "without `/`"),
-        (body(json!({"fileName": "a\\b.txt", "design": DESIGN})), "without `/`"),
-        (body(json!({"fileName": "..", "design": DESIGN})), "must not contain `..`"),
-        (body(json!({"fileName": "a\nb.txt", "design": DESIGN})), "control character"),
-        (body(json!({"fileName": ".DS_Store", "design": DESIGN})), "hidden files"),
-        (body(json!({"fileName": "x.txt", "design": " \n\t"})), "`design` is empty"),
-        (body(json!({"fileName": "x.txt", "design": big_design})), "`design` is 1048577 bytes"),
-        (body(json!({"fileName": "x.txt", "design": DESIGN, "params": [1]})), "must be a JSON object, not an array"),
-        (body(json!({"fileName": "x.txt", "design": DESIGN, "params": "{}"})), "not a string"),
-        (body(json!({"fileName": "x.txt", "design": DESIGN, "params": big_params})), "at most 8192 are accepted"),
+        (body(json!({"fileSize": 1000, "fileName": "", "design": DESIGN})), "`fileName`: the file name is empty"),
+        (
+            body(json!({"fileSize": 1000, "fileName": long_name, "design": DESIGN})),
+            "`fileName`: the file name has 201 characters",
+        ),
+        (body(json!({"fileSize": 1000, "fileName": "../x.txt", "design": DESIGN})), "without `/`"),
+        (body(json!({"fileSize": 1000, "fileName": "a\\b.txt", "design": DESIGN})), "without `/`"),
+        (body(json!({"fileSize": 1000, "fileName": "..", "design": DESIGN})), "must not contain `..`"),
+        (body(json!({"fileSize": 1000, "fileName": "a\nb.txt", "design": DESIGN})), "control character"),
+        (body(json!({"fileSize": 1000, "fileName": ".DS_Store", "design": DESIGN})), "hidden files"),
+        (body(json!({"fileSize": 1000, "fileName": "x.partial", "design": DESIGN})), "`.partial`"),
+        (body(json!({"fileSize": 1000, "fileName": "x.txt", "design": " \n\t"})), "`design` is empty"),
+        (body(json!({"fileSize": 1000, "fileName": "x.txt", "design": big_design})), "`design` is 1048577 bytes"),
+        (
+            body(json!({"fileSize": 1000, "fileName": "x.txt", "design": DESIGN, "params": [1]})),
+            "must be a JSON object, not an array",
+        ),
+        (body(json!({"fileSize": 1000, "fileName": "x.txt", "design": DESIGN, "params": "{}"})), "not a string"),
+        (
+            body(json!({"fileSize": 1000, "fileName": "x.txt", "design": DESIGN, "params": big_params})),
+            "at most 8192 are accepted",
+        ),
     ];
     for (request, expected) in cases {
         let r = api.send(Method::POST, "/jobs", Some(request.clone())).await;
@@ -249,12 +262,14 @@ async fn bad_submissions_are_refused_with_a_sentence_and_nothing_is_written() {
 
     let at_limits = json!({
         "fileName": "é".repeat(200),
+        "fileSize": proteo_jobs::limits::MAX_UPLOAD_BYTES,
         "design": "x".repeat(1 << 20),
-        "params": { "note": "p".repeat(8 * 1024 - 20) },
+        "params": { "de": { "contrasts": "B-A,".repeat(1024) } },
     });
     assert_eq!(api.post(&at_limits).await.status, StatusCode::CREATED, "the limits themselves are accepted");
 
-    let huge = serde_json::to_vec(&json!({"fileName": "x.txt", "design": "x".repeat(4 << 20)})).unwrap();
+    let huge =
+        serde_json::to_vec(&json!({"fileSize": 1000, "fileName": "x.txt", "design": "x".repeat(4 << 20)})).unwrap();
     let r = api.send(Method::POST, "/jobs", Some(huge)).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(r.error().contains("larger than 3 MiB"), "{}", r.error());

@@ -222,7 +222,7 @@ impl JobStore for DynamoJobStore {
             ("status", s(JobStatus::Running.as_str())),
             ("stage", s(stage)),
             ("progress", n(progress as u64)),
-            ("message", s(message)),
+            ("message", s(&proteo_jobs::limits::message(message))),
             ("updatedAt", n(now)),
         ];
         self.update(job_id, &set, &condition, &unfinished_values()).await
@@ -251,9 +251,9 @@ impl JobStore for DynamoJobStore {
             ],
             Finish::Failed { error_type, message } => vec![
                 ("status", s(JobStatus::Failed.as_str())),
-                ("message", s(message)),
-                ("errorType", s(error_type)),
-                ("error", s(message)),
+                ("message", s(&proteo_jobs::limits::message(message))),
+                ("errorType", s(&proteo_jobs::limits::bounded(error_type, 64))),
+                ("error", s(&proteo_jobs::limits::message(message))),
                 ("updatedAt", n(now)),
             ],
         };

@@ -88,14 +88,18 @@ fn presigning(key: &str, ttl_seconds: u64) -> Result<PresigningConfig, StoreErro
     PresigningConfig::expires_in(Duration::from_secs(ttl_seconds)).map_err(|e| transient(key, &e))
 }
 
-/// Presigned URLs carry no `Content-Type`, so any client can PUT with whatever header it sends.
+/// Presigned URLs carry no `Content-Type`, so any client can PUT with whatever header it sends. A PUT URL signs
+/// `content-length` (`X-Amz-SignedHeaders=content-length;host`): S3 refuses a body of another size, so an upload
+/// can be no larger than the size the API accepted.
 impl Presigner for S3Store {
-    async fn presign_put(&self, key: &str, ttl_seconds: u64) -> Result<String, StoreError> {
+    async fn presign_put(&self, key: &str, ttl_seconds: u64, content_length: u64) -> Result<String, StoreError> {
+        let length = i64::try_from(content_length).map_err(|e| transient(key, &e))?;
         let req = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
+            .content_length(length)
             .presigned(presigning(key, ttl_seconds)?)
             .await
             .map_err(|e| transient(key, &e))?;

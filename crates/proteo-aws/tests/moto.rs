@@ -55,11 +55,13 @@ async fn s3_store_maps_missing_keys_and_lists_etags() {
     assert_eq!(listed.len(), 2);
     // MD5 of "abc", without S3's quotes.
     assert_eq!(listed[0].etag, "900150983cd24fb0d6963f7d28e17f72");
-    let url = store.presign_put("jobs/j1/input/data.txt", 900).await.unwrap();
+    let url = store.presign_put("jobs/j1/input/data.txt", 900, 3).await.unwrap();
     assert!(
         url.contains(&format!("{}/jobs/j1/input/data.txt", config.bucket)) && url.contains("X-Amz-Signature="),
         "{url}"
     );
+    // The size is part of the signature: S3 refuses a body of any other length.
+    assert!(url.contains("X-Amz-SignedHeaders=content-length%3Bhost"), "{url}");
     let other = c.s3.clone();
     let no_bucket = proteo_aws::S3Store::new(other, "no-such-bucket").get("k").await.unwrap_err();
     assert!(matches!(no_bucket, StoreError::Transient { .. } | StoreError::NotFound { .. }));

@@ -34,7 +34,20 @@ pub struct ServeArgs {
     /// (demos, the browser test).
     #[arg(long, default_value_t = 0, hide = true)]
     stage_pause_ms: u64,
+    /// Time limit of every stage run, in seconds [default: each stage's Lambda timeout] (fault tests).
+    #[arg(long, hide = true)]
+    stage_time_limit_s: Option<f64>,
+    /// How long a QUEUED job waits for its upload, in seconds [default: the upload URL's lifetime + 60] (tests).
+    #[arg(long, hide = true)]
+    queued_ttl_s: Option<f64>,
+    /// Close connections idle this many seconds [default: 30] (slow-client tests).
+    #[arg(long, hide = true)]
+    idle_timeout_s: Option<f64>,
 }
+
+/// After the server stops, stage threads still computing get this long before the process exits without them
+/// (their jobs are RUNNING on disk and resume at the next start).
+const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let gmt = match args.gene_sets.clone().or_else(|| std::env::var_os("PROTEO_GENE_SETS").map(PathBuf::from)) {
@@ -46,20 +59,32 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         anyhow::bail!("--workers must be at least 1");
     }
     let shown_host = if args.host.is_unspecified() { "127.0.0.1".to_string() } else { url_host(args.host) };
-    let config = proteo_serve::ServeConfig {
-        data_dir: args.data_dir.clone(),
-        public_url: args.public_url.clone().unwrap_or_else(|| format!("http://{shown_host}:{}", args.port)),
-        workers,
-        gene_sets: gmt.into(),
-        retry_interval_scale: 1.0,
-        stage_pause: std::time::Duration::from_millis(args.stage_pause_ms),
-        token: args.token.clone().filter(|t| !t.is_empty()),
+    let seconds = |s: Option<f64>, name: &str| -> anyhow::Result<Option<std::time::Duration>> {
+        s.map(|s| {
+            std::time::Duration::try_from_secs_f64(s).with_context(|| format!("{name} must be a positive number"))
+        })
+        .transpose()
     };
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{shown_host}:{}", args.port));
+    let mut config = proteo_serve::ServeConfig::new(args.data_dir.clone(), public_url, workers, gmt.into());
+    config.stage_pause = std::time::Duration::from_millis(args.stage_pause_ms);
+    config.token = args.token.clone().filter(|t| !t.is_empty());
+    config.stage_time_limit = seconds(args.stage_time_limit_s, "--stage-time-limit-s")?;
+    if let Some(ttl) = seconds(args.queued_ttl_s, "--queued-ttl-s")? {
+        config.queued_ttl = ttl;
+    }
+    if let Some(idle) = seconds(args.idle_timeout_s, "--idle-timeout-s")? {
+        config.http.idle = idle;
+        config.http.header_read = config.http.header_read.min(idle);
+    }
     let addr = SocketAddr::new(args.host, args.port);
     config.check(addr).map_err(|e| anyhow::anyhow!(e))?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(proteo_serve::serve(config, addr)).map_err(|e| anyhow::anyhow!(e))
+    let served = runtime.block_on(proteo_serve::serve(config, addr));
+    // Dropping the runtime would wait for every blocking stage thread; a stop must not.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    served.map_err(|e| anyhow::anyhow!(e))
 }
 
 fn url_host(ip: IpAddr) -> String {

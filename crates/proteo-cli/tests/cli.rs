@@ -190,3 +190,81 @@ fn help_lists_every_option() {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
 }
+
+/// A six-sample log2 or linear matrix with one cell replaced by `cell` (protein P3, sample B1).
+fn matrix_with(cell: &str, log2: bool) -> Vec<u8> {
+    let mut text = String::from("protein\tA1\tA2\tA3\tB1\tB2\tB3\n");
+    for p in 0..12 {
+        let values: Vec<String> = (0..6)
+            .map(|s| match (p, s) {
+                (3, 3) => cell.to_string(),
+                _ if log2 => format!("{:.2}", 20.0 + p as f64 * 0.5 + s as f64 * 0.1),
+                _ => format!("{}", 1000 * (p + 1) + 37 * s),
+            })
+            .collect();
+        text.push_str(&format!("P{p}\t{}\n", values.join("\t")));
+    }
+    text.into_bytes()
+}
+
+const DESIGN6: &str = "sample\tgroup\nA1\tA\nA2\tA\nA3\tA\nB1\tB\nB2\tB\nB3\tB\n";
+
+#[test]
+fn hostile_values_get_a_sentence_with_row_and_column_not_a_panic() {
+    // Issue 17: one log2 value ≥ 1e155 panicked in imputation (exit 101).
+    assert_refused(&matrix_with("1e155", true), DESIGN6, &["--log2-input"], &["protein `P3`", "sample `B1`", "log2"]);
+    // Negative intensities on the linear scale were made missing and imputed silently.
+    assert_refused(&matrix_with("-5000", false), DESIGN6, &[], &["protein `P3`", "sample `B1`", "negative"]);
+    // A 400-digit factor gave NaN weights that passed the sum-to-zero guard and hit an assert! in contrasts_fit.
+    let big = format!("{}*(B-A)", "9".repeat(400));
+    assert_refused(&matrix_with("1200", false), DESIGN6, &["--contrasts", &big], &["contrast", "out of range"]);
+    let deep = format!("{}B-A{}", "(".repeat(1500), ")".repeat(1500));
+    assert_refused(&matrix_with("1200", false), DESIGN6, &["--contrasts", &deep], &["nests parentheses"]);
+}
+
+#[test]
+fn a_huge_linear_value_with_no_imputation_finishes() {
+    // Issue 17: 1.7e308 with --impute none spun the report writer at 100 % CPU forever.
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("huge.tsv");
+    std::fs::write(&m, matrix_with("1.7e308", false)).unwrap();
+    let d = dir.path().join("design.tsv");
+    std::fs::write(&d, DESIGN6).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_proteo"))
+        .args(["run", m.to_str().unwrap(), "--design", d.to_str().unwrap(), "--out"])
+        .arg(dir.path().join("out"))
+        .args(["--quiet", "--impute", "none"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("proteo run did not finish within 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    assert!(dir.path().join("out/report.html").exists());
+}
+
+#[test]
+fn parameters_out_of_range_are_refused_naming_the_flag() {
+    let ok = matrix_with("1200", false);
+    for (args, words) in [
+        (vec!["--alpha", "2"], vec!["--alpha", "between 0 and 1"]),
+        (vec!["--alpha", "NaN"], vec!["--alpha", "must be a number"]),
+        (vec!["--min-log2fc=-inf"], vec!["--min-log2fc", "must be a number"]),
+        (vec!["--treat-lfc=-1"], vec!["--treat-lfc", "from 0 to"]),
+        (vec!["--min-set-size", "500", "--max-set-size", "10"], vec!["--min-set-size", "must not exceed"]),
+        (vec!["--contrasts", ""], vec!["--contrasts", "is empty"]),
+        (vec!["--gene-sets", "/nonexistent/sets.gmt"], vec!["--gene-sets", "cannot read"]),
+    ] {
+        assert_refused(&ok, DESIGN6, &args, &words);
+    }
+}

@@ -127,6 +127,22 @@ pub enum DeError {
     NoResidualDf { samples: usize, params: usize },
     #[error("{0}")]
     Stats(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("differential expression stopped at its time limit ({step}); the job is too large for one run: split it into jobs with fewer contrasts or proteins")]
+    TimedOut { step: &'static str },
+}
+
+/// Deepest nesting of parentheses and signs in a contrast (`((B+C)/2-A)` is 2 deep); bounds the parser's recursion.
+const MAX_CONTRAST_NESTING: usize = 32;
+/// Proteins between two deadline checks in the per-protein loops.
+const CHECK_EVERY: usize = 256;
+
+fn check_deadline(i: usize, step: &'static str) -> Result<(), DeError> {
+    if i.is_multiple_of(CHECK_EVERY) {
+        crate::deadline::check().map_err(|_| DeError::TimedOut { step })?;
+    }
+    Ok(())
 }
 
 /// A linear combination of group means: `log2fc = Σ weights[g] · mean[g]`.
@@ -271,8 +287,16 @@ pub fn parse_contrasts(spec: &str, groups: &[String], reference: &ReferenceGroup
     let mut out: Vec<Contrast> = Vec::new();
     for item in spec.split(',') {
         let text = item.trim();
-        let err = |reason: String| DeError::BadContrast { contrast: text.to_string(), reason };
-        let mut p = ContrastParser { s: text, pos: 0, groups };
+        let shown = || {
+            let cut: String = text.chars().take(SHOWN_CONTRAST_CHARS).collect();
+            if cut.len() < text.len() {
+                format!("{cut}…")
+            } else {
+                cut
+            }
+        };
+        let err = |reason: String| DeError::BadContrast { contrast: shown(), reason };
+        let mut p = ContrastParser { s: text, pos: 0, groups, depth: 0 };
         let lin = p.expr().map_err(err)?;
         p.skip_ws();
         if p.pos != text.len() {
@@ -281,8 +305,11 @@ pub fn parse_contrasts(spec: &str, groups: &[String], reference: &ReferenceGroup
         if lin.constant.abs() > 1e-12 {
             return Err(err("a contrast compares groups and cannot contain a bare number".into()));
         }
+        if lin.weights.iter().chain([&lin.constant]).any(|w| !w.is_finite()) {
+            return Err(err("its group weights are not finite numbers; use factors such as `(B+C)/2-A`".into()));
+        }
         let sum: f64 = lin.weights.iter().sum();
-        if lin.weights.iter().all(|w| *w == 0.0) || sum.abs() > 1e-9 {
+        if lin.weights.iter().all(|w| *w == 0.0) || sum.is_nan() || sum.abs() > 1e-9 {
             return Err(err(format!(
                 "the group weights must sum to zero (they sum to {sum}); write a difference such as `{}`",
                 if k >= 2 { format!("{}-{}", groups[1], groups[0]) } else { "B-A".into() }
@@ -302,6 +329,13 @@ pub fn parse_contrasts(spec: &str, groups: &[String], reference: &ReferenceGroup
     Ok(out)
 }
 
+/// Longest contrast text quoted in a message.
+const SHOWN_CONTRAST_CHARS: usize = 80;
+
+/// Largest factor in a contrast (`1000*B-1000*A` is allowed; a weight beyond it is a typo, and weights near
+/// the float range would overflow in the fit).
+const MAX_CONTRAST_FACTOR: f64 = 1e6;
+
 struct Linear {
     weights: Vec<f64>,
     constant: f64,
@@ -311,6 +345,7 @@ struct ContrastParser<'a> {
     s: &'a str,
     pos: usize,
     groups: &'a [String],
+    depth: usize,
 }
 
 impl ContrastParser<'_> {
@@ -359,6 +394,15 @@ impl ContrastParser<'_> {
         Ok(acc)
     }
     fn factor(&mut self) -> Result<Linear, String> {
+        self.depth += 1;
+        if self.depth > MAX_CONTRAST_NESTING {
+            return Err(format!("nests parentheses or signs more than {MAX_CONTRAST_NESTING} deep"));
+        }
+        let out = self.factor_inner();
+        self.depth -= 1;
+        out
+    }
+    fn factor_inner(&mut self) -> Result<Linear, String> {
         let k = self.groups.len();
         match self.peek() {
             None => Err("ends where a group name was expected".into()),
@@ -381,7 +425,13 @@ impl ContrastParser<'_> {
             Some(c) if c.is_ascii_digit() || c == '.' => {
                 let rest = &self.s[self.pos..];
                 let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-                let v: f64 = rest[..end].parse().map_err(|_| format!("`{}` is not a number", &rest[..end]))?;
+                let shown: String = rest[..end].chars().take(24).collect();
+                let v: f64 = rest[..end].parse().map_err(|_| format!("`{shown}` is not a number"))?;
+                if !(v.is_finite() && v.abs() <= MAX_CONTRAST_FACTOR) {
+                    return Err(format!(
+                        "the number `{shown}…` is out of range: factors in a contrast lie within ±{MAX_CONTRAST_FACTOR}"
+                    ));
+                }
                 self.pos += end;
                 Ok(Linear { weights: vec![0.0; k], constant: v })
             }
@@ -405,6 +455,9 @@ impl ContrastParser<'_> {
         }
     }
 }
+
+/// Largest magnitude of a covariate value: beyond it the squares in the QR fit lose every digit of precision.
+const MAX_COVARIATE: f64 = 1e12;
 
 /// The limma model matrix `~ 0 + group [+ batch] [+ pair] [+ covariates]` with treatment coding of the extra factors.
 pub struct ModelMatrix {
@@ -454,10 +507,17 @@ pub fn model_matrix(design: &Design, covariates: &[String]) -> Result<ModelMatri
                     design.samples[0].extra.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
             })?;
-            let x: f64 = text.trim().parse().map_err(|_| DeError::BadCovariate {
-                column: cov.clone(),
-                reason: format!("sample `{}` has `{text}`, expected a number", s.sample),
-            })?;
+            let x: f64 =
+                text.trim().parse().ok().filter(|x: &f64| x.is_finite() && x.abs() <= MAX_COVARIATE).ok_or_else(
+                    || DeError::BadCovariate {
+                        column: cov.clone(),
+                        reason: format!(
+                            "sample `{}` has `{}`, expected a finite number within ±{MAX_COVARIATE:e}",
+                            s.sample,
+                            text.chars().take(40).collect::<String>()
+                        ),
+                    },
+                )?;
             v.push(x);
         }
         formula.push_str(&format!(" + {cov}"));
@@ -527,6 +587,40 @@ pub struct DeOutput {
     pub prior: Option<(f64, f64)>,
 }
 
+fn check_groups(k: usize) -> Result<(), DeError> {
+    use crate::limits::{over, MAX_GROUPS};
+    if k > MAX_GROUPS {
+        return Err(DeError::TooLarge(over(
+            "the number of groups in the design",
+            k,
+            MAX_GROUPS,
+            "split the design into jobs of related groups (each with its controls)",
+        )));
+    }
+    Ok(())
+}
+
+fn check_contrasts(nc: usize, np: usize) -> Result<(), DeError> {
+    use crate::limits::{over, MAX_CONTRASTS, MAX_DE_ROWS};
+    if nc > MAX_CONTRASTS {
+        return Err(DeError::TooLarge(over(
+            "the number of contrasts",
+            nc,
+            MAX_CONTRASTS,
+            "name fewer contrasts (`vs:<control>` or a list such as `B-A,C-A`), or split the groups into several jobs",
+        )));
+    }
+    if nc.saturating_mul(np) > MAX_DE_ROWS {
+        return Err(DeError::TooLarge(over(
+            &format!("the DE result ({np} proteins × {nc} contrasts)"),
+            format!("{} rows", nc.saturating_mul(np)),
+            format!("{MAX_DE_ROWS} rows"),
+            "name fewer contrasts, or split the proteins or groups into several jobs",
+        )));
+    }
+    Ok(())
+}
+
 /// Run differential expression on a log2 matrix (proteins × samples in design order, `NaN` = missing).
 pub fn run_de(values: &[f64], design: &Design, params: &DeParams) -> Result<DeOutput, DeError> {
     let ns = design.samples.len();
@@ -538,9 +632,11 @@ pub fn run_de(values: &[f64], design: &Design, params: &DeParams) -> Result<DeOu
         return Err(DeError::OneGroup(k));
     }
     let sizes: Vec<usize> = (0..k).map(|g| gidx.iter().filter(|&&x| x == g).count()).collect();
+    check_groups(k)?;
     let reference = reference_group(&groups, params.reference.as_deref())?;
     let contrasts = parse_contrasts(&params.contrasts, &groups, &reference)?;
     let nc = contrasts.len();
+    check_contrasts(nc, np)?;
     let need_two = |gs: &mut dyn Iterator<Item = usize>, test: &'static str| -> Result<(), DeError> {
         for g in gs {
             if sizes[g] < 2 {
@@ -582,7 +678,8 @@ pub fn run_de(values: &[f64], design: &Design, params: &DeParams) -> Result<DeOu
                 }
             }
             let fit = lm_fit(values, ns, &mm.matrix).map_err(|e| DeError::Stats(e.to_string()))?;
-            let cfit = contrasts_fit(&fit, &cmat);
+            crate::deadline::check().map_err(|_| DeError::TimedOut { step: "the linear model fit" })?;
+            let cfit = contrasts_fit(&fit, &cmat).map_err(|e| DeError::Stats(e.to_string()))?;
             let eb = ebayes(&cfit, &EbayesOptions { trend: params.trend, robust: params.robust })
                 .map_err(|e| DeError::Stats(e.to_string()))?;
             let (tt, pp) = match params.treat_lfc {
@@ -634,6 +731,7 @@ pub fn run_de(values: &[f64], design: &Design, params: &DeParams) -> Result<DeOu
             let mut b_buf = Vec::with_capacity(ns);
             for (j, &(a, b)) in pairs.iter().enumerate() {
                 for i in 0..np {
+                    check_deadline(i, "the t-tests")?;
                     let row = &values[i * ns..(i + 1) * ns];
                     a_buf.clear();
                     b_buf.clear();
@@ -673,6 +771,7 @@ pub fn run_de(values: &[f64], design: &Design, params: &DeParams) -> Result<DeOu
             let mut a_buf = Vec::with_capacity(ns);
             let mut b_buf = Vec::with_capacity(ns);
             for i in 0..np {
+                check_deadline(i, "the ANOVA")?;
                 let row = &values[i * ns..(i + 1) * ns];
                 let aov = anova_oneway(row, &gidx, k);
                 for (j, &(a, b)) in pairs.iter().enumerate() {
@@ -721,6 +820,7 @@ pub fn run_de(values: &[f64], design: &Design, params: &DeParams) -> Result<DeOu
         let mut cache = StudentizedRangeCache::new();
         let mut out = vec![f64::NAN; nc * np];
         for i in 0..np {
+            check_deadline(i, "Tukey HSD")?;
             let aov = anova_oneway(&values[i * ns..(i + 1) * ns], &gidx, k);
             for (j, &(a, b)) in pairs.iter().enumerate() {
                 out[j * np + i] = tukey_pair(&aov.means, &aov.counts, aov.mse, aov.df2, a, b, &mut cache).p_value;

@@ -1,7 +1,9 @@
 //! Pure analysis for proteo: input formats, QC, differential expression, pathway enrichment, Parquet tables.
 
 pub mod de;
+pub mod deadline;
 pub mod input;
+pub mod limits;
 pub mod model;
 pub mod pathway;
 pub mod qc;

@@ -26,6 +26,8 @@ pub const PERSEUS_WIDTH: f64 = 0.3;
 pub const DEFAULT_SEED: u64 = 42;
 /// Number of principal components reported.
 pub const PCA_COMPONENTS: usize = 3;
+/// Proteins of the PCA's Gram matrix between two deadline checks (a check costs a clock read).
+const PCA_CHECK_ROWS: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -160,6 +162,45 @@ pub enum QcError {
     Reference(#[from] ReferenceError),
     #[error("sample `{sample}` cannot be {method}-normalized: {reason}; use --normalize median, or remove the sample (--exclude-samples)")]
     Normalization { sample: String, method: &'static str, reason: String },
+    #[error("protein `{protein}`, sample `{sample}`: {reason}")]
+    BadValue { protein: String, sample: String, reason: String },
+    #[error("sample `{sample}`: the imputation distribution cannot be formed (mean {mean}, sd {sd}); check the sample's values for outliers")]
+    ImputationUndefined { sample: String, mean: f64, sd: f64 },
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("quality control stopped at its time limit (at {step}); the job is too large for one run: split it by samples or proteins")]
+    TimedOut { step: &'static str },
+}
+
+impl From<crate::deadline::Expired> for QcError {
+    fn from(_: crate::deadline::Expired) -> Self {
+        QcError::TimedOut { step: "the PCA" }
+    }
+}
+
+/// The matrix fits the QC limits ([`crate::limits`]): values, and the work of the PCA.
+fn check_size(np: usize, ns: usize) -> Result<(), QcError> {
+    use crate::limits::{over, MAX_PCA_WORK, MAX_QC_VALUES};
+    let values = np.saturating_mul(ns);
+    if values > MAX_QC_VALUES {
+        return Err(QcError::TooLarge(over(
+            &format!("the matrix ({np} proteins × {ns} samples)"),
+            format!("{values} values"),
+            format!("{MAX_QC_VALUES} values"),
+            "split the samples into several jobs (with the same proteins) or filter the proteins first",
+        )));
+    }
+    let (p, n) = (np as f64, ns as f64);
+    let work = p * n * n / 2.0 + n * n * n;
+    if work > MAX_PCA_WORK {
+        return Err(QcError::TooLarge(over(
+            &format!("the PCA of {ns} samples over {np} proteins"),
+            format!("{work:.1e} operations"),
+            format!("{MAX_PCA_WORK:.0e}"),
+            "split the samples into several jobs of fewer samples each",
+        )));
+    }
+    Ok(())
 }
 
 /// Per-sample QC numbers.
@@ -283,15 +324,38 @@ pub fn run_qc(
     let groups = design.groups();
     let gidx = design.group_index();
     let group_sizes: Vec<usize> = (0..groups.len()).map(|g| gidx.iter().filter(|&&x| x == g).count()).collect();
+    check_size(np, ns)?;
 
-    // zeros → missing, log2
+    // zeros → missing, log2; values that cannot be intensities are refused with their row and column
     let mut log = table.values.clone();
-    for v in log.iter_mut() {
+    for (i, v) in log.iter_mut().enumerate() {
+        let bad = |reason: String| QcError::BadValue {
+            protein: table.protein_ids.get(i / ns.max(1)).cloned().unwrap_or_default(),
+            sample: table.samples.get(i % ns.max(1)).cloned().unwrap_or_default(),
+            reason,
+        };
+        if params.log2_input && *v == f64::NEG_INFINITY {
+            // log2(0), as R writes it: a missing value.
+            *v = f64::NAN;
+            continue;
+        }
+        if v.is_infinite() {
+            return Err(bad(format!("the value {v} is not a finite number; leave the cell empty for a missing value")));
+        }
         if params.log2_input {
-            if !v.is_finite() {
-                *v = f64::NAN;
+            if v.abs() > crate::limits::MAX_ABS_LOG2 {
+                return Err(bad(format!(
+                    "{v:e} is not a log2 intensity (log2 values lie within ±{}, the log2 of the largest number); \
+                     drop --log2-input if the values are linear intensities",
+                    crate::limits::MAX_ABS_LOG2
+                )));
             }
-        } else if v.is_finite() && *v > 0.0 {
+        } else if *v < 0.0 {
+            return Err(bad(format!(
+                "the intensity {v} is negative; linear intensities are ≥ 0 (0 or empty = missing). If the values \
+                 are already log2, use --log2-input (params.qc.log2_input)"
+            )));
+        } else if *v > 0.0 {
             *v = v.log2();
         } else {
             *v = f64::NAN;
@@ -420,7 +484,7 @@ pub fn run_qc(
     }
     let values_imputed = imputed.iter().filter(|&&b| b).count();
     let missing_after_qc = m.iter().filter(|v| v.is_nan()).count();
-    let pca = pca(&m, nk, ns);
+    let pca = pca_within_deadline(&m, nk, ns)?;
 
     let pick = |v: &[String]| keep.iter().map(|&p| v.get(p).cloned().unwrap_or_default()).collect::<Vec<_>>();
     let matrix = IntensityTable {
@@ -446,6 +510,19 @@ pub fn run_qc(
             missing_after_qc,
         },
     })
+}
+
+/// [`pca`], stopping with [`QcError::TimedOut`] when this thread's deadline ([`crate::deadline`]) passes.
+fn pca_within_deadline(m: &[f64], n_proteins: usize, n_samples: usize) -> Result<Pca, QcError> {
+    let mut expired = false;
+    let pca = pca_checked(m, n_proteins, n_samples, &mut || {
+        expired = crate::deadline::check().is_err();
+        expired
+    });
+    if expired {
+        return Err(QcError::TimedOut { step: "the PCA" });
+    }
+    Ok(pca)
 }
 
 /// The stated outlier rule, as the summary and report print it.
@@ -707,10 +784,16 @@ pub const PCA_SEED: u64 = 20_111;
 /// [`PCA_EXACT_MAX_SAMPLES`] samples, randomized subspace iteration above. Signs are fixed so the largest |score| of
 /// each component is positive.
 pub fn pca(m: &[f64], n_proteins: usize, n_samples: usize) -> Pca {
+    pca_checked(m, n_proteins, n_samples, &mut || false)
+}
+
+/// [`pca`], calling `stop` every [`PCA_CHECK_ROWS`] proteins of the exact Gram matrix or at every power iteration of
+/// the randomized one; when it answers true the PCA is abandoned (all NaN).
+fn pca_checked(m: &[f64], n_proteins: usize, n_samples: usize, stop: &mut dyn FnMut() -> bool) -> Pca {
     if n_samples <= PCA_EXACT_MAX_SAMPLES {
-        pca_exact(m, n_proteins, n_samples)
+        pca_exact_checked(m, n_proteins, n_samples, stop)
     } else {
-        pca_randomized(m, n_proteins, n_samples)
+        pca_randomized_checked(m, n_proteins, n_samples, stop)
     }
 }
 
@@ -779,13 +862,20 @@ fn pca_from_components(
 
 /// Exact PCA via the eigen-decomposition of the samples × samples Gram matrix (cost proteins × samples²).
 pub fn pca_exact(m: &[f64], n_proteins: usize, n_samples: usize) -> Pca {
+    pca_exact_checked(m, n_proteins, n_samples, &mut || false)
+}
+
+fn pca_exact_checked(m: &[f64], n_proteins: usize, n_samples: usize, stop: &mut dyn FnMut() -> bool) -> Pca {
     let ns = n_samples;
     let rows = centred_complete_rows(m, n_proteins, ns);
     if rows.len() < 2 || ns < 2 {
         return pca_from_components(&[], 0.0, ns, rows.len());
     }
     let mut gram = DMatrix::<f64>::zeros(ns, ns);
-    for centred in &rows {
+    for (k, centred) in rows.iter().enumerate() {
+        if k % PCA_CHECK_ROWS == 0 && stop() {
+            return pca_from_components(&[], 0.0, ns, rows.len());
+        }
         for i in 0..ns {
             for j in 0..=i {
                 gram[(i, j)] += centred[i] * centred[j];
@@ -814,6 +904,10 @@ pub fn pca_exact(m: &[f64], n_proteins: usize, n_samples: usize) -> Pca {
 /// [`PCA_OVERSAMPLING`] columns, [`PCA_POWER_ITERATIONS`] power iterations. Cost proteins × samples × directions per
 /// pass, linear in the samples; the % variance uses the exact total (the trace, i.e. the sum of squares).
 pub fn pca_randomized(m: &[f64], n_proteins: usize, n_samples: usize) -> Pca {
+    pca_randomized_checked(m, n_proteins, n_samples, &mut || false)
+}
+
+fn pca_randomized_checked(m: &[f64], n_proteins: usize, n_samples: usize, stop: &mut dyn FnMut() -> bool) -> Pca {
     let ns = n_samples;
     let rows = centred_complete_rows(m, n_proteins, ns);
     let np = rows.len();
@@ -831,6 +925,9 @@ pub fn pca_randomized(m: &[f64], n_proteins: usize, n_samples: usize) -> Pca {
     // q: an orthonormal basis (samples × l) of the range of xᵀ, refined by power iterations.
     let mut q = x.tr_mul(&omega).qr().q();
     for _ in 0..PCA_POWER_ITERATIONS {
+        if stop() {
+            return pca_from_components(&[], 0.0, ns, np);
+        }
         let z = (&x * &q).qr().q();
         q = x.tr_mul(&z).qr().q();
     }

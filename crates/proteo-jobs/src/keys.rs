@@ -11,6 +11,8 @@ pub const DROP_IN_PREFIX: &str = "uploads/drop/";
 pub const DROP_IN_DESIGN_NAMES: [&str; 2] = ["design.tsv", "design.csv"];
 /// Largest accepted file name, in characters.
 pub const MAX_FILE_NAME_CHARS: usize = 200;
+/// How much of a refused file name a message quotes.
+const SHOWN_NAME_CHARS: usize = 80;
 /// Largest owner id (the token's `sub`), in characters: Cognito's are 36, other identity providers' rarely over 64.
 pub const MAX_OWNER_CHARS: usize = 128;
 
@@ -67,20 +69,25 @@ pub fn file_name_problem(name: &str) -> Option<String> {
     if chars > MAX_FILE_NAME_CHARS {
         return Some(format!("the file name has {chars} characters; at most {MAX_FILE_NAME_CHARS} are accepted"));
     }
+    // Quoted names are cut: a refused name never floods a message.
+    let shown = crate::limits::bounded(name, SHOWN_NAME_CHARS);
     if name.contains(['/', '\\']) {
-        return Some(format!("the file name `{name}` must be a bare file name, without `/` or `\\`"));
+        return Some(format!("the file name `{shown}` must be a bare file name, without `/` or `\\`"));
     }
     if name.contains("..") {
-        return Some(format!("the file name `{name}` must not contain `..`"));
+        return Some(format!("the file name `{shown}` must not contain `..`"));
     }
     if name.starts_with('.') {
         return Some(format!(
-            "the file name `{name}` starts with `.`: hidden files (`.DS_Store`, editor backups) are never analysed; \
+            "the file name `{shown}` starts with `.`: hidden files (`.DS_Store`, editor backups) are never analysed; \
              rename the data file"
         ));
     }
     if name.chars().any(char::is_control) {
-        return Some(format!("the file name {name:?} contains a control character"));
+        return Some(format!("the file name {shown:?} contains a control character"));
+    }
+    if name.contains('%') {
+        return Some(format!("the file name `{shown}` must not contain `%` (percent-encoded names are refused)"));
     }
     None
 }

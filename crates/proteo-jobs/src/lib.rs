@@ -1,7 +1,9 @@
 //! Job records, status transitions, S3 key layout and the ports (object store, job store, workflow) shared by every shell.
 
 pub mod keys;
+pub mod limits;
 pub mod memory;
+pub mod params;
 pub mod ports;
 pub mod record;
 

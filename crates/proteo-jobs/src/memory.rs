@@ -61,7 +61,7 @@ impl JobStore for MemoryJobStore {
         r.status = JobStatus::Running;
         r.stage = stage.to_string();
         r.progress = progress;
-        r.message = message.to_string();
+        r.message = crate::limits::message(message);
         r.updated_at = now;
         Ok(())
     }
@@ -104,9 +104,9 @@ impl JobStore for MemoryJobStore {
                 r.summary = summary.clone();
             }
             Finish::Failed { error_type, message } => {
-                r.message = message.clone();
-                r.error_type = Some(error_type.clone());
-                r.error = Some(message.clone());
+                r.message = crate::limits::message(message);
+                r.error_type = Some(crate::limits::bounded(error_type, 64));
+                r.error = Some(r.message.clone());
             }
         }
         Ok(())

@@ -95,6 +95,13 @@ pub trait ObjectLister: Send + Sync {
 
 /// Short-lived URLs for uploading and downloading objects directly (S3 presigned URLs; the local server's own routes).
 pub trait Presigner: Send + Sync {
-    fn presign_put(&self, key: &str, ttl_seconds: u64) -> impl Future<Output = Result<String, StoreError>> + Send;
+    /// A PUT of exactly `content_length` bytes: the length is signed into the URL, so the store refuses an upload
+    /// of any other size (S3 answers 403 `SignatureDoesNotMatch`).
+    fn presign_put(
+        &self,
+        key: &str,
+        ttl_seconds: u64,
+        content_length: u64,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
     fn presign_get(&self, key: &str, ttl_seconds: u64) -> impl Future<Output = Result<String, StoreError>> + Send;
 }

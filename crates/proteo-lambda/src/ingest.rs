@@ -48,7 +48,8 @@ where
         let span = tracing::info_span!("upload", key = %key);
         // Boxed for the same reason as the stage handler's future: layout depth inside the runtime's layers.
         if let Err(e) = Box::pin(handle_record(ctx, record, &key)).instrument(span).await {
-            tracing::error!(key = %key, error_type = e.error_type(), error = %e, "upload not ingested; the event will be retried");
+            let shown = proteo_jobs::limits::message(&e.to_string());
+            tracing::error!(key = %key, error_type = e.error_type(), error = %shown, "upload not ingested; the event will be retried");
             first_error.get_or_insert(e);
         }
     }

@@ -19,5 +19,5 @@ pub use proteo_pipeline::Stage;
 
 /// The Lambda error a stage error becomes: `errorType` is what the state machine's Retry/Catch match.
 pub fn diagnostic(e: &StageError) -> Diagnostic {
-    Diagnostic { error_type: e.error_type().to_string(), error_message: e.to_string() }
+    Diagnostic { error_type: e.error_type().to_string(), error_message: proteo_jobs::limits::message(&e.to_string()) }
 }

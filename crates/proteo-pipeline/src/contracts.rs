@@ -3,6 +3,7 @@
 use proteo_core::de::DeParams;
 use proteo_core::model::InputFormat;
 use proteo_core::qc::QcParams;
+use proteo_jobs::params::{Origin, ParamError};
 use serde::{Deserialize, Serialize};
 
 /// Default significance cut-off on the BH-adjusted p-value (LFQ-Analyst / DEP default).
@@ -45,6 +46,8 @@ impl PathwayParams {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
+/// Checked by [`JobParams::from_value`] (stored jobs) and [`JobParams::check`] (a local run) with the one rule set of
+/// [`proteo_jobs::params`], which the API applies at `POST /jobs` too.
 pub struct JobParams {
     /// `None` = detect from the header.
     pub format: Option<InputFormat>,
@@ -52,6 +55,27 @@ pub struct JobParams {
     pub de: DeParams,
     pub pathway: PathwayParams,
     pub output: OutputParams,
+}
+
+impl JobParams {
+    /// The parameters of a stored job (the job item's `params`): checked field by field first, so every refusal
+    /// names its field and the allowed range, then read.
+    pub fn from_value(params: &serde_json::Value) -> Result<JobParams, ParamError> {
+        proteo_jobs::params::check(params, Origin::Job)?;
+        if params.is_null() {
+            return Ok(JobParams::default());
+        }
+        serde_json::from_value(params.clone())
+            .map_err(|e| ParamError { field: String::new(), message: format!("could not be read: {e}") })
+    }
+
+    /// Check parameters built in code (the CLI's flags) with the same rules; `origin` says whether gene sets may
+    /// be a path on this machine.
+    pub fn check(&self, origin: Origin) -> Result<(), ParamError> {
+        let value = serde_json::to_value(self)
+            .map_err(|e| ParamError { field: String::new(), message: format!("could not be written as JSON: {e}") })?;
+        proteo_jobs::params::check(&value, origin)
+    }
 }
 
 /// How results are stored.
@@ -135,6 +159,14 @@ impl Stage {
         };
         (start + span * percent.min(100) as u32 / 100) as u8
     }
+    /// How long one run of the stage may take: the `Timeout` of its Lambda function in infra/template.yaml
+    /// (ingest 120 s, the others 300 s), which `proteo serve` enforces too.
+    pub fn time_limit(self) -> std::time::Duration {
+        match self {
+            Stage::Ingest => std::time::Duration::from_secs(120),
+            Stage::Qc | Stage::De | Stage::Pathway => std::time::Duration::from_secs(300),
+        }
+    }
     pub fn title(self) -> &'static str {
         match self {
             Stage::Ingest => "Reading input",
@@ -151,4 +183,107 @@ pub struct StageResult {
     pub stage: Stage,
     pub keys: Vec<String>,
     pub summary: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proteo_core::de::{DeMethod, FTestMode, Posthoc};
+    use proteo_core::qc::{Impute, Normalize};
+    use serde_json::{json, Value};
+
+    /// Every variant of the parameter enums. The matches have no wildcard: a new variant does not compile until
+    /// it is listed here, and the test then fails until `proteo_jobs::params` accepts it.
+    fn every_variant() -> Vec<(&'static str, &'static str, Value)> {
+        let mut out = Vec::new();
+        for f in [InputFormat::Matrix, InputFormat::Maxquant] {
+            match f {
+                InputFormat::Matrix | InputFormat::Maxquant => out.push(("", "format", json!(f))),
+            }
+        }
+        for n in [Normalize::Median, Normalize::Quantile, Normalize::CyclicLoess, Normalize::None] {
+            match n {
+                Normalize::Median | Normalize::Quantile | Normalize::CyclicLoess | Normalize::None => {
+                    out.push(("qc", "normalize", json!(n)))
+                }
+            }
+        }
+        for i in [Impute::Perseus, Impute::MinProb, Impute::HalfMin, Impute::Knn, Impute::None] {
+            match i {
+                Impute::Perseus | Impute::MinProb | Impute::HalfMin | Impute::Knn | Impute::None => {
+                    out.push(("qc", "impute", json!(i)))
+                }
+            }
+        }
+        use proteo_core::pathway::Membership;
+        for m in [Membership::LeadingAccession, Membership::AnyMember] {
+            match m {
+                Membership::LeadingAccession | Membership::AnyMember => out.push(("pathway", "membership", json!(m))),
+            }
+        }
+        for f in [FTestMode::PerProtein, FTestMode::Shared] {
+            match f {
+                FTestMode::PerProtein | FTestMode::Shared => out.push(("de", "f_test", json!(f))),
+            }
+        }
+        for m in [DeMethod::Limma, DeMethod::Welch, DeMethod::Student, DeMethod::Anova, DeMethod::WelchAnova] {
+            match m {
+                DeMethod::Limma | DeMethod::Welch | DeMethod::Student | DeMethod::Anova | DeMethod::WelchAnova => {
+                    out.push(("de", "method", json!(m)))
+                }
+            }
+        }
+        for p in [Posthoc::None, Posthoc::Tukey] {
+            match p {
+                Posthoc::None | Posthoc::Tukey => out.push(("de", "posthoc", json!(p))),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn params_schema_matches_job_params() {
+        let defaults = serde_json::to_value(JobParams::default()).unwrap();
+        proteo_jobs::params::check(&defaults, Origin::Job).expect("the defaults pass the door");
+        assert_eq!(JobParams::from_value(&defaults).unwrap(), JobParams::default());
+        for (section, field, value) in every_variant() {
+            let mut v = json!({});
+            if section.is_empty() {
+                v[field] = value.clone();
+            } else {
+                v[section] = json!({ field: value.clone() });
+            }
+            let read = JobParams::from_value(&v).unwrap_or_else(|e| panic!("{v}: {e}"));
+            let back = serde_json::to_value(&read).unwrap();
+            let written = if section.is_empty() { &back[field] } else { &back[section][field] };
+            assert_eq!(written, &value, "{v}");
+        }
+        // Every field the struct writes is one the door knows (a field the door lacks is refused as unknown).
+        let full = json!({"format": "maxquant", "qc": {"min_valid": 2}, "de": {"treat_lfc": 1.0}});
+        assert!(JobParams::from_value(&full).is_ok());
+    }
+
+    #[test]
+    fn the_refusals_the_issue_lists_name_their_field() {
+        let cases = [
+            (json!({"pathway": {"alpha": 2.0}}), "pathway.alpha"),
+            (json!({"pathway": {"min_log2fc": -1.0}}), "pathway.min_log2fc"),
+            (json!({"de": {"treat_lfc": -1.0}}), "de.treat_lfc"),
+            (json!({"pathway": {"min_set_size": 500, "max_set_size": 10}}), "pathway.min_set_size"),
+            (json!({"de": {"contrasts": ""}}), "de.contrasts"),
+            (json!({"pathway": {"gene_sets": "jobs/other/input/proteinGroups.txt"}}), "pathway.gene_sets"),
+            (json!({"qc": {"seed": "7"}}), "qc.seed"),
+        ];
+        for (v, field) in cases {
+            assert_eq!(JobParams::from_value(&v).unwrap_err().field, field, "{v}");
+        }
+        let nan = JobParams { pathway: PathwayParams { alpha: f64::NAN, ..Default::default() }, ..Default::default() };
+        let e = nan.check(Origin::Local).unwrap_err();
+        assert_eq!(e.field, "pathway.alpha", "NaN is written as null and refused: {e}");
+        let inf = JobParams {
+            pathway: PathwayParams { min_log2fc: f64::NEG_INFINITY, ..Default::default() },
+            ..Default::default()
+        };
+        assert_eq!(inf.check(Origin::Local).unwrap_err().field, "pathway.min_log2fc");
+    }
 }

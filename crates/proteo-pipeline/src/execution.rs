@@ -2,6 +2,7 @@
 //! summary, report and result keys attached to the job item, ingest followed by the workflow start, refused input
 //! turned into a FAILED job. Shared by the Lambda functions and `proteo serve`, which differ only in their adapters.
 
+use proteo_jobs::params::GeneSetsRef;
 use proteo_jobs::{
     keys, now_ms, Finish, JobRecord, JobStatus, JobStore, JobStoreError, ObjectLister, ObjectStore, StoreError,
     Workflow,
@@ -79,10 +80,7 @@ where
     S: ObjectStore + ObjectLister,
     J: JobStore,
 {
-    let mut job = job.clone();
-    if stage == Stage::Pathway && job.params.pathway.gene_sets.trim().is_empty() {
-        job.params.pathway.gene_sets = BUILTIN_GO_BP_KEY.to_string();
-    }
+    let job = job.clone();
     let result = run_with_progress(store, jobs, &job, stage).await?;
     let mut keys = result.keys;
     if stage == Stage::Pathway {
@@ -168,12 +166,8 @@ pub fn item_summary(job_summary: &Value) -> Value {
 
 /// The job spec of a job item: what ingest hands to the workflow.
 pub fn job_spec(item: &JobRecord) -> Result<JobSpec, StageError> {
-    let params: JobParams = if item.params.is_null() {
-        JobParams::default()
-    } else {
-        serde_json::from_value(item.params.clone())
-            .map_err(|e| StageError::InvalidInput(format!("The analysis parameters are not valid: {e}.")))?
-    };
+    let params = JobParams::from_value(&item.params)
+        .map_err(|e| StageError::InvalidInput(format!("The analysis parameters are not valid: {e}.")))?;
     Ok(JobSpec {
         job_id: item.job_id.clone(),
         prefix: keys::job_prefix(&item.job_id),
@@ -208,6 +202,12 @@ where
         Ok(spec) => spec,
         Err(refused) => return mark_failed(jobs, &job_id, &refused).await,
     };
+    if let Err(e) = uploaded_gene_sets_present(store, &spec).await {
+        return match e {
+            StageError::Transient(_) => Err(e),
+            refused => mark_failed(jobs, &job_id, &refused).await,
+        };
+    }
     match run_with_progress(store, jobs, &spec, Stage::Ingest).await {
         Ok(result) => tracing::info!(job_id, summary = %result.summary, "input ingested"),
         Err(e @ StageError::Transient(_)) => return Err(e),
@@ -223,10 +223,31 @@ where
     Ok(())
 }
 
+/// A job naming `upload:<file>` gene sets must have uploaded them before its data file (ingest starts the job as
+/// soon as the data file arrives; the pathway stage would otherwise fail minutes later). Ingest copies them beside
+/// its other outputs ([`crate::stages::uploaded_gene_sets_key`]), so the stages read nothing under `uploads/`.
+async fn uploaded_gene_sets_present(store: &impl ObjectStore, spec: &JobSpec) -> Result<(), StageError> {
+    let GeneSetsRef::Upload(name) = GeneSetsRef::parse(&spec.params.pathway.gene_sets) else { return Ok(()) };
+    let key = keys::upload_key(&spec.job_id, name);
+    match store.get(&key).await {
+        Ok(bytes) => {
+            let copy = crate::stages::uploaded_gene_sets_key(spec, name);
+            store.put(&copy, bytes.to_vec(), "application/octet-stream").await?;
+            Ok(())
+        }
+        Err(StoreError::NotFound { .. }) => Err(StageError::InvalidInput(format!(
+            "The gene-set file `{name}` named by `params.pathway.gene_sets` was not uploaded; upload it to its URL \
+             before the data file, or submit the job without it to use the shipped GO Biological Process sets."
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Mark the job FAILED with the error's type and sentence; a job already finished (or unknown) is logged, not an error.
 pub async fn mark_failed(jobs: &impl JobStore, job_id: &str, e: &StageError) -> Result<(), StageError> {
-    tracing::warn!(job_id, error_type = e.error_type(), error = %e, "job failed");
-    let finish = Finish::Failed { error_type: e.error_type().to_string(), message: e.to_string() };
+    let message = proteo_jobs::limits::message(&e.to_string());
+    tracing::warn!(job_id, error_type = e.error_type(), error = %message, "job failed");
+    let finish = Finish::Failed { error_type: e.error_type().to_string(), message };
     match jobs.finish(job_id, &finish, now_ms()).await {
         Ok(()) => Ok(()),
         Err(c @ (JobStoreError::Conflict { .. } | JobStoreError::NotFound(_))) => {

@@ -44,9 +44,21 @@ impl ObjectStore for FsStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        // Write then rename, so a reader never sees half a file.
-        let tmp = path.with_extension("partial");
-        std::fs::write(&tmp, body).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)
+        // Write, flush to disk, then rename: a reader never sees half a file, and a job marked finished after its
+        // outputs were written finds them after a power cut too. `<name>.partial` (not a changed extension, which
+        // would give `a.tsv` and `a.txt` the same temporary file).
+        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+        tmp_name.push(".partial");
+        let tmp = path.with_file_name(tmp_name);
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut file, &body)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            io(e)
+        })
     }
 }

@@ -69,6 +69,9 @@ pub enum StageError {
     /// A previous stage's output is missing or unreadable: a bug or an out-of-order run.
     #[error("{0}")]
     Internal(String),
+    /// The stage ran past its time limit ([`Stage::time_limit`]): the job is too large for one run. Not retried.
+    #[error("{0}")]
+    Timeout(String),
 }
 
 impl StageError {
@@ -78,7 +81,49 @@ impl StageError {
             StageError::InvalidInput(_) => "InvalidInput",
             StageError::Transient(_) => "Transient",
             StageError::Internal(_) => "Internal",
+            StageError::Timeout(_) => "Timeout",
         }
+    }
+
+    /// The sentence of a stage stopped at its time limit.
+    pub fn timed_out(stage: Stage, limit: std::time::Duration) -> StageError {
+        StageError::Timeout(format!(
+            "{} did not finish within {} s, the time limit of a stage; the job is too large for one run: split it by \
+             samples or proteins, or name fewer contrasts.",
+            stage.title(),
+            limit.as_secs()
+        ))
+    }
+}
+
+tokio::task_local! {
+    /// When the running stage must stop ([`with_deadline`]); the synchronous computations poll it through
+    /// [`proteo_core::deadline`].
+    static STAGE_DEADLINE: std::time::Instant;
+}
+
+/// Run `stage_future` (a stage, or [`crate::execution::run_job_stage`]) with a deadline its long computations
+/// check: past it they stop with a [`StageError::Timeout`] instead of running on.
+pub async fn with_deadline<F: std::future::Future>(deadline: std::time::Instant, stage_future: F) -> F::Output {
+    STAGE_DEADLINE.scope(deadline, stage_future).await
+}
+
+/// Run the synchronous `compute` under the current stage's deadline (none outside [`with_deadline`]).
+fn compute<T>(compute: impl FnOnce() -> T) -> T {
+    proteo_core::deadline::within(STAGE_DEADLINE.try_with(|d| *d).ok(), compute)
+}
+
+fn qc_error(e: proteo_core::qc::QcError) -> StageError {
+    match e {
+        proteo_core::qc::QcError::TimedOut { .. } => StageError::Timeout(e.to_string()),
+        other => StageError::InvalidInput(other.to_string()),
+    }
+}
+
+fn de_error(e: proteo_core::de::DeError) -> StageError {
+    match e {
+        proteo_core::de::DeError::TimedOut { .. } => StageError::Timeout(e.to_string()),
+        other => StageError::InvalidInput(other.to_string()),
     }
 }
 
@@ -189,8 +234,7 @@ async fn qc_stage(
     let (design, table) = read_design_and_table(store, job, Stage::Ingest, "table.parquet").await?;
     let reference = reference_set(store, job).await?;
     report(20, "filtering, normalizing and imputing");
-    let qc = run_qc(&table, &design, &job.params.qc, reference.as_ref())
-        .map_err(|e| StageError::InvalidInput(e.to_string()))?;
+    let qc = compute(|| run_qc(&table, &design, &job.params.qc, reference.as_ref())).map_err(qc_error)?;
     report(80, "writing QC tables");
     let mut keys = Vec::new();
     for (file, bytes) in [
@@ -408,8 +452,7 @@ async fn de_stage(
     let (design, matrix) = read_design_and_table(store, job, Stage::Qc, "matrix.parquet").await?;
     let imputed = read_imputed(store, job, &design).await?;
     report(20, "fitting models");
-    let mut de =
-        run_de(&matrix.values, &design, &job.params.de).map_err(|e| StageError::InvalidInput(e.to_string()))?;
+    let mut de = compute(|| run_de(&matrix.values, &design, &job.params.de)).map_err(de_error)?;
     if !job.params.output.full_precision {
         // Once, before anything is written: the Parquet tables, the ranked rows and the counts see the same numbers.
         round_statistics(&mut de, STORED_MANTISSA_BITS);
@@ -645,6 +688,32 @@ fn results_table(
     Ok(t.f64_repeated("avg_expr", &avg).bool("significant", sig).to_parquet("de/results.parquet")?)
 }
 
+/// The store key of a job's gene sets. A stored job (its prefix is `jobs/<id>/`) may name only a shipped
+/// collection (`builtin:<name>`, empty for the default) or a file uploaded with it (`upload:<file>`, resolved
+/// beside its own input); only a local run (empty prefix, `proteo run`) may name a path on this machine.
+pub fn gene_sets_key(job: &JobSpec) -> Result<String, StageError> {
+    use proteo_jobs::params::{check_gene_sets, GeneSetsRef, Origin};
+    let text = &job.params.pathway.gene_sets;
+    let stored = !job.prefix.is_empty();
+    check_gene_sets(text, if stored { Origin::Job } else { Origin::Local })
+        .map_err(|e| StageError::InvalidInput(format!("The analysis parameters are not valid: {e}.")))?;
+    match GeneSetsRef::parse(text) {
+        GeneSetsRef::Default => Ok(crate::execution::BUILTIN_GO_BP_KEY.to_string()),
+        GeneSetsRef::Builtin(name) => Ok(format!("{}{name}", proteo_jobs::params::BUILTIN_PREFIX)),
+        GeneSetsRef::Upload(name) if stored => Ok(uploaded_gene_sets_key(job, name)),
+        GeneSetsRef::Upload(name) => Err(StageError::InvalidInput(format!(
+            "`upload:{name}` names gene sets uploaded with a job; a local run takes the path of a GMT file."
+        ))),
+        GeneSetsRef::LocalPath(path) => Ok(path.to_string()),
+    }
+}
+
+/// Where ingest keeps the copy of gene sets a job uploaded (`upload:<name>`): among its own outputs, so the pathway
+/// stage reads them from the job's prefix, never from `uploads/`.
+pub fn uploaded_gene_sets_key(job: &JobSpec, name: &str) -> String {
+    job.key(Stage::Ingest, &format!("gene_sets/{name}"))
+}
+
 /// The gene sets parsed last in this process, with the exact bytes they were parsed from. A warm Lambda container
 /// or a long-running `proteo serve` then parses the shipped GO BP GMT (6.8 MB of gzip, about 0.3 s) once rather
 /// than once per job. The key is the content, compared in full (a memcmp of a few MB), so a different file, or new
@@ -678,8 +747,9 @@ async fn pathway_stage(
 ) -> Result<StageResult, StageError> {
     let pp = &job.params.pathway;
     report(0, "reading gene sets");
-    let gmt_name = pp.gene_sets.rsplit(['/', '\\']).next().unwrap_or(&pp.gene_sets).to_string();
-    let gmt = get_input(store, &pp.gene_sets, &gmt_name).await?;
+    let gene_sets = gene_sets_key(job)?;
+    let gmt_name = gene_sets.rsplit(['/', '\\']).next().unwrap_or(&gene_sets).to_string();
+    let gmt = get_input(store, &gene_sets, &gmt_name).await?;
     let sets = parsed_gene_sets(gmt, &gmt_name)?;
     let matrix = Table::from_parquet(store.get(&job.key(Stage::Qc, "matrix.parquet")).await?, "qc/matrix.parquet")?;
     let background_ids = matrix.text("protein_id")?;
@@ -703,6 +773,12 @@ async fn pathway_stage(
     let mut top = Vec::new();
     let mut ranked: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
     for (ci, contrast) in contrasts.iter().enumerate() {
+        if compute(proteo_core::deadline::check).is_err() {
+            return Err(StageError::Timeout(format!(
+                "Pathway enrichment stopped at its time limit after {ci} of {} contrasts; name fewer contrasts.",
+                contrasts.len()
+            )));
+        }
         let (mut up, mut down) = (Vec::new(), Vec::new());
         for r in 0..r_ids.len() {
             if &r_contrast[r] == contrast && is_significant(r_adj[r], r_lfc[r], pp.alpha, pp.min_log2fc) {
@@ -857,7 +933,8 @@ pub async fn write_report(store: &impl ObjectStore, job: &JobSpec) -> Result<Str
             Err(e) => return Err(e.into()),
         }
     }
-    let html = proteo_report::render(&inputs).map_err(|e| StageError::Internal(format!("report.html: {e}")))?;
+    let html =
+        compute(|| proteo_report::render(&inputs)).map_err(|e| StageError::Internal(format!("report.html: {e}")))?;
     let key = job.report_key();
     store.put(&key, html.into_bytes(), "text/html; charset=utf-8").await?;
     Ok(key)

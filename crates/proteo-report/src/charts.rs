@@ -146,9 +146,24 @@ pub(crate) fn legend_groups(groups: &[String]) -> Vec<String> {
     seen
 }
 
+/// Largest magnitude an axis reaches: a range of ±`f64::MAX` overflows to infinity once padded, and plotters' tick
+/// search never ends on an infinite range (a value of 1.7e308 once spun the report writer forever).
+const AXIS_LIMIT: f64 = 1e300;
+
+/// A value as an axis can place it: finite values clamped to ±[`AXIS_LIMIT`] (plotters' pixel arithmetic overflows
+/// beyond), non-finite ones left for the callers' filters.
+fn on_axis(v: f64) -> f64 {
+    if v.is_finite() {
+        v.clamp(-AXIS_LIMIT, AXIS_LIMIT)
+    } else {
+        v
+    }
+}
+
+/// The smallest and largest finite value, each clamped to ±[`AXIS_LIMIT`] (so padding and scaling stay finite).
 fn finite_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in values.filter(|v| v.is_finite()) {
+    for v in values.filter(|v| v.is_finite()).map(|v| v.clamp(-AXIS_LIMIT, AXIS_LIMIT)) {
         lo = lo.min(v);
         hi = hi.max(v);
     }
@@ -169,6 +184,7 @@ pub fn sample_bars(
     groups: &[String],
     values: &[f64],
 ) -> Result<String, ReportError> {
+    let values: Vec<f64> = values.iter().copied().map(on_axis).collect();
     let n = samples.len() as i32;
     let xmax = finite_range(values.iter().copied()).map(|r| r.1).unwrap_or(1.0).max(1e-9) * 1.08;
     let uniq = legend_groups(groups);
@@ -230,7 +246,7 @@ pub fn box_plots(
     data: &[Vec<f64>],
 ) -> Result<String, ReportError> {
     let n = samples.len() as i32;
-    let stats: Vec<Option<[f64; 5]>> = data.iter().map(|v| five_numbers(v)).collect();
+    let stats: Vec<Option<[f64; 5]>> = data.iter().map(|v| five_numbers(v).map(|s| s.map(on_axis))).collect();
     let (lo, hi) = finite_range(stats.iter().flatten().flat_map(|s| [s[0], s[4]])).unwrap_or((0.0, 1.0));
     let (lo, hi) = pad(lo, hi, 0.05);
     let uniq = legend_groups(groups);
@@ -319,6 +335,9 @@ pub fn pca(
     labels: bool,
 ) -> Result<String, ReportError> {
     let title = "PCA of the final matrix";
+    let (pc1, pc2): (Vec<f64>, Vec<f64>) =
+        (pc1.iter().copied().map(on_axis).collect(), pc2.iter().copied().map(on_axis).collect());
+    let (pc1, pc2) = (&pc1[..], &pc2[..]);
     let (x0, x1) = finite_range(pc1.iter().copied()).unwrap_or((-1.0, 1.0));
     let (y0, y1) = finite_range(pc2.iter().copied()).unwrap_or((-1.0, 1.0));
     let ((x0, x1), (y0, y1)) = (pad(x0, x1, 0.15), pad(y0, y1, 0.15));
@@ -508,6 +527,11 @@ pub fn volcano(
     p_cut_label: &str,
 ) -> Result<String, ReportError> {
     let title = format!("Volcano: {contrast}");
+    let clamped: Vec<VolcanoPoint> = points
+        .iter()
+        .map(|p| VolcanoPoint { log2fc: on_axis(p.log2fc), p: p.p, class: p.class, label: p.label.clone() })
+        .collect();
+    let points = &clamped[..];
     let ny = |p: f64| -p.max(P_FLOOR).log10();
     let xm =
         finite_range(points.iter().map(|p| p.log2fc.abs())).map(|r| r.1).unwrap_or(1.0).max(min_log2fc * 1.5) * 1.05;
@@ -894,6 +918,29 @@ pub fn zscore_heatmap(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every chart on values at the ends of the float range returns (a bounded time), with finite axes.
+    #[test]
+    fn charts_of_extreme_values_finish() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let names: Vec<String> = (0..4).map(|i| format!("S{i}")).collect();
+            let groups: Vec<String> = ["A", "A", "B", "B"].map(String::from).to_vec();
+            let extreme = vec![f64::MAX, -f64::MAX, f64::NAN, f64::INFINITY, 1e-320, 0.0, 20.0];
+            let data: Vec<Vec<f64>> = (0..4).map(|_| extreme.clone()).collect();
+            box_plots("box", &names, &groups, &data).unwrap();
+            sample_bars("bars", "x", &names, &groups, &[f64::MAX, 1.0, f64::NAN, 2.0]).unwrap();
+            pca(&names, &groups, &[f64::MAX, -f64::MAX, 0.0, 1.0], &[1.0, f64::MAX, 0.0, -1.0], (50.0, 20.0)).unwrap();
+            let points: Vec<VolcanoPoint> = [f64::MAX, -f64::MAX, 1.0, f64::NAN]
+                .iter()
+                .map(|&l| VolcanoPoint { log2fc: l, p: 1e-300, class: 1, label: Some("G".into()) })
+                .collect();
+            volcano("B-A", &points, 1.0, 0.01, "adj. p < 0.05").unwrap();
+            term_bars("terms", &["t".to_string()], &[0.0], 0.05).unwrap();
+            let _ = tx.send(());
+        });
+        assert!(rx.recv_timeout(std::time::Duration::from_secs(60)).is_ok(), "a chart did not finish");
+    }
 
     #[test]
     fn clustering_puts_similar_rows_together() {

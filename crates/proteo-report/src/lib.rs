@@ -71,6 +71,8 @@ pub enum ReportError {
     Summary(#[from] serde_json::Error),
     #[error("chart `{chart}` could not be drawn: {message}")]
     Chart { chart: String, message: String },
+    #[error("the report stopped at its time limit after {done} of {total} contrasts")]
+    TimedOut { done: usize, total: usize },
 }
 
 pub(crate) fn esc(s: &str) -> String {
@@ -545,6 +547,9 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
     let _ = write!(body, "<p class=\"note\">Volcano lines: |log2FC| = {min_lfc} and the raw p at which the BH-adjusted p reaches {alpha}. Significant proteins are drawn as points (once per pixel); the others as a grey density of {cell} px cells, darker for more proteins (1, 2–3, 4–9, 10 or more).</p>", cell = charts::DENSITY_CELL_PX);
     let mut brief = String::new();
     for (k, c) in order.iter().enumerate() {
+        if proteo_core::deadline::check().is_err() {
+            return Err(ReportError::TimedOut { done: k, total: order.len() });
+        }
         let rows = &rows_of[c.as_str()];
         let sig = |r: usize| adj[r] < alpha && lfc[r].abs() >= min_lfc;
         let mut ranked: Vec<usize> = rows.clone();

@@ -6,28 +6,34 @@
 //! - a cap on concurrent stage runs (ingest included), so a burst of jobs queues instead of exhausting memory;
 //! - who is calling: every API route needs the server's bearer token when it has one (it must, off loopback), and
 //!   the caller is the single local owner [`LOCAL_OWNER`];
-//! - the web page (`web/`) at `/`.
+//! - the web page (`web/`) at `/`;
+//! - limits: a time limit per stage (the Lambda timeouts), uploads streamed to disk under a size limit, QUEUED jobs
+//!   whose upload never came expired, and the HTTP guards of [`http`].
 
+pub mod http;
 pub mod jobs;
 pub mod store;
+mod upload;
 pub mod workflow;
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use proteo_api::{ApiState, Caller};
-use proteo_jobs::{JobStatus, JobStore, ObjectStore, UploadKey};
+use proteo_jobs::{keys, Finish, JobStatus, JobStore, ObjectStore, UploadKey};
 use proteo_pipeline::execution::{ingest_job, job_spec, mark_failed, run_job_stage, WithBuiltinGeneSets};
+use proteo_pipeline::stages::with_deadline;
 use proteo_pipeline::{JobSpec, Stage, StageError};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
@@ -36,8 +42,12 @@ pub use jobs::{FileJobStore, LOCAL_OWNER};
 pub use store::LocalStore;
 pub use workflow::{LocalWorkflow, StageRunner, StateMachine, STATE_MACHINE_ASL};
 
-/// Largest accepted upload (a large DIA-NN matrix is a few hundred MB).
-pub const MAX_UPLOAD_BYTES: usize = 2 << 30;
+pub use proteo_jobs::limits::MAX_UPLOAD_BYTES;
+/// A QUEUED job whose data file has not arrived this long after it was submitted is marked FAILED and its design
+/// deleted: the upload URL expired ([`proteo_api::UPLOAD_TTL_SECONDS`]) a minute before.
+pub const QUEUED_TTL: Duration = Duration::from_secs(proteo_api::UPLOAD_TTL_SECONDS + 60);
+/// How often QUEUED jobs are checked for expiry.
+const EXPIRY_SWEEP: Duration = Duration::from_secs(30);
 /// How often a transiently failing ingest is tried before its job is marked FAILED (S3's asynchronous invoke tries
 /// an event three times; a job is never left waiting forever here).
 pub const INGEST_ATTEMPTS: u32 = 3;
@@ -61,11 +71,33 @@ pub struct ServeConfig {
     /// A pause before each of qc, de and pathway, so that progress can be watched on a small job (demos and the
     /// browser test; zero in production).
     pub stage_pause: Duration,
+    /// The time limit of every stage run; `None`: each stage's own ([`Stage::time_limit`], the Lambda timeouts).
+    pub stage_time_limit: Option<Duration>,
+    /// How long a QUEUED job waits for its upload ([`QUEUED_TTL`] in production).
+    pub queued_ttl: Duration,
+    /// Connection and request limits of the HTTP side.
+    pub http: http::HttpLimits,
     /// The bearer token every API request must carry (`--token` / `PROTEO_TOKEN`); required off loopback.
     pub token: Option<String>,
 }
 
 impl ServeConfig {
+    /// The production settings for `data_dir`, served at `public_url`, without a token (loopback only).
+    pub fn new(data_dir: PathBuf, public_url: String, workers: usize, gene_sets: Bytes) -> ServeConfig {
+        ServeConfig {
+            data_dir,
+            public_url,
+            workers,
+            gene_sets,
+            retry_interval_scale: 1.0,
+            stage_pause: Duration::ZERO,
+            stage_time_limit: None,
+            queued_ttl: QUEUED_TTL,
+            http: http::HttpLimits::default(),
+            token: None,
+        }
+    }
+
     /// Refuse a configuration that would put the jobs on the network for anyone: any address other than loopback
     /// needs a token, and a token must not be guessable.
     pub fn check(&self, addr: SocketAddr) -> Result<(), String> {
@@ -84,6 +116,10 @@ impl ServeConfig {
     }
 }
 
+fn limit_of(stage: Stage, configured: Option<Duration>) -> Duration {
+    configured.unwrap_or_else(|| stage.time_limit())
+}
+
 /// The production stage runner: `run_job_stage` on a blocking thread (the stages compute synchronously, and the
 /// HTTP side must stay responsive while they do).
 pub struct PipelineRunner {
@@ -91,11 +127,18 @@ pub struct PipelineRunner {
     jobs: Arc<FileJobStore>,
     gene_sets: Bytes,
     pause: Duration,
+    time_limit: Option<Duration>,
 }
 
 impl PipelineRunner {
     pub fn new(store: Arc<LocalStore>, jobs: Arc<FileJobStore>, gene_sets: Bytes) -> Self {
-        PipelineRunner { store, jobs, gene_sets, pause: Duration::ZERO }
+        PipelineRunner { store, jobs, gene_sets, pause: Duration::ZERO, time_limit: None }
+    }
+
+    /// Every stage's time limit (`None`: each stage's own).
+    pub fn with_time_limit(mut self, limit: Option<Duration>) -> Self {
+        self.time_limit = limit;
+        self
     }
 
     /// Wait `pause` before each stage ([`ServeConfig::stage_pause`]).
@@ -105,14 +148,25 @@ impl PipelineRunner {
     }
 }
 
-/// Run a future to completion on a blocking thread of the runtime.
-async fn on_blocking_thread<T: Send + 'static>(
+/// Run a future to completion on a blocking thread of the runtime, for at most `limit`: its computations see the
+/// deadline ([`with_deadline`]) and stop there; should one not (a blocking call deep in a library), the caller gets
+/// [`StageError::Timeout`] at the limit all the same and its worker slot is free again.
+pub async fn on_blocking_thread<T: Send + 'static>(
+    stage: Stage,
+    limit: Duration,
     work: impl std::future::Future<Output = Result<T, StageError>> + Send + 'static,
 ) -> Result<T, StageError> {
     let handle = tokio::runtime::Handle::current();
-    match tokio::task::spawn_blocking(move || handle.block_on(work)).await {
-        Ok(r) => r,
-        Err(e) => Err(StageError::Internal(format!("the stage stopped unexpectedly: {e}"))),
+    let deadline = Instant::now() + limit;
+    let thread = tokio::task::spawn_blocking(move || handle.block_on(with_deadline(deadline, work)));
+    // A moment's grace, so that a computation which noticed the deadline reports its own sentence first.
+    match tokio::time::timeout(limit + Duration::from_millis(500), thread).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(StageError::Internal(format!("the stage stopped unexpectedly: {e}"))),
+        Err(_) => {
+            tracing::error!(stage = stage.as_str(), limit_s = limit.as_secs(), "stage past its time limit abandoned");
+            Err(StageError::timed_out(stage, limit))
+        }
     }
 }
 
@@ -123,7 +177,7 @@ impl StageRunner for PipelineRunner {
         }
         let (store, jobs, gmt, job) =
             (Arc::clone(&self.store), Arc::clone(&self.jobs), self.gene_sets.clone(), job.clone());
-        on_blocking_thread(async move {
+        on_blocking_thread(stage, limit_of(stage, self.time_limit), async move {
             let store = WithBuiltinGeneSets::new(&*store, Some(gmt));
             run_job_stage(&store, &*jobs, &job, stage).await
         })
@@ -151,6 +205,10 @@ pub struct Service<R: StageRunner> {
     pub jobs: Arc<FileJobStore>,
     pub workflow: LocalWorkflow<Capped<R>, FileJobStore>,
     permits: Arc<Semaphore>,
+    /// Keys being uploaded right now (their job does not expire meanwhile).
+    uploading: Arc<Mutex<HashSet<String>>>,
+    /// The time limit of ingest (`None`: [`Stage::time_limit`]).
+    ingest_limit: Option<Duration>,
     token: Option<Arc<str>>,
 }
 
@@ -163,6 +221,8 @@ impl<R: StageRunner> Clone for Service<R> {
             jobs: Arc::clone(&self.jobs),
             workflow: self.workflow.clone(),
             permits: Arc::clone(&self.permits),
+            uploading: Arc::clone(&self.uploading),
+            ingest_limit: self.ingest_limit,
             token: self.token.clone(),
         }
     }
@@ -172,8 +232,12 @@ impl<R: StageRunner> Clone for Service<R> {
 pub fn open(config: &ServeConfig) -> Result<LocalService, String> {
     let (store, jobs) = open_stores(config)?;
     let runner = PipelineRunner::new(Arc::clone(&store), Arc::clone(&jobs), config.gene_sets.clone())
-        .with_pause(config.stage_pause);
-    Ok(Service::new(store, jobs, runner, config.workers, config.retry_interval_scale).with_token(config.token.clone()))
+        .with_pause(config.stage_pause)
+        .with_time_limit(config.stage_time_limit);
+    let mut service =
+        Service::new(store, jobs, runner, config.workers, config.retry_interval_scale).with_token(config.token.clone());
+    service.ingest_limit = config.stage_time_limit;
+    Ok(service)
 }
 
 /// The object and job stores of a data directory.
@@ -182,7 +246,17 @@ pub fn open_stores(config: &ServeConfig) -> Result<(Arc<LocalStore>, Arc<FileJob
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
     let secret = signing_secret(&dir.join("signing.key"))?;
     let store = Arc::new(LocalStore::new(dir.join("objects"), &config.public_url, secret));
+    let removed =
+        store.remove_partials().map_err(|e| format!("cannot clean {}: {e}", dir.join("objects").display()))?;
     let jobs = Arc::new(FileJobStore::open(dir.join("jobs")).map_err(|e| format!("cannot open the job store: {e}"))?);
+    let report = jobs.open_report();
+    if removed + report.partial_removed > 0 {
+        tracing::warn!(files = removed + report.partial_removed, "half-written files of an interrupted run removed");
+    }
+    for (file, reason) in &report.quarantined {
+        tracing::error!(file, reason, "damaged job file set aside in jobs/quarantine/");
+        eprintln!("proteo serve: the job file {file} {reason}; it was moved to jobs/quarantine/");
+    }
     Ok((store, jobs))
 }
 
@@ -222,7 +296,44 @@ impl<R: StageRunner> Service<R> {
         let permits = Arc::new(Semaphore::new(workers.max(1)));
         let runner = Capped { inner: runner, permits: Arc::clone(&permits) };
         let workflow = LocalWorkflow::new(machine, runner, Arc::clone(&jobs), interval_scale);
-        Service { store, jobs, workflow, permits, token: None }
+        Service { store, jobs, workflow, permits, uploading: Arc::default(), ingest_limit: None, token: None }
+    }
+
+    /// Mark FAILED (and delete the design of) every QUEUED job submitted more than `ttl` ago whose data file never
+    /// arrived and is not arriving now. Returns how many expired.
+    pub async fn expire_queued(&self, ttl: Duration) -> usize {
+        let now = proteo_jobs::now_ms();
+        let mut expired = 0;
+        for item in self.jobs.all() {
+            let overdue = now.saturating_sub(item.created_at) > ttl.as_millis() as u64;
+            if item.status != JobStatus::Queued || !overdue {
+                continue;
+            }
+            if self.uploading.lock().unwrap_or_else(|p| p.into_inner()).contains(&item.input_key)
+                || self.store.get(&item.input_key).await.is_ok()
+            {
+                continue;
+            }
+            let message = format!(
+                "No data file was uploaded within {} minutes of submitting the job, and its upload URL has expired; \
+                 submit the job again.",
+                ttl.as_secs().div_ceil(60)
+            );
+            let finish = Finish::Failed { error_type: "InvalidInput".into(), message };
+            match self.jobs.finish(&item.job_id, &finish, now).await {
+                Ok(()) => {
+                    expired += 1;
+                    if let Err(e) = self.store.remove_job(&item.job_id) {
+                        tracing::warn!(job_id = item.job_id, error = %e, "the expired job's files were not removed");
+                    }
+                }
+                Err(e) => tracing::warn!(job_id = item.job_id, error = %e, "expired job not marked FAILED"),
+            }
+        }
+        if expired > 0 {
+            tracing::info!(expired, "QUEUED jobs without an upload expired");
+        }
+        expired
     }
 
     /// Require `Authorization: Bearer <token>` on every API route (`None`: open, for loopback only).
@@ -254,7 +365,14 @@ impl<R: StageRunner> Service<R> {
             let (store, jobs, workflow, item) =
                 (Arc::clone(&self.store), Arc::clone(&self.jobs), self.workflow.clone(), item.clone());
             let permit = self.permits.acquire().await;
-            let result = on_blocking_thread(async move { ingest_job(&*store, &*jobs, &workflow, item).await }).await;
+            let limit = limit_of(Stage::Ingest, self.ingest_limit);
+            let result =
+                on_blocking_thread(
+                    Stage::Ingest,
+                    limit,
+                    async move { ingest_job(&*store, &*jobs, &workflow, item).await },
+                )
+                .await;
             drop(permit);
             match result {
                 Ok(()) => return,
@@ -317,10 +435,8 @@ impl<R: StageRunner> Service<R> {
     pub fn router(&self) -> Router {
         let api = proteo_api::router(ApiState::new(Arc::clone(&self.store), Arc::clone(&self.jobs)))
             .layer(middleware::from_fn_with_state(self.token.clone(), authenticate));
-        let files = Router::new()
-            .route("/files/{*key}", get(download::<R>).put(upload::<R>))
-            .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
-            .with_state(self.clone());
+        // Uploads are streamed to disk under their own size check (`upload`), so no body limit applies here.
+        let files = Router::new().route("/files/{*key}", get(download::<R>).put(upload::<R>)).with_state(self.clone());
         let page = Router::new()
             .route("/", get(|| async { asset("text/html; charset=utf-8", web::INDEX_HTML) }))
             .route("/index.html", get(|| async { asset("text/html; charset=utf-8", web::INDEX_HTML) }))
@@ -374,6 +490,8 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 #[derive(Deserialize)]
 struct Signed {
     expires: Option<u64>,
+    /// Upload URLs only: the exact size the job declared.
+    length: Option<u64>,
     signature: Option<String>,
 }
 
@@ -385,15 +503,36 @@ async fn upload<R: StageRunner>(
     State(service): State<Service<R>>,
     Path(key): Path<String>,
     Query(q): Query<Signed>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Response {
-    if let Err(e) = service.store.verify("PUT", &key, q.expires, q.signature.as_deref()) {
+    if let Err(e) = service.store.verify("PUT", &key, q.expires, q.length, q.signature.as_deref()) {
         return refused(StatusCode::FORBIDDEN, e.to_string());
     }
-    if let Err(e) = service.store.put(&key, body.to_vec(), "application/octet-stream").await {
-        return refused(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let Some(length) = q.length else {
+        return refused(StatusCode::FORBIDDEN, "the upload URL names no size; request a new URL from the API".into());
+    };
+    // An upload belongs to a job still waiting for it: a running job's input cannot be replaced under it.
+    if let Some(job_id) = keys::job_id_of(&key) {
+        if let Ok(Some(item)) = service.jobs.get(job_id).await {
+            if item.status != JobStatus::Queued {
+                return refused(
+                    StatusCode::CONFLICT,
+                    format!("job `{job_id}` is {}; its files can no longer be uploaded", item.status.as_str()),
+                );
+            }
+        }
     }
-    tracing::info!(key, bytes = body.len(), "upload stored");
+    if !service.uploading.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
+        return refused(StatusCode::CONFLICT, format!("`{key}` is being uploaded already"));
+    }
+    let received = upload::receive(&service.store, &key, &headers, body, length.min(MAX_UPLOAD_BYTES)).await;
+    service.uploading.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+    let bytes = match received {
+        Ok(n) => n,
+        Err(response) => return response,
+    };
+    tracing::info!(key, bytes, "upload stored");
     // Like the S3 notification: asynchronous, the upload's response does not wait for the analysis.
     service.spawn_upload(key);
     StatusCode::OK.into_response()
@@ -404,7 +543,7 @@ async fn download<R: StageRunner>(
     Path(key): Path<String>,
     Query(q): Query<Signed>,
 ) -> Response {
-    if let Err(e) = service.store.verify("GET", &key, q.expires, q.signature.as_deref()) {
+    if let Err(e) = service.store.verify("GET", &key, q.expires, q.length, q.signature.as_deref()) {
         return refused(StatusCode::FORBIDDEN, e.to_string());
     }
     match service.store.get(&key).await {
@@ -433,12 +572,22 @@ fn content_type(key: &str) -> &'static str {
     }
 }
 
-/// Bind, resume interrupted jobs, serve until Ctrl-C or SIGTERM.
+/// Bind, resume interrupted jobs, serve until Ctrl-C or SIGTERM. Returns within [`http::SHUTDOWN_GRACE`] of the
+/// signal; stages still computing are abandoned (their jobs are RUNNING on disk and resume at the next start).
 pub async fn serve(config: ServeConfig, addr: SocketAddr) -> Result<(), String> {
     config.check(addr)?;
     let service = open(&config)?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
     let resumed = service.resume_interrupted().await;
+    let sweeper = service.clone();
+    let ttl = config.queued_ttl;
+    tokio::spawn(async move {
+        loop {
+            sweeper.expire_queued(ttl).await;
+            tokio::time::sleep(EXPIRY_SWEEP.min(ttl)).await;
+        }
+    });
     let listing = service.jobs.all();
     tracing::info!(
         %addr,
@@ -457,7 +606,11 @@ pub async fn serve(config: ServeConfig, addr: SocketAddr) -> Result<(), String> 
         config.workers,
         if config.token.is_some() { "bearer token required" } else { "open to this machine only" }
     );
-    axum::serve(listener, service.router()).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())
+    let hosts = http::AllowedHosts::new(&config.public_url, bound);
+    let app = http::guarded(service.router(), Some(hosts), config.http);
+    http::serve(listener, app, config.http, shutdown_signal()).await;
+    tracing::info!("proteo serve stopped");
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -51,6 +51,59 @@ impl LocalStore {
         self
     }
 
+    /// Where an upload to `key` is written while it arrives (a unique `.partial` beside it: listings skip it, a
+    /// restart removes it) and where it goes once complete.
+    pub fn upload_paths(&self, key: &str) -> Result<(PathBuf, PathBuf), StoreError> {
+        self.confined(key)?;
+        let target = self.fs.path(key);
+        let io = |e: std::io::Error| StoreError::Transient { key: key.to_string(), message: e.to_string() };
+        std::fs::create_dir_all(target.parent().unwrap_or(&self.root)).map_err(io)?;
+        let mut name = target.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".{}.partial", uuid::Uuid::new_v4().simple()));
+        Ok((target.with_file_name(name), target))
+    }
+
+    /// Move a completed upload into place (the rename is atomic; the directory is synced so it survives a crash).
+    pub fn commit_upload(&self, tmp: &Path, target: &Path) -> std::io::Result<()> {
+        std::fs::rename(tmp, target)?;
+        std::fs::File::open(target.parent().unwrap_or(&self.root))?.sync_all()
+    }
+
+    /// Remove the half-written files (`*.partial`) a crash left below the root. Returns how many.
+    pub fn remove_partials(&self) -> std::io::Result<usize> {
+        let mut removed = 0;
+        let mut pending = vec![self.root.clone()];
+        while let Some(dir) = pending.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let path = entry.path();
+                if entry.file_type()?.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_some_and(|x| x == "partial") {
+                    std::fs::remove_file(&path)?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Delete every object of a job (an expired job's design); a job id that is not one deletes nothing.
+    pub fn remove_job(&self, job_id: &str) -> std::io::Result<()> {
+        if !proteo_jobs::keys::valid_job_id(job_id) {
+            return Ok(());
+        }
+        match std::fs::remove_dir_all(self.root.join("jobs").join(job_id)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Only relative keys made of normal segments are accepted: `jobs/<id>/input/x.txt`, never `/etc/x` or `../x`.
     pub fn valid_key(key: &str) -> bool {
         !key.is_empty()
@@ -68,29 +121,35 @@ impl LocalStore {
         }
     }
 
-    fn signature(&self, method: &str, key: &str, expires: u64) -> String {
+    fn signature(&self, method: &str, key: &str, expires: u64, length: Option<u64>) -> String {
         let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any length");
         mac.update(format!("{method}\n{key}\n{expires}").as_bytes());
+        if let Some(length) = length {
+            mac.update(format!("\n{length}").as_bytes());
+        }
         hex(&mac.finalize().into_bytes())
     }
 
-    fn sign(&self, method: &str, key: &str, ttl_seconds: u64) -> Result<String, StoreError> {
+    fn sign(&self, method: &str, key: &str, ttl_seconds: u64, length: Option<u64>) -> Result<String, StoreError> {
         self.confined(key)?;
         let expires = (self.clock)() / 1000 + ttl_seconds;
-        let signature = self.signature(method, key, expires);
-        Ok(format!("{}/files/{}?expires={expires}&signature={signature}", self.public_url, encode_path(key)))
+        let signature = self.signature(method, key, expires, length);
+        let length = length.map(|n| format!("&length={n}")).unwrap_or_default();
+        Ok(format!("{}/files/{}?expires={expires}{length}&signature={signature}", self.public_url, encode_path(key)))
     }
 
-    /// Check a `/files/<key>` request's `expires` and `signature` for `method` (`GET` or `PUT`).
+    /// Check a `/files/<key>` request's `expires`, `length` (signed into upload URLs: the only size accepted) and
+    /// `signature` for `method` (`GET` or `PUT`).
     pub fn verify(
         &self,
         method: &str,
         key: &str,
         expires: Option<u64>,
+        length: Option<u64>,
         signature: Option<&str>,
     ) -> Result<(), SignatureError> {
         let (Some(expires), Some(signature)) = (expires, signature) else { return Err(SignatureError::Missing) };
-        let expected = self.signature(method, key, expires);
+        let expected = self.signature(method, key, expires, length);
         // Compare digests of both, so the comparison takes the same time wherever the strings differ.
         if Sha256::digest(expected.as_bytes()) != Sha256::digest(signature.as_bytes()) {
             return Err(SignatureError::Mismatch);
@@ -132,12 +191,12 @@ impl ObjectStore for LocalStore {
 }
 
 impl Presigner for LocalStore {
-    async fn presign_put(&self, key: &str, ttl_seconds: u64) -> Result<String, StoreError> {
-        self.sign("PUT", key, ttl_seconds)
+    async fn presign_put(&self, key: &str, ttl_seconds: u64, content_length: u64) -> Result<String, StoreError> {
+        self.sign("PUT", key, ttl_seconds, Some(content_length))
     }
 
     async fn presign_get(&self, key: &str, ttl_seconds: u64) -> Result<String, StoreError> {
-        self.sign("GET", key, ttl_seconds)
+        self.sign("GET", key, ttl_seconds, None)
     }
 }
 
@@ -195,7 +254,7 @@ mod tests {
 
     #[test]
     fn keys_cannot_leave_the_directory() {
-        for bad in ["", "/etc/passwd", "../x", "jobs/../../x", "a//b", "a/./b", "a\\b", "jobs/a/"] {
+        for bad in ["", "/etc/passwd", "../x", "jobs/../../x", "a//b", "a/./b", "a\\b", "jobs/a/", "a\0b", "..", "."] {
             assert!(!LocalStore::valid_key(bad), "{bad:?} accepted");
         }
         for good in ["jobs/abc/input/proteinGroups.txt", "jobs/abc/report.html", "x", "my data (2).txt"] {
@@ -207,28 +266,28 @@ mod tests {
     async fn signed_urls_verify_for_their_method_and_key_until_they_expire() {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
-        let url = s.presign_put("jobs/a/input/my file.txt", 900).await.unwrap();
+        let url = s.presign_put("jobs/a/input/my file.txt", 900, 42).await.unwrap();
         assert!(
-            url.starts_with("http://127.0.0.1:9/files/jobs/a/input/my%20file.txt?expires=1700000900&signature="),
+            url.starts_with(
+                "http://127.0.0.1:9/files/jobs/a/input/my%20file.txt?expires=1700000900&length=42&signature="
+            ),
             "{url}"
         );
         let sig = url.rsplit_once("signature=").unwrap().1;
-        assert_eq!(s.verify("PUT", "jobs/a/input/my file.txt", Some(1_700_000_900), Some(sig)), Ok(()));
+        let key = "jobs/a/input/my file.txt";
+        assert_eq!(s.verify("PUT", key, Some(1_700_000_900), Some(42), Some(sig)), Ok(()));
+        assert_eq!(s.verify("GET", key, Some(1_700_000_900), Some(42), Some(sig)), Err(SignatureError::Mismatch));
         assert_eq!(
-            s.verify("GET", "jobs/a/input/my file.txt", Some(1_700_000_900), Some(sig)),
+            s.verify("PUT", "jobs/b/input/my file.txt", Some(1_700_000_900), Some(42), Some(sig)),
             Err(SignatureError::Mismatch)
         );
-        assert_eq!(
-            s.verify("PUT", "jobs/b/input/my file.txt", Some(1_700_000_900), Some(sig)),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            s.verify("PUT", "jobs/a/input/my file.txt", Some(1_700_000_901), Some(sig)),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(s.verify("PUT", "jobs/a/input/my file.txt", None, Some(sig)), Err(SignatureError::Missing));
-        let old = s.signature("PUT", "k", 1_699_999_990);
-        assert_eq!(s.verify("PUT", "k", Some(1_699_999_990), Some(&old)), Err(SignatureError::Expired(10)));
+        assert_eq!(s.verify("PUT", key, Some(1_700_000_901), Some(42), Some(sig)), Err(SignatureError::Mismatch));
+        // The size is signed: another length (or none) does not verify.
+        assert_eq!(s.verify("PUT", key, Some(1_700_000_900), Some(43), Some(sig)), Err(SignatureError::Mismatch));
+        assert_eq!(s.verify("PUT", key, Some(1_700_000_900), None, Some(sig)), Err(SignatureError::Mismatch));
+        assert_eq!(s.verify("PUT", key, None, Some(42), Some(sig)), Err(SignatureError::Missing));
+        let old = s.signature("PUT", "k", 1_699_999_990, None);
+        assert_eq!(s.verify("PUT", "k", Some(1_699_999_990), None, Some(&old)), Err(SignatureError::Expired(10)));
         assert!(s.presign_get("../x", 900).await.is_err());
     }
 

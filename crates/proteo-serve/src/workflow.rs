@@ -302,6 +302,7 @@ impl<R: StageRunner, J: JobStore> Inner<R, J> {
                         c.next.clone()
                     }
                     None => {
+                        let cause = proteo_jobs::limits::message(&cause);
                         tracing::error!(job_id = %id, state = %current, error, cause, "execution failed (uncaught)");
                         return;
                     }

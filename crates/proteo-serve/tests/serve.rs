@@ -25,14 +25,10 @@ fn repo(rel: &str) -> PathBuf {
 }
 
 fn config(dir: &Path, workers: usize) -> ServeConfig {
+    let gmt = std::fs::read(repo("data/gene_sets/go_bp_human_uniprot.gmt.gz")).unwrap();
     ServeConfig {
-        data_dir: dir.to_path_buf(),
-        public_url: PUBLIC_URL.into(),
-        workers,
-        gene_sets: std::fs::read(repo("data/gene_sets/go_bp_human_uniprot.gmt.gz")).unwrap().into(),
         retry_interval_scale: 0.001,
-        stage_pause: std::time::Duration::ZERO,
-        token: None,
+        ..ServeConfig::new(dir.to_path_buf(), PUBLIC_URL.into(), workers, gmt.into())
     }
 }
 
@@ -66,11 +62,16 @@ fn example_design() -> String {
     std::fs::read_to_string(repo("data/example/experimental_design.tsv")).unwrap()
 }
 
-/// POST /jobs; returns (job id, upload URL).
+/// POST /jobs for an upload of the bundled example's size; returns (job id, upload URL).
 async fn submit(app: &Router, file_name: &str, params: Value) -> (String, String) {
-    let (status, body) =
-        json_call(app, "POST", "/jobs", json!({"fileName": file_name, "design": example_design(), "params": params}))
-            .await;
+    let size = std::fs::metadata(repo("data/example/proteinGroups.txt")).unwrap().len();
+    submit_sized(app, file_name, size, params).await
+}
+
+/// POST /jobs declaring an upload of `size` bytes; returns (job id, upload URL).
+async fn submit_sized(app: &Router, file_name: &str, size: u64, params: Value) -> (String, String) {
+    let request = json!({"fileName": file_name, "fileSize": size, "design": example_design(), "params": params});
+    let (status, body) = json_call(app, "POST", "/jobs", request).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     (body["jobId"].as_str().unwrap().to_string(), body["uploadUrl"].as_str().unwrap().to_string())
 }
@@ -139,8 +140,8 @@ async fn malformed_input_ends_failed_with_the_readers_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let svc = service(dir.path(), 2, |r| r);
     let app = svc.router();
-    let (job_id, upload_url) = submit(&app, "broken.txt", json!({})).await;
     let text = "Protein IDs\tGene names\tLFQ intensity H1\tLFQ intensity H2\nP1\tG1\t5\n";
+    let (job_id, upload_url) = submit_sized(&app, "broken.txt", text.len() as u64, json!({})).await;
     assert_eq!(call(&app, "PUT", &upload_url, text.as_bytes().to_vec()).await.0, StatusCode::OK);
     let (done, _) = wait(&app, &job_id).await;
     assert_eq!((done["status"].as_str(), done["errorType"].as_str()), (Some("FAILED"), Some("InvalidInput")), "{done}");
@@ -279,29 +280,319 @@ impl StageRunner for Sleepy {
     }
 }
 
+/// `n` jobs `<prefix>-<i>`, ingested (RUNNING at ingest), run from QC to the end at once; returns when all ended.
+async fn run_ingested_jobs<R: StageRunner>(svc: &Service<R>, prefix: &str, n: u64) {
+    let mut handles = Vec::new();
+    for i in 0..n {
+        let id = format!("{prefix}-{i}");
+        let record = JobRecord::queued(&id, "api", &format!("uploads/api/{id}/x.txt"), "d", json!({}), i)
+            .owned_by(proteo_serve::LOCAL_OWNER);
+        svc.jobs.create(&record).await.unwrap();
+        svc.jobs.progress(&id, "ingest", 10, "ingested", i).await.unwrap();
+        let spec = proteo_pipeline::execution::job_spec(&record).unwrap();
+        handles.push(svc.workflow.resume(spec, Stage::Qc).unwrap());
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stage_runs_beyond_the_cap_wait_their_turn() {
     for workers in [1, 2] {
         let dir = tempfile::tempdir().unwrap();
         let most = Arc::new(AtomicUsize::new(0));
         let svc = service(dir.path(), workers, |_| Sleepy { running: AtomicUsize::new(0), most: Arc::clone(&most) });
-        let mut handles = Vec::new();
-        for i in 0..5 {
-            let id = format!("job-{i}");
-            let record = JobRecord::queued(&id, "api", &format!("uploads/api/{id}/x.txt"), "d", json!({}), i)
-                .owned_by(proteo_serve::LOCAL_OWNER);
-            svc.jobs.create(&record).await.unwrap();
-            svc.jobs.progress(&id, "ingest", 10, "ingested", i).await.unwrap();
-            let spec = proteo_pipeline::execution::job_spec(&record).unwrap();
-            handles.push(svc.workflow.resume(spec, Stage::Qc).unwrap());
-        }
-        for h in handles {
-            h.await.unwrap();
-        }
+        run_ingested_jobs(&svc, "job", 5).await;
         assert_eq!(most.load(Ordering::SeqCst), workers, "cap {workers}");
         let listing = svc.jobs.list(proteo_serve::LOCAL_OWNER, 10).await.unwrap();
         assert_eq!(listing.counts["SUCCEEDED"], 5, "{:?}", listing.counts);
     }
+}
+
+/// A job naming gene sets that are not its own: at the door (400) and, for a job stored another way (a drop-in,
+/// an old record), where they are read (FAILED, the other file never read or quoted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_reads_only_its_own_keys_and_the_shipped_gene_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path(), 2, |r| r);
+    let app = svc.router();
+    let (victim, url) = submit(&app, "proteinGroups.txt", json!({})).await;
+    call(&app, "PUT", &url, std::fs::read(repo("data/example/proteinGroups.txt")).unwrap()).await;
+    assert_eq!(wait(&app, &victim).await.0["status"], "SUCCEEDED");
+    let other = proteo_jobs::keys::upload_key(&victim, "proteinGroups.txt");
+    let probes = [
+        other.clone(),
+        format!("jobs/{victim}/de/results.parquet"),
+        "jobs/".into(),
+        "signing.key".into(),
+        "../signing.key".into(),
+        "/etc/passwd".into(),
+        format!("upload:../../{victim}/proteinGroups.txt"),
+        "upload:%2e%2e%2fsigning.key".into(),
+        "upload:..\\signing.key".into(),
+        "upload:x\u{0}y".into(),
+        "builtin:../../signing.key".into(),
+        format!("{}/objects/{other}", dir.path().display()),
+    ];
+    for probe in &probes {
+        let (status, body) = json_call(
+            &app,
+            "POST",
+            "/jobs",
+            json!({"fileName": "x.txt", "fileSize": 10, "design": example_design(),
+                   "params": {"pathway": {"gene_sets": probe}}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{probe}: {body}");
+        assert!(body["error"].as_str().unwrap().contains("params.pathway.gene_sets"), "{probe}: {body}");
+    }
+    // A record that reached the store without the API's check (as an old or hand-made item would).
+    for probe in &probes {
+        let id = uuid::Uuid::new_v4().to_string();
+        let input = proteo_jobs::keys::upload_key(&id, "proteinGroups.txt");
+        let params = json!({"pathway": {"gene_sets": probe}});
+        let record = JobRecord::queued(&id, "api", &input, &proteo_jobs::keys::design_key(&id), params, 1)
+            .owned_by(proteo_serve::LOCAL_OWNER);
+        svc.jobs.create(&record).await.unwrap();
+        svc.store.put(&record.design_key, example_design().into_bytes(), "").await.unwrap();
+        svc.store.put(&input, std::fs::read(repo("data/example/proteinGroups.txt")).unwrap(), "").await.unwrap();
+        svc.on_upload(&input).await;
+        let (done, _) = wait(&app, &id).await;
+        assert_eq!((done["status"].as_str(), done["errorType"].as_str()), (Some("FAILED"), Some("InvalidInput")));
+        let error = done["error"].as_str().unwrap();
+        assert!(error.contains("params.pathway.gene_sets"), "{probe}: {error}");
+        assert!(!error.contains("Protein IDs") && !error.contains("PAR1"), "{probe} leaked a file: {error}");
+        // A spec handed straight to the pathway stage (past ingest) is refused there too.
+        let mut spec =
+            proteo_pipeline::execution::job_spec(&JobRecord { params: json!({}), ..record.clone() }).unwrap();
+        spec.params.pathway.gene_sets = probe.clone();
+        let store = WithBuiltinGeneSets::new(&*svc.store, None);
+        let e = run_job_stage(&store, &*svc.jobs, &spec, Stage::Pathway).await.unwrap_err();
+        assert_eq!(e.error_type(), "InvalidInput", "{probe}: {e}");
+    }
+    // Unsigned or traversing file routes never serve the store's files.
+    for path in
+        ["/files/signing.key", "/files/..%2fsigning.key", "/files/jobs/%2e%2e/%2e%2e/signing.key", "/files//etc/passwd"]
+    {
+        let (status, _, body) = call(&app, "GET", path, vec![]).await;
+        assert!(matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{path}: {status}");
+        assert!(!body.is_empty() && body.len() < 400, "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gene_sets_uploaded_with_the_job_are_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path(), 2, |r| r);
+    let app = svc.router();
+    let (status, created) = json_call(
+        &app,
+        "POST",
+        "/jobs",
+        json!({"fileName": "proteinGroups.txt", "fileSize": std::fs::metadata(repo("data/example/proteinGroups.txt")).unwrap().len(),
+               "design": example_design(), "geneSetsFileName": "go.gmt.gz",
+               "geneSetsFileSize": std::fs::metadata(repo("data/gene_sets/go_bp_human_uniprot.gmt.gz")).unwrap().len()}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["jobId"].as_str().unwrap();
+    let sets_url = created["geneSetsUploadUrl"].as_str().unwrap();
+    assert!(sets_url.contains(&format!("/files/{}?", proteo_jobs::keys::upload_key(id, "go.gmt.gz"))), "{sets_url}");
+    let gmt = std::fs::read(repo("data/gene_sets/go_bp_human_uniprot.gmt.gz")).unwrap();
+    assert_eq!(call(&app, "PUT", sets_url, gmt).await.0, StatusCode::OK);
+    let data = std::fs::read(repo("data/example/proteinGroups.txt")).unwrap();
+    assert_eq!(call(&app, "PUT", created["uploadUrl"].as_str().unwrap(), data).await.0, StatusCode::OK);
+    let (done, _) = wait(&app, id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["summary"]["geneSets"], "go.gmt.gz");
+
+    // Without its gene sets uploaded first, the job fails at ingest with what to do.
+    let (status, created) = json_call(
+        &app,
+        "POST",
+        "/jobs",
+        json!({"fileName": "proteinGroups.txt", "fileSize": std::fs::metadata(repo("data/example/proteinGroups.txt")).unwrap().len(),
+               "design": example_design(), "geneSetsFileName": "mine.gmt", "geneSetsFileSize": 100}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let data = std::fs::read(repo("data/example/proteinGroups.txt")).unwrap();
+    call(&app, "PUT", created["uploadUrl"].as_str().unwrap(), data).await;
+    let (done, _) = wait(&app, created["jobId"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "FAILED");
+    assert!(done["error"].as_str().unwrap().contains("`mine.gmt`"), "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cross_site_text_plain_post_creates_no_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path(), 1, |r| r);
+    let app = svc.router();
+    let body = serde_json::to_vec(&json!({"fileName": "x.txt", "fileSize": 10, "design": example_design()})).unwrap();
+    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+        let req =
+            Request::builder().method("POST").uri("/jobs").header("content-type", ct).body(Body::from(body.clone()));
+        let res = app.clone().oneshot(req.unwrap()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}");
+    }
+    assert!(svc.jobs.all().is_empty(), "a job was created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_and_the_api_answer_only_to_their_own_host_with_security_headers() {
+    use proteo_serve::http::{guarded, AllowedHosts, HttpLimits, PAGE_CSP, REPORT_CSP};
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path(), 1, |r| r);
+    let hosts = AllowedHosts::new(PUBLIC_URL, "127.0.0.1:8080".parse().unwrap());
+    let app = guarded(svc.router(), Some(hosts), HttpLimits::default());
+    let get = |host: &'static str, uri: &'static str| {
+        let app = app.clone();
+        async move {
+            let req = Request::builder().uri(uri).header("host", host).body(Body::empty()).unwrap();
+            app.oneshot(req).await.unwrap()
+        }
+    };
+    // DNS rebinding: the attacker's name in Host.
+    for uri in ["/", "/jobs"] {
+        let res = get("rebind.attacker.example:8080", uri).await;
+        assert_eq!(res.status(), StatusCode::MISDIRECTED_REQUEST, "{uri}");
+    }
+    let res = get("127.0.0.1:8080", "/").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let h = res.headers();
+    assert_eq!(h["content-security-policy"], PAGE_CSP);
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(get("localhost:8080", "/jobs").await.status(), StatusCode::OK);
+
+    // The report is framed by the page only, and its scripts can fetch nothing.
+    let (id, url) = submit(&app_with_host(&app), "proteinGroups.txt", json!({})).await;
+    call(&app_with_host(&app), "PUT", &url, std::fs::read(repo("data/example/proteinGroups.txt")).unwrap()).await;
+    let (done, _) = wait(&app_with_host(&app), &id).await;
+    let (_, headers, _) =
+        call(&app_with_host(&app), "GET", done["results"]["report.html"].as_str().unwrap(), vec![]).await;
+    let req = Request::builder()
+        .uri(headers["location"].to_str().unwrap().strip_prefix(PUBLIC_URL).unwrap())
+        .header("host", "127.0.0.1:8080")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-security-policy"], REPORT_CSP);
+    assert_eq!(res.headers()["x-frame-options"], "SAMEORIGIN");
+}
+
+/// `app` with a Host header added to every request (the guarded router refuses requests without one).
+fn app_with_host(app: &Router) -> Router {
+    app.clone().layer(axum::middleware::map_request(|mut req: Request<Body>| async move {
+        req.headers_mut().insert("host", "127.0.0.1:8080".parse().unwrap());
+        req
+    }))
+}
+
+/// Lets the wedged threads end once the test is done (a runtime waits for its blocking threads when dropped).
+static RELEASE_WEDGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A stage that does not return until released and ignores every deadline (a blocking call deep in a library).
+struct Wedged;
+
+impl StageRunner for Wedged {
+    async fn run(&self, stage: Stage, _: &JobSpec) -> Result<Vec<String>, StageError> {
+        proteo_serve::on_blocking_thread(stage, Duration::from_millis(300), async {
+            while !RELEASE_WEDGED.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(vec![])
+        })
+        .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wedged_stage_fails_its_job_at_the_time_limit_and_frees_its_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path(), 1, |_| Wedged);
+    let started = Instant::now();
+    run_ingested_jobs(&svc, "wedge", 3).await;
+    // One worker, three wedged jobs: each failed at its limit in turn; none waited for another's thread.
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    for i in 0..3 {
+        let r = svc.jobs.get(&format!("wedge-{i}")).await.unwrap().unwrap();
+        assert_eq!((r.status, r.error_type.as_deref()), (JobStatus::Failed, Some("Timeout")));
+        assert!(r.error.as_deref().unwrap().contains("did not finish within"), "{:?}", r.error);
+    }
+    // A timed-out job is FAILED on disk: a restart does not resume it into another wedge.
+    let again = service(dir.path(), 1, |_| Wedged);
+    assert_eq!(again.resume_interrupted().await, 0);
+    RELEASE_WEDGED.store(true, Ordering::SeqCst);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_stage_past_its_limit_stops_computing_with_a_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), 1);
+    let (store, jobs) = open_stores(&config).unwrap();
+    let runner = PipelineRunner::new(Arc::clone(&store), Arc::clone(&jobs), config.gene_sets.clone())
+        .with_time_limit(Some(Duration::from_millis(1)));
+    let svc = Service::new(store, jobs, runner, 1, config.retry_interval_scale);
+    let app = svc.router();
+    let (id, url) = submit(&app, "proteinGroups.txt", json!({})).await;
+    // Ingest is not under the runner's limit here (Service::new); QC is.
+    call(&app, "PUT", &url, std::fs::read(repo("data/example/proteinGroups.txt")).unwrap()).await;
+    let (done, _) = wait(&app, &id).await;
+    assert_eq!((done["status"].as_str(), done["errorType"].as_str()), (Some("FAILED"), Some("Timeout")), "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_jobs_whose_upload_never_came_expire_and_lose_their_design() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path(), 1, |r| r);
+    let app = svc.router();
+    let (abandoned, _) = submit(&app, "proteinGroups.txt", json!({})).await;
+    let (uploaded, url) = submit(&app, "proteinGroups.txt", json!({})).await;
+    assert_eq!(svc.expire_queued(Duration::from_secs(3600)).await, 0, "nothing is overdue yet");
+    svc.store.put(&proteo_jobs::keys::upload_key(&uploaded, "proteinGroups.txt"), b"x".to_vec(), "").await.unwrap();
+    assert_eq!(svc.expire_queued(Duration::ZERO).await, 1);
+    let (_, body) = json_call(&app, "GET", &format!("/jobs/{abandoned}"), Value::Null).await;
+    assert_eq!(body["status"], "FAILED");
+    assert!(body["error"].as_str().unwrap().contains("No data file was uploaded"), "{body}");
+    assert!(!dir.path().join(format!("objects/jobs/{abandoned}")).exists(), "the design is still on disk");
+    let (_, body) = json_call(&app, "GET", &format!("/jobs/{uploaded}"), Value::Null).await;
+    assert_eq!(body["status"], "QUEUED", "a job with its upload in place does not expire");
+    let _ = url;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_upload_over_the_limit_is_refused_before_its_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path(), 1, |r| r);
+    let app = svc.router();
+    let (_, url) = submit_sized(&app, "big.txt", 1000, json!({})).await;
+    let req = Request::builder()
+        .method("PUT")
+        .uri(url.strip_prefix(PUBLIC_URL).unwrap())
+        .header("content-length", (3u64 << 30).to_string())
+        .body(Body::empty())
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("split the samples"), "{}", String::from_utf8_lossy(&body));
+    // At the door: a declared size over the limit gets no job and no URL.
+    let (status, body) = json_call(
+        &app,
+        "POST",
+        "/jobs",
+        json!({"fileName": "big.txt", "fileSize": 3u64 << 30, "design": example_design()}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    // A body of another size than declared is refused, and leaves no file.
+    let (id, url) = submit_sized(&app, "short.txt", 1000, json!({})).await;
+    let (status, _, body) = call(&app, "PUT", &url, b"12345".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&body));
+    assert!(!dir.path().join(format!("objects/{}", proteo_jobs::keys::upload_key(&id, "short.txt"))).exists());
 }
 
 #[tokio::test]

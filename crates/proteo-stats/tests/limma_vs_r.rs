@@ -26,7 +26,7 @@ const SMALLEST_P: f64 = 1e-300;
 fn run(case: &Case, opts: &EbayesOptions) -> (LinearModelFit, proteo_stats::limma::EbayesResult) {
     let fit = lm_fit(&case.values, case.n_samples, &case.design).expect("lm_fit");
     let fit = match &case.contrasts {
-        Some(c) => contrasts_fit(&fit, c),
+        Some(c) => contrasts_fit(&fit, c).unwrap(),
         None => fit,
     };
     let eb = ebayes(&fit, opts).expect("ebayes");
@@ -126,7 +126,8 @@ fn trend_predicts_prior_for_proteins_without_residual_df() {
 fn trend_refuses_a_protein_without_values() {
     let case = Case::load("three_groups");
     let fit =
-        contrasts_fit(&lm_fit(&case.values, case.n_samples, &case.design).unwrap(), case.contrasts.as_ref().unwrap());
+        contrasts_fit(&lm_fit(&case.values, case.n_samples, &case.design).unwrap(), case.contrasts.as_ref().unwrap())
+            .unwrap();
     let err = ebayes(&fit, &EbayesOptions { trend: true, robust: false }).unwrap_err();
     assert!(matches!(err, LimmaError::TrendCovariateMissing { protein: 2 }), "{err}");
 }
@@ -243,7 +244,8 @@ fn robust_with_fewer_than_ten_proteins_is_the_plain_fit() {
 fn robust_trend_refuses_a_protein_without_values() {
     let case = Case::load("three_groups");
     let fit =
-        contrasts_fit(&lm_fit(&case.values, case.n_samples, &case.design).unwrap(), case.contrasts.as_ref().unwrap());
+        contrasts_fit(&lm_fit(&case.values, case.n_samples, &case.design).unwrap(), case.contrasts.as_ref().unwrap())
+            .unwrap();
     let err = ebayes(&fit, &ROBUST_TREND).unwrap_err();
     assert!(matches!(err, LimmaError::TrendCovariateMissing { protein: 2 }), "{err}");
 }

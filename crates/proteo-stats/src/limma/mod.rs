@@ -70,6 +70,14 @@ pub enum LimmaError {
         "robust empirical Bayes cannot be used: at least half of the residual variances are zero; use robust = false"
     )]
     RobustVariancesMostlyZero,
+    #[error("the contrast matrix has {rows} rows but the fit has {n_coef} coefficients; they must match")]
+    ContrastRows { rows: usize, n_coef: usize },
+    #[error("the contrast matrix contains missing or infinite weights")]
+    NonFiniteContrasts,
+    #[error(
+        "the coefficients' correlation matrix is not positive definite (the design's columns are numerically dependent), so the contrasts cannot be estimated"
+    )]
+    CoefficientCorrelation,
 }
 
 /// What `lmFit` (and `contrasts.fit`) return, in limma's terms.
@@ -264,13 +272,15 @@ fn cov2cor(cov: &DMatrix<f64>) -> DMatrix<f64> {
     DMatrix::from_fn(cov.nrows(), cov.ncols(), |i, j| cov[(i, j)] / (d[i] * d[j]))
 }
 
-/// limma `contrasts.fit(fit, contrasts)`, `contrasts` being n_coef × n_contrasts.
-///
-/// # Panics
-/// If `contrasts` does not have one row per coefficient or contains non-finite values (limma stops too).
-pub fn contrasts_fit(fit: &LinearModelFit, contrasts: &DMatrix<f64>) -> LinearModelFit {
-    assert_eq!(contrasts.nrows(), fit.n_coef, "the contrast matrix must have one row per coefficient of the fit");
-    assert!(contrasts.iter().all(|v| v.is_finite()), "contrasts must be finite");
+/// limma `contrasts.fit(fit, contrasts)`, `contrasts` being n_coef × n_contrasts. Refused (as limma stops) when
+/// `contrasts` does not have one row per coefficient or contains non-finite weights.
+pub fn contrasts_fit(fit: &LinearModelFit, contrasts: &DMatrix<f64>) -> Result<LinearModelFit, LimmaError> {
+    if contrasts.nrows() != fit.n_coef {
+        return Err(LimmaError::ContrastRows { rows: contrasts.nrows(), n_coef: fit.n_coef });
+    }
+    if !contrasts.iter().all(|v| v.is_finite()) {
+        return Err(LimmaError::NonFiniteContrasts);
+    }
     let ng = fit.n_genes;
     let m = contrasts.ncols();
     let keep: Vec<usize> = (0..fit.n_coef).filter(|&k| (0..m).any(|j| contrasts[(k, j)] != 0.0)).collect();
@@ -303,11 +313,7 @@ pub fn contrasts_fit(fit: &LinearModelFit, contrasts: &DMatrix<f64>) -> LinearMo
     let rchol: Vec<f64> = if orthog || q == 0 {
         Vec::new()
     } else {
-        let l = cor
-            .clone()
-            .cholesky()
-            .expect("the coefficient correlation matrix of a full-rank design is positive definite")
-            .unpack();
+        let l = cor.clone().cholesky().ok_or(LimmaError::CoefficientCorrelation)?.unpack();
         let mut r = vec![0.0; q * q];
         for i in 0..q {
             for k in i..q {
@@ -351,7 +357,7 @@ pub fn contrasts_fit(fit: &LinearModelFit, contrasts: &DMatrix<f64>) -> LinearMo
             }
         }
     }
-    LinearModelFit {
+    Ok(LinearModelFit {
         n_genes: ng,
         n_coef: m,
         coefficients,
@@ -360,7 +366,7 @@ pub fn contrasts_fit(fit: &LinearModelFit, contrasts: &DMatrix<f64>) -> LinearMo
         df_residual: fit.df_residual.clone(),
         amean: fit.amean.clone(),
         cov_coefficients: cov_out,
-    }
+    })
 }
 
 /// t distributions by df: proteins share a handful of total df (residual df + prior df), and a
