@@ -832,12 +832,7 @@ fn centred_complete_rows(m: &[f64], n_proteins: usize, ns: usize) -> Vec<Vec<f64
 
 /// Scores and % variance from per-component eigenvalues λ (variance × (proteins − 1) scale) and sample vectors, in
 /// descending order of λ; `total` is the trace of the Gram matrix.
-fn pca_from_components(
-    components: &[(f64, Vec<f64>)],
-    total: f64,
-    ns: usize,
-    proteins_used: usize,
-) -> Pca {
+fn pca_from_components(components: &[(f64, Vec<f64>)], total: f64, ns: usize, proteins_used: usize) -> Pca {
     let mut scores = vec![f64::NAN; ns * PCA_COMPONENTS];
     let mut variance_pct = vec![f64::NAN; PCA_COMPONENTS];
     for (c, (lambda, v)) in components.iter().take(PCA_COMPONENTS).enumerate() {

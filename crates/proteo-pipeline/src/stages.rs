@@ -7,9 +7,7 @@ use proteo_core::de::{run_de, DeOutput};
 use proteo_core::input::{align_to_design, read_design, read_intensities};
 use proteo_core::model::{Design, IntensityTable, SampleInfo};
 use proteo_core::pathway::{Enricher, GeneSets};
-use proteo_core::qc::{
-    correlation_rule, exclude_samples, pca_method, run_qc, QcResult, OUTLIER_RULE, PCA_COMPONENTS,
-};
+use proteo_core::qc::{correlation_rule, exclude_samples, pca_method, run_qc, QcResult, OUTLIER_RULE, PCA_COMPONENTS};
 use proteo_core::reference::{ReferenceSet, ReferenceSpec};
 use proteo_core::tables::{round_mantissa, Table, TableBuilder, TableError, STORED_MANTISSA_BITS};
 

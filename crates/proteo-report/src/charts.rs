@@ -928,9 +928,10 @@ mod tests {
             let groups: Vec<String> = ["A", "A", "B", "B"].map(String::from).to_vec();
             let extreme = vec![f64::MAX, -f64::MAX, f64::NAN, f64::INFINITY, 1e-320, 0.0, 20.0];
             let data: Vec<Vec<f64>> = (0..4).map(|_| extreme.clone()).collect();
-            box_plots("box", &names, &groups, &data).unwrap();
+            box_plots("box", "log2 intensity", &names, &groups, &data).unwrap();
             sample_bars("bars", "x", &names, &groups, &[f64::MAX, 1.0, f64::NAN, 2.0]).unwrap();
-            pca(&names, &groups, &[f64::MAX, -f64::MAX, 0.0, 1.0], &[1.0, f64::MAX, 0.0, -1.0], (50.0, 20.0)).unwrap();
+            pca(&names, &groups, &[f64::MAX, -f64::MAX, 0.0, 1.0], &[1.0, f64::MAX, 0.0, -1.0], (50.0, 20.0), true)
+                .unwrap();
             let points: Vec<VolcanoPoint> = [f64::MAX, -f64::MAX, 1.0, f64::NAN]
                 .iter()
                 .map(|&l| VolcanoPoint { log2fc: l, p: 1e-300, class: 1, label: Some("G".into()) })

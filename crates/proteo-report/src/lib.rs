@@ -428,7 +428,13 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
     } else {
         let (title, desc) = ("Proteins identified per sample, by group", "proteins identified");
         body.push_str(&charts::box_plots(title, desc, &uniq, &uniq, &by_group(&ident))?);
-        body.push_str(&charts::box_plots("Missing values per sample, by group", "% missing", &uniq, &uniq, &by_group(&miss))?);
+        body.push_str(&charts::box_plots(
+            "Missing values per sample, by group",
+            "% missing",
+            &uniq,
+            &uniq,
+            &by_group(&miss),
+        )?);
     }
     let raw = inputs.table("ingest/table.parquet")?;
     let already_log2 = params["qc"]["log2_input"].as_bool().unwrap_or(false);
@@ -563,13 +569,17 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
             }
         };
         if k >= FULL_CONTRASTS {
-            let (up, down) = rows.iter().filter(|&&r| sig(r)).fold((0, 0), |(u, d), &r| {
-                if lfc[r] > 0.0 {
-                    (u + 1, d)
-                } else {
-                    (u, d + 1)
-                }
-            });
+            let (up, down) =
+                rows.iter().filter(|&&r| sig(r)).fold(
+                    (0, 0),
+                    |(u, d), &r| {
+                        if lfc[r] > 0.0 {
+                            (u + 1, d)
+                        } else {
+                            (u, d + 1)
+                        }
+                    },
+                );
             let best = ranked.first().map_or_else(
                 || "<td>—</td><td></td><td></td>".to_string(),
                 |&r| {
