@@ -111,7 +111,7 @@ fn randomized_pca_equals_the_exact_pca_on_2000_synthetic_samples() {
 fn exact_median_correlation(m: &[f64], np: usize, ns: usize, s: usize) -> f64 {
     let col = |t: usize| (0..np).map(|p| m[p * ns + t]).collect::<Vec<f64>>();
     let a = col(s);
-    let mut cors: Vec<f64> = (0..ns)
+    let cors: Vec<f64> = (0..ns)
         .filter(|&t| t != s)
         .map(|t| {
             let b = col(t);
@@ -125,13 +125,7 @@ fn exact_median_correlation(m: &[f64], np: usize, ns: usize, s: usize) -> f64 {
             sxy / (sxx * syy).sqrt()
         })
         .collect();
-    cors.sort_by(f64::total_cmp);
-    let n = cors.len();
-    if n % 2 == 1 {
-        cors[n / 2]
-    } else {
-        0.5 * (cors[n / 2 - 1] + cors[n / 2])
-    }
+    proteo_core::qc::median(cors)
 }
 
 #[test]
