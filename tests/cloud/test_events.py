@@ -28,7 +28,7 @@ def test_stage_events_are_job_specs(stage):
     assert spec["prefix"] == f"jobs/{spec['jobId']}/"
     assert spec["inputKey"].startswith(f"uploads/api/{spec['jobId']}/"), "API uploads land under uploads/api/<id>/"
     assert spec["designKey"] == spec["prefix"] + "input/design.tsv"
-    assert len(json.dumps(spec).encode()) <= 1024
+    assert len(json.dumps(spec).encode()) <= 2048
 
 
 def test_api_event_is_an_http_api_v2_get_jobs():

@@ -60,25 +60,20 @@ pub(crate) async fn poll<S: ObjectStore + Presigner, J: JobStore>(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// The serialized poll response, at most [`POLL_MAX_BYTES`] whatever the item holds. When the item's summary
-/// would push it over, the summary is replaced by a note of its size (it is in the job's `summary.json`); when
-/// the links still do not fit, the last ones are left out (keeping `summary.json`), then the texts are cut short.
+/// The serialized poll response, at most [`POLL_MAX_BYTES`] whatever the item holds. Links to single result files
+/// give way first (the listing is in `summary.json`; `summary.json` and `report.html` stay), so the counts a user
+/// polls for stay in the response; only a summary too large even beside those two links is replaced by a note of
+/// its size (all links back); when they still do not fit, links are left out again, then the texts are cut short.
 fn poll_body(record: &JobRecord) -> Vec<u8> {
     let mut view = view_of(record);
-    let mut body = to_json(&view);
-    if body.len() <= POLL_MAX_BYTES {
-        return body;
-    }
-    let summary_bytes = to_json(&view.summary).len();
-    view.summary = json!({ "omitted": "too large for the poll response; see summary.json", "bytes": summary_bytes });
-    body = to_json(&view);
-    let mut droppable: Vec<String> = view.results.keys().filter(|k| *k != "summary.json").cloned().collect();
-    while body.len() > POLL_MAX_BYTES {
-        match droppable.pop() {
-            Some(k) => view.results.remove(&k),
-            None => break,
-        };
-        body = to_json(&view);
+    let links = view.results.clone();
+    let mut body = fit_links(&mut view);
+    if body.len() > POLL_MAX_BYTES {
+        let summary_bytes = to_json(&view.summary).len();
+        view.summary =
+            json!({ "omitted": "too large for the poll response; see summary.json", "bytes": summary_bytes });
+        view.results = links;
+        body = fit_links(&mut view);
     }
     if body.len() > POLL_MAX_BYTES {
         view.results.clear();
@@ -89,6 +84,25 @@ fn poll_body(record: &JobRecord) -> Vec<u8> {
         view.error_type = view.error_type.as_deref().map(|e| plain(e, 64));
         view.stage = plain(&view.stage, 32);
         body = to_json(&view);
+    }
+    body
+}
+
+/// Links kept in every poll response that fits at all: the job's summary and its report.
+const KEPT_LINKS: [&str; 2] = ["summary.json", "report.html"];
+
+/// The view serialized with result links left out, last first, until it fits [`POLL_MAX_BYTES`] or only
+/// [`KEPT_LINKS`] remain.
+fn fit_links(view: &mut JobView) -> Vec<u8> {
+    let mut body = to_json(view);
+    let mut droppable: Vec<String> =
+        view.results.keys().filter(|k| !KEPT_LINKS.contains(&k.as_str())).cloned().collect();
+    while body.len() > POLL_MAX_BYTES {
+        match droppable.pop() {
+            Some(k) => view.results.remove(&k),
+            None => break,
+        };
+        body = to_json(view);
     }
     body
 }

@@ -11,7 +11,7 @@ use proteo_core::input::{align_to_design, read_design, read_intensities};
 use proteo_core::qc::{run_qc, QcParams};
 use proteo_core::synthetic::{generate_with_ids, pick_ids, SyntheticData, SyntheticSpec};
 use proteo_pipeline::fs_store::FsStore;
-use proteo_pipeline::{run_stage, JobParams, JobSpec, PathwayParams, Stage};
+use proteo_pipeline::{run_stage, write_job_summary, write_report, JobParams, JobSpec, PathwayParams, Stage};
 
 const EXAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/example");
 
@@ -77,6 +77,10 @@ pub struct BenchArgs {
     /// Also run the large case: 20 000 proteins × 10 groups × 10 replicates (DE time and peak memory).
     #[arg(long)]
     large: bool,
+    /// Also run cohorts of 5 000 proteins × 10 groups at these sample counts (e.g. `200,1000,2000`): each stage and
+    /// the report once, with its time and peak RSS, and the size of report.html.
+    #[arg(long, value_delimiter = ',')]
+    cohort_samples: Vec<usize>,
     /// Keep the synthetic input (`matrix.tsv`, `design.tsv`) and its stage outputs in this directory instead of
     /// deleting them (to inspect the files, or to submit the same job elsewhere).
     #[arg(long)]
@@ -261,6 +265,9 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     if args.large {
         large_case(args.reps.min(3), shape.synthetic_ids)?;
     }
+    for &n in &args.cohort_samples {
+        cohort_case(n)?;
+    }
     if args.keep.is_none() {
         std::fs::remove_dir_all(&dir).ok();
     }
@@ -271,6 +278,72 @@ pub(crate) fn tempdir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("proteo-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
+}
+
+/// Proteins and groups of the cohort case.
+const COHORT_PROTEINS: usize = 5000;
+const COHORT_GROUPS: usize = 10;
+
+/// 5 000 proteins × `samples` (10 groups): every stage and the report once through the stage runner, each with its
+/// time and the process's peak RSS during it (VmHWM reset before each), and report.html's size.
+fn cohort_case(samples: usize) -> anyhow::Result<()> {
+    if samples < COHORT_GROUPS || !samples.is_multiple_of(COHORT_GROUPS) {
+        anyhow::bail!("--cohort-samples needs multiples of {COHORT_GROUPS} (the cohort has {COHORT_GROUPS} groups)");
+    }
+    let dir = tempdir()?.join(format!("cohort-{samples}"));
+    let spec = SyntheticSpec::new(COHORT_PROTEINS, COHORT_GROUPS, samples / COHORT_GROUPS);
+    let data = generate_with_ids(&spec, &uniprot_ids(COHORT_PROTEINS, spec.seed)?);
+    write_synthetic(&dir, &data)?;
+    drop(data);
+    let job = bench_job(&dir, "matrix.tsv", "design.tsv", DeParams::default());
+    let fs = FsStore::new(dir.join("out"));
+    let store = crate::with_shipped_gene_sets(&fs);
+    println!("cohort {COHORT_PROTEINS}×{samples} ({COHORT_GROUPS} groups), 10% missing; one run each");
+    println!("{:<44} {:>10} {:>12}", "", "ms", "peak RSS");
+    let row = |name: &str, d: Duration, peak: Option<u64>| {
+        println!("{:<44} {} {:>12}", format!("  {name}"), ms(d), peak.map(mb).unwrap_or_else(|| "n/a".into()));
+    };
+    let mut total = Duration::ZERO;
+    for stage in Stage::ALL {
+        reset_peak_memory();
+        let t = Instant::now();
+        pollster::block_on(run_stage(&store, &job, stage, &|_| {}))
+            .map_err(|e| anyhow::anyhow!("{} failed: {e}", stage.title()))?;
+        let d = t.elapsed();
+        total += d;
+        row(stage.title(), d, peak_memory());
+    }
+    reset_peak_memory();
+    let t = Instant::now();
+    pollster::block_on(write_job_summary(&store, &job)).map_err(|e| anyhow::anyhow!("summary failed: {e}"))?;
+    let key = pollster::block_on(write_report(&store, &job)).map_err(|e| anyhow::anyhow!("report failed: {e}"))?;
+    let d = t.elapsed();
+    total += d;
+    row("summary + report", d, peak_memory());
+    println!("{:<44} {}", "  whole run", ms(total));
+    let size = std::fs::metadata(dir.join("out").join(&key)).map(|m| m.len()).unwrap_or(0);
+    println!("  {:<42} {:>10}", "report.html", mb(size));
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+/// The job the benchmark runs: `input` and `design` in `dir`, default QC, the shipped GO BP sets.
+fn bench_job(dir: &std::path::Path, input: &str, design: &str, de: DeParams) -> JobSpec {
+    JobSpec {
+        job_id: "bench".into(),
+        prefix: String::new(),
+        input_key: dir.join(input).to_string_lossy().into_owned(),
+        design_key: dir.join(design).to_string_lossy().into_owned(),
+        params: JobParams {
+            format: None,
+            quant: Default::default(),
+            samples: Default::default(),
+            qc: QcParams::default(),
+            de,
+            pathway: PathwayParams::with_gene_sets(proteo_pipeline::execution::BUILTIN_GO_BP_KEY),
+            output: Default::default(),
+        },
+    }
 }
 
 /// 20 000 proteins × 100 samples × 10 groups: every stage, then DE (limma + F + Tukey + BH) time and its peak
@@ -330,21 +403,7 @@ fn stage_rows(
         Some(d) => d.to_path_buf(),
         None => tempdir()?.join("out"),
     };
-    let job = JobSpec {
-        job_id: "bench".into(),
-        prefix: String::new(),
-        input_key: dir.join(input).to_string_lossy().into_owned(),
-        design_key: dir.join(design).to_string_lossy().into_owned(),
-        params: JobParams {
-            format: None,
-            quant: Default::default(),
-            samples: Default::default(),
-            qc: QcParams::default(),
-            de,
-            pathway: PathwayParams::with_gene_sets(proteo_pipeline::execution::BUILTIN_GO_BP_KEY),
-            output: Default::default(),
-        },
-    };
+    let job = bench_job(dir, input, design, de);
     let fs = FsStore::new(&out);
     let store = crate::with_shipped_gene_sets(&fs);
     println!("{label}");
@@ -372,18 +431,18 @@ fn stage_rows(
     }
     let (d, r) = time(reps, || {
         pollster::block_on(async {
-            proteo_pipeline::stages::write_job_summary(&store, &job).await?;
-            proteo_pipeline::stages::write_report(&store, &job).await
+            write_job_summary(&store, &job).await?;
+            write_report(&store, &job).await
         })
     });
-    r.map_err(|e| anyhow::anyhow!("the report failed: {e}"))?;
+    r.map_err(|e| anyhow::anyhow!("report failed: {e}"))?;
     total += d;
-    println!("{:<44} {}", "  summary.json + report.html", ms(d));
+    println!("{:<44} {}", "  summary + report", ms(d));
     println!("{:<44} {}", "  whole run", ms(total));
     let (warm, r) = time(reps, || pollster::block_on(run_stage(&store, &job, Stage::Pathway, &|_| {})));
     r.map_err(|e| anyhow::anyhow!("{} failed: {e}", Stage::Pathway.title()))?;
     println!("{:<44} {}", "  pathway, gene sets already parsed (warm)", ms(warm));
-    for file in ["qc/matrix.parquet", "de/results.parquet", "pathway/enrichment.parquet"] {
+    for file in ["qc/matrix.parquet", "de/results.parquet", "pathway/enrichment.parquet", "report.html"] {
         let size = std::fs::metadata(out.join(file)).map(|m| m.len()).unwrap_or(0);
         println!("  {file:<42} {:>10}", mb(size));
     }

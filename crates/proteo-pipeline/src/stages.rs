@@ -8,7 +8,7 @@ use proteo_core::input::{align_samples, read_design, read_table, ReadOptions};
 use proteo_core::limits::MAX_REPORTED_NAMES;
 use proteo_core::model::{Design, IntensityTable, SampleInfo, SampleSelection};
 use proteo_core::pathway::{CameraRow, Enricher, GeneSets, GseaRow, GseaSettings};
-use proteo_core::qc::{exclude_samples, run_qc, QcResult, OUTLIER_RULE, PCA_COMPONENTS};
+use proteo_core::qc::{correlation_rule, exclude_samples, pca_method, run_qc, QcResult, OUTLIER_RULE, PCA_COMPONENTS};
 use proteo_core::reference::{ReferenceSet, ReferenceSpec};
 use proteo_core::tables::{round_mantissa, Table, TableBuilder, TableError, TableWriter, STORED_MANTISSA_BITS};
 use proteo_stats::camera::InterGeneCorrelation;
@@ -304,6 +304,8 @@ async fn qc_stage(
         "outlier_rule": OUTLIER_RULE,
         "outliers": outliers,
         "pca_variance_pct": qc.pca.variance_pct.iter().map(|v| round(*v, 2)).collect::<Vec<_>>(),
+        "pca_method": pca_method(qc.samples.len()),
+        "median_correlation_over": correlation_rule(qc.samples.len()),
     });
     report(100, &format!("{} proteins kept", qc.counts.proteins_kept));
     Ok(StageResult { stage: Stage::Qc, keys, summary })

@@ -135,7 +135,8 @@ fn label_of(names: &[String], v: &SegmentValue<i32>) -> String {
     }
 }
 
-fn legend_groups(groups: &[String]) -> Vec<String> {
+/// The distinct groups in order of first appearance.
+pub(crate) fn legend_groups(groups: &[String]) -> Vec<String> {
     let mut seen = Vec::new();
     for g in groups {
         if !seen.contains(g) {
@@ -235,8 +236,15 @@ pub fn sample_bars(
     Ok(finish(buf, "chart"))
 }
 
-/// Tukey box plots (whiskers at the most extreme values within 1.5 IQR), one row per sample, coloured by group.
-pub fn box_plots(title: &str, samples: &[String], groups: &[String], data: &[Vec<f64>]) -> Result<String, ReportError> {
+/// Tukey box plots (whiskers at the most extreme values within 1.5 IQR), one row per name (a sample, or a group when
+/// `groups` are the names themselves), coloured by group; `x_desc` names the value axis.
+pub fn box_plots(
+    title: &str,
+    x_desc: &str,
+    samples: &[String],
+    groups: &[String],
+    data: &[Vec<f64>],
+) -> Result<String, ReportError> {
     let n = samples.len() as i32;
     let stats: Vec<Option<[f64; 5]>> = data.iter().map(|v| five_numbers(v).map(|s| s.map(on_axis))).collect();
     let (lo, hi) = finite_range(stats.iter().flatten().flat_map(|s| [s[0], s[4]])).unwrap_or((0.0, 1.0));
@@ -266,7 +274,7 @@ pub fn box_plots(title: &str, samples: &[String], groups: &[String], data: &[Vec
                 .y_label_formatter(&|v| row_label(samples, v))
                 .y_label_style((FONT, 11))
                 .light_line_style(RGBColor(245, 245, 245))
-                .x_desc("log2 intensity")
+                .x_desc(x_desc)
                 .draw(),
             title
         );
@@ -316,13 +324,15 @@ pub fn five_numbers(values: &[f64]) -> Option<[f64; 5]> {
     Some([w0, q1, med, q3, w1])
 }
 
-/// PC1 against PC2, one colour per group, % variance explained in the axis labels.
+/// PC1 against PC2, one colour per group, % variance explained in the axis labels; each point named by its sample
+/// when `labels` (a cohort's hundreds of names would cover the points).
 pub fn pca(
     samples: &[String],
     groups: &[String],
     pc1: &[f64],
     pc2: &[f64],
     var: (f64, f64),
+    labels: bool,
 ) -> Result<String, ReportError> {
     let title = "PCA of the final matrix";
     let (pc1, pc2): (Vec<f64>, Vec<f64>) =
@@ -360,7 +370,11 @@ pub fn pca(
         for g in &uniq {
             let c = group_color(&uniq, g);
             let idx: Vec<usize> = (0..samples.len()).filter(|&i| &groups[i] == g).collect();
-            tryc!(chart.draw_series(idx.iter().map(|&i| Circle::new((pc1[i], pc2[i]), 6, c.filled()))), title);
+            let radius = if labels { 6 } else { 3 };
+            tryc!(chart.draw_series(idx.iter().map(|&i| Circle::new((pc1[i], pc2[i]), radius, c.filled()))), title);
+            if !labels {
+                continue;
+            }
             let style = TextStyle::from((FONT, 10).into_font()).color(&RGBColor(80, 80, 80));
             tryc!(
                 chart.draw_series(idx.iter().map(|&i| Text::new(samples[i].clone(), (pc1[i], pc2[i]), style.clone()))),
@@ -452,11 +466,59 @@ pub struct VolcanoPoint {
     pub label: Option<String>,
 }
 
+/// Side of a density cell of a volcano's non-significant proteins, in pixels.
+pub const DENSITY_CELL_PX: i32 = 6;
+/// Density shades: a cell holding at least this many proteins is drawn at this opacity (the highest level it
+/// reaches), so 1, 2–3, 4–9 and 10 or more proteins per cell read apart.
+pub const DENSITY_LEVELS: [(u32, f64); 4] = [(1, 0.2), (2, 0.35), (4, 0.55), (10, 0.8)];
+
+/// A binned density of pixel positions: [`DENSITY_CELL_PX`] cells, one `<path>` per shade of [`DENSITY_LEVELS`],
+/// horizontally adjacent cells of one shade merged into one rectangle. Its size grows with the occupied cells, not
+/// with the points.
+fn density_paths(positions: impl Iterator<Item = (i32, i32)>, color: RGBColor) -> String {
+    let mut cells: std::collections::BTreeMap<(i32, i32), u32> = std::collections::BTreeMap::new();
+    for (x, y) in positions {
+        *cells.entry((y.div_euclid(DENSITY_CELL_PX), x.div_euclid(DENSITY_CELL_PX))).or_default() += 1;
+    }
+    let level = |n: u32| DENSITY_LEVELS.iter().rposition(|&(min, _)| n >= min).unwrap_or(0);
+    let mut d = vec![String::new(); DENSITY_LEVELS.len()];
+    let mut run: Option<(i32, i32, i32, usize)> = None; // row, first column, last column, level
+    let flush = |run: Option<(i32, i32, i32, usize)>, d: &mut [String]| {
+        if let Some((row, c0, c1, l)) = run {
+            let w = (c1 - c0 + 1) * DENSITY_CELL_PX;
+            let _ = write!(d[l], "M{} {}h{w}v{DENSITY_CELL_PX}h-{w}z", c0 * DENSITY_CELL_PX, row * DENSITY_CELL_PX);
+        }
+    };
+    for (&(row, col), &n) in &cells {
+        let l = level(n);
+        run = match run {
+            Some((r, c0, c1, rl)) if r == row && c1 + 1 == col && rl == l => Some((r, c0, col, l)),
+            previous => {
+                flush(previous, &mut d);
+                Some((row, col, col, l))
+            }
+        };
+    }
+    flush(run, &mut d);
+    let mut out = String::new();
+    for (l, path) in d.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
+        let _ = write!(
+            out,
+            r#"<path class="density" data-class="not significant" data-min-count="{}" d="{path}" fill="{}" fill-opacity="{}"/>"#,
+            DENSITY_LEVELS[l].0,
+            hex(color),
+            DENSITY_LEVELS[l].1
+        );
+    }
+    out
+}
+
 /// p-values are floored here before −log10 so that p = 0 (underflow) still plots, at the top.
 const P_FLOOR: f64 = 1e-300;
 
-/// log2FC against −log10 p; threshold lines at ±`min_log2fc` and at `p_cut`; significant points in colour,
-/// labels for the points that carry one. Points are one `<path>` per class with pixel-deduplicated dots.
+/// log2FC against −log10 p; threshold lines at ±`min_log2fc` and at `p_cut`; significant points in colour (one
+/// `<path>` per direction, pixel-deduplicated dots), the rest as a grey binned density ([`density_paths`]), labels
+/// for the points that carry one. Its size is bounded by the plot's cells plus the significant points.
 pub fn volcano(
     contrast: &str,
     points: &[VolcanoPoint],
@@ -476,7 +538,7 @@ pub fn volcano(
     let ymax = finite_range(points.iter().map(|p| ny(p.p))).map(|r| r.1).unwrap_or(1.0).max(ny(p_cut)).max(1.0) * 1.08;
     let mut buf = String::new();
     let mut fragment = String::new();
-    let classes = [(0i8, RGBColor(150, 150, 150), "not significant"), (1, UP, "up"), (-1, DOWN, "down")];
+    let classes = [(0i8, RGBColor(150, 150, 150), "not significant (density)"), (1, UP, "up"), (-1, DOWN, "down")];
     let entries: Vec<(String, RGBColor, Mark)> = classes.iter().map(|c| (c.2.to_string(), c.1, Mark::Dot)).collect();
     {
         let lw = legend_width(&entries);
@@ -515,7 +577,10 @@ pub fn volcano(
                 &title
             );
         }
-        for (class, color, name) in classes {
+        let grey = classes[0].1;
+        let background = points.iter().filter(|p| p.class == 0 && p.log2fc.is_finite() && p.p.is_finite());
+        fragment.push_str(&density_paths(background.map(|p| chart.backend_coord(&(p.log2fc, ny(p.p)))), grey));
+        for (class, color, name) in classes.into_iter().skip(1) {
             let mut seen = HashSet::new();
             let mut d = String::new();
             let mut last = (0, 0);
@@ -532,10 +597,9 @@ pub fn volcano(
                 last = (x, y);
             }
             if !d.is_empty() {
-                let opacity = if class == 0 { 0.45 } else { 0.9 };
                 let _ = write!(
                     fragment,
-                    r#"<path class="pts" data-class="{name}" d="{d}" stroke="{}" stroke-opacity="{opacity}" stroke-width="5" stroke-linecap="round" fill="none"/>"#,
+                    r#"<path class="pts" data-class="{name}" d="{d}" stroke="{}" stroke-opacity="0.9" stroke-width="5" stroke-linecap="round" fill="none"/>"#,
                     hex(color)
                 );
             }
@@ -864,9 +928,10 @@ mod tests {
             let groups: Vec<String> = ["A", "A", "B", "B"].map(String::from).to_vec();
             let extreme = vec![f64::MAX, -f64::MAX, f64::NAN, f64::INFINITY, 1e-320, 0.0, 20.0];
             let data: Vec<Vec<f64>> = (0..4).map(|_| extreme.clone()).collect();
-            box_plots("box", &names, &groups, &data).unwrap();
+            box_plots("box", "log2 intensity", &names, &groups, &data).unwrap();
             sample_bars("bars", "x", &names, &groups, &[f64::MAX, 1.0, f64::NAN, 2.0]).unwrap();
-            pca(&names, &groups, &[f64::MAX, -f64::MAX, 0.0, 1.0], &[1.0, f64::MAX, 0.0, -1.0], (50.0, 20.0)).unwrap();
+            pca(&names, &groups, &[f64::MAX, -f64::MAX, 0.0, 1.0], &[1.0, f64::MAX, 0.0, -1.0], (50.0, 20.0), true)
+                .unwrap();
             let points: Vec<VolcanoPoint> = [f64::MAX, -f64::MAX, 1.0, f64::NAN]
                 .iter()
                 .map(|&l| VolcanoPoint { log2fc: l, p: 1e-300, class: 1, label: Some("G".into()) })
@@ -897,16 +962,40 @@ mod tests {
     }
 
     #[test]
-    fn volcano_dedups_points_on_the_same_pixel_and_has_no_namespace_url() {
-        let pts: Vec<VolcanoPoint> = (0..1000)
-            .map(|i| VolcanoPoint { log2fc: 0.1 + (i % 2) as f64 * 1e-9, p: 0.5, class: 0, label: None })
-            .chain(std::iter::once(VolcanoPoint { log2fc: 3.0, p: 1e-6, class: 1, label: Some("A&B".into()) }))
+    fn volcano_draws_significant_points_and_a_density_of_the_rest() {
+        // 1000 grey proteins on one spot, 5 on another, 1 alone; 200 significant ones, one of them labelled.
+        let grey = |log2fc: f64, p: f64, n: usize| {
+            (0..n).map(move |i| VolcanoPoint { log2fc: log2fc + i as f64 * 1e-9, p, class: 0, label: None })
+        };
+        let pts: Vec<VolcanoPoint> = grey(0.1, 0.5, 1000)
+            .chain(grey(-0.5, 0.05, 5))
+            .chain(grey(0.6, 0.9, 1))
+            .chain((0..200).map(|i| VolcanoPoint {
+                log2fc: 2.0 + i as f64 * 0.01,
+                p: 10f64.powf(-3.0 - i as f64 * 0.02),
+                class: 1,
+                label: (i == 0).then(|| "A&B".to_string()),
+            }))
             .collect();
         let svg = volcano("B-A", &pts, 1.0, 1e-3, "adj. p = 0.05").unwrap();
         assert!(!svg.contains("http"));
         assert!(!svg.contains(SENTINEL));
-        let grey = svg.split(r#"data-class="not significant" d=""#).nth(1).unwrap().split('"').next().unwrap();
-        assert_eq!(grey.matches("h0").count(), 1, "{grey}");
+        let density = |min: u32| {
+            let tag = format!(r#"data-min-count="{min}" d=""#);
+            svg.split(&tag).nth(1).map(|s| s.split('"').next().unwrap().matches('M').count()).unwrap_or(0)
+        };
+        assert_eq!((density(1), density(2), density(4), density(10)), (1, 0, 1, 1), "one cell per spot, by count");
+        let up = svg.split(r#"data-class="up" d=""#).nth(1).unwrap().split('"').next().unwrap();
+        assert!(up.matches("h0").count() > 150, "every significant point that has its own pixel");
         assert!(svg.contains(r#"class="vl""#) && svg.contains("A&amp;B"));
+    }
+
+    #[test]
+    fn density_merges_adjacent_cells_of_one_shade() {
+        let c = DENSITY_CELL_PX;
+        let d = density_paths([(0, 0), (c, 0), (2 * c, 1), (5 * c, 0)].into_iter(), RGBColor(0, 0, 0));
+        assert!(d.contains(&format!("M0 0h{}v{c}h-{}z", 3 * c, 3 * c)), "{d}");
+        assert!(d.contains(&format!("M{} 0h{c}v{c}h-{c}z", 5 * c)), "{d}");
+        assert_eq!(d.matches("<path").count(), 1);
     }
 }

@@ -25,10 +25,20 @@ pub const REPORT_INPUTS: &[&str] = &[
 pub const OPTIONAL_REPORT_INPUTS: &[&str] =
     &["de/ftest.parquet", "pathway/enrichment.parquet", "pathway/camera.parquet", "pathway/gsea.parquet"];
 
+/// Up to this many samples the QC charts draw one row per sample, the correlation heatmap one cell per pair of
+/// samples, the PCA one label per sample, the top-protein heatmap one column per sample and the sample QC table
+/// every sample; above it they summarise by group (each sample's numbers stay in `qc/samples.parquet`), so the report
+/// grows with the groups, not with the samples.
+pub const SAMPLE_CHART_MAX: usize = 100;
+
 /// Proteins in the F-test table.
 const TOP_F: usize = 25;
 /// Proteins in the heatmap of top significant proteins.
 const HEATMAP_PROTEINS: usize = 40;
+
+/// Contrasts drawn in full (volcano, p histogram, top hits); each further one is a row of a table, so the report
+/// stays within its size bound at any contrast count (all pairs of 10 groups are 45 contrasts).
+pub const FULL_CONTRASTS: usize = 36;
 
 /// Hits listed per contrast, ranked by adjusted p.
 const TOP_HITS: usize = 50;
@@ -138,6 +148,11 @@ fn humanize(key: &str) -> String {
     let s = key.replace('_', " ");
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+/// Median of the finite values (NaN for none), for the per-sample summaries of a cohort.
+fn sample_median(v: &[f64]) -> f64 {
+    charts::five_numbers(v).map_or(f64::NAN, |f| f[2])
 }
 
 /// Pearson correlation between columns over the rows where every column is finite.
@@ -269,16 +284,49 @@ fn heatmap_section(
         let g = first_gene(gene);
         names.push(if g.is_empty() { id.to_string() } else { format!("{g} ({})", id.split(';').next().unwrap_or(id)) });
     }
+    let per_sample = samples.len() <= SAMPLE_CHART_MAX;
+    let uniq = charts::legend_groups(groups);
+    if !per_sample {
+        // One column per group: the mean z of its samples; dotted where most of its values were imputed.
+        let members: Vec<Vec<usize>> =
+            uniq.iter().map(|g| (0..samples.len()).filter(|&s| &groups[s] == g).collect()).collect();
+        let mean_z = |row: &[f64], m: &[usize]| {
+            let fin: Vec<f64> = m.iter().map(|&s| row[s]).filter(|v| v.is_finite()).collect();
+            if fin.is_empty() {
+                f64::NAN
+            } else {
+                fin.iter().sum::<f64>() / fin.len() as f64
+            }
+        };
+        z = z.iter().map(|row| members.iter().map(|m| mean_z(row, m)).collect()).collect();
+        imputed = imputed
+            .iter()
+            .map(|row| members.iter().map(|m| 2 * m.iter().filter(|&&s| row[s]).count() > m.len()).collect())
+            .collect();
+    }
+    let (columns, column_groups) = if per_sample { (samples, groups) } else { (uniq.as_slice(), uniq.as_slice()) };
     let order = charts::cluster_order(&z);
     let names: Vec<String> = order.iter().map(|&i| names[i].clone()).collect();
     let z: Vec<Vec<f64>> = order.iter().map(|&i| z[i].clone()).collect();
     let imputed: Vec<Vec<bool>> = order.iter().map(|&i| imputed[i].clone()).collect();
+    let columns_text = if per_sample {
+        "the bar above the columns gives each sample's group; dots mark imputed values".to_string()
+    } else {
+        format!("with {} samples (more than {SAMPLE_CHART_MAX}) each column is a group, the mean z of its samples, and a dot marks a group where most values were imputed", samples.len())
+    };
     let _ = write!(
         h,
-        "<p class=\"note\">The {} proteins with the smallest BH-adjusted p in any contrast (all &lt; {alpha}), z-scored per protein over the final matrix, rows clustered (average linkage, Euclidean); the bar above the columns gives each sample's group; dots mark imputed values.</p>",
+        "<p class=\"note\">The {} proteins with the smallest BH-adjusted p in any contrast (all &lt; {alpha}), z-scored per protein over the final matrix, rows clustered (average linkage, Euclidean); {columns_text}.</p>",
         names.len()
     );
-    h.push_str(&charts::zscore_heatmap("Top significant proteins (z-score)", &names, samples, groups, &z, &imputed));
+    h.push_str(&charts::zscore_heatmap(
+        "Top significant proteins (z-score)",
+        &names,
+        columns,
+        column_groups,
+        &z,
+        &imputed,
+    ));
     h.push_str("</section>");
     Ok(h)
 }
@@ -371,20 +419,32 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
     let samples = st.text("sample")?;
     let groups = st.text("group")?;
     body.push_str("<section id=\"qc\"><h2>Quality control</h2><div class=\"grid\">");
-    body.push_str(&charts::sample_bars(
-        "Proteins identified per sample",
-        "proteins identified",
-        &samples,
-        &groups,
-        &num(&st, "identified")?,
-    )?);
-    body.push_str(&charts::sample_bars(
-        "Missing values per sample",
-        "% missing",
-        &samples,
-        &groups,
-        &num(&st, "missing_pct")?,
-    )?);
+    let per_sample = samples.len() <= SAMPLE_CHART_MAX;
+    let uniq = charts::legend_groups(&groups);
+    let by_group = |values: &[f64]| -> Vec<Vec<f64>> {
+        uniq.iter().map(|g| values.iter().zip(&groups).filter(|(_, x)| *x == g).map(|(v, _)| *v).collect()).collect()
+    };
+    let (ident, miss) = (num(&st, "identified")?, num(&st, "missing_pct")?);
+    if per_sample {
+        body.push_str(&charts::sample_bars(
+            "Proteins identified per sample",
+            "proteins identified",
+            &samples,
+            &groups,
+            &ident,
+        )?);
+        body.push_str(&charts::sample_bars("Missing values per sample", "% missing", &samples, &groups, &miss)?);
+    } else {
+        let (title, desc) = ("Proteins identified per sample, by group", "proteins identified");
+        body.push_str(&charts::box_plots(title, desc, &uniq, &uniq, &by_group(&ident))?);
+        body.push_str(&charts::box_plots(
+            "Missing values per sample, by group",
+            "% missing",
+            &uniq,
+            &uniq,
+            &by_group(&miss),
+        )?);
+    }
     let raw = inputs.table("ingest/table.parquet")?;
     let already_log2 = params["qc"]["log2_input"].as_bool().unwrap_or(false)
         || summary["stages"]["qc"]["log2_input"].as_bool().unwrap_or(false);
@@ -395,43 +455,70 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
             if !raw_names.contains(s) {
                 return Ok(Vec::new());
             }
-            Ok(num(&raw, s)?
+            let v: Vec<f64> = num(&raw, s)?
                 .into_iter()
                 .filter(|v| v.is_finite() && (already_log2 || *v > 0.0))
                 .map(|v| if already_log2 { v } else { v.log2() })
-                .collect())
+                .collect();
+            Ok(if per_sample { v } else { vec![sample_median(&v)] })
         })
         .collect::<Result<_, ReportError>>()?;
-    body.push_str(&charts::box_plots("Intensities before normalization (log2 raw)", &samples, &groups, &before)?);
     let mt = inputs.table("qc/matrix.parquet")?;
-    let after: Vec<Vec<f64>> = samples.iter().map(|s| num(&mt, s)).collect::<Result<_, _>>()?;
-    body.push_str(&charts::box_plots("Intensities after normalization and imputation", &samples, &groups, &after)?);
+    let after: Vec<Vec<f64>> = samples
+        .iter()
+        .map(|s| Ok(if per_sample { num(&mt, s)? } else { vec![sample_median(&num(&mt, s)?)] }))
+        .collect::<Result<_, ReportError>>()?;
+    if per_sample {
+        let (b, a) = ("Intensities before normalization (log2 raw)", "Intensities after normalization and imputation");
+        body.push_str(&charts::box_plots(b, "log2 intensity", &samples, &groups, &before)?);
+        body.push_str(&charts::box_plots(a, "log2 intensity", &samples, &groups, &after)?);
+    } else {
+        let medians = |v: &[Vec<f64>]| v.iter().map(|x| x.first().copied().unwrap_or(f64::NAN)).collect::<Vec<f64>>();
+        let b = "Median log2 intensity per sample before normalization, by group";
+        let a = "Median log2 intensity per sample after normalization and imputation, by group";
+        body.push_str(&charts::box_plots(b, "median log2 intensity", &uniq, &uniq, &by_group(&medians(&before)))?);
+        body.push_str(&charts::box_plots(a, "median log2 intensity", &uniq, &uniq, &by_group(&medians(&after)))?);
+    }
+    drop(before);
     let pca = inputs.table("qc/pca.parquet")?;
     let (pca_samples, pca_groups) = (pca.text("sample")?, pca.text("group")?);
     let v1 = num(&pca, "pc1_variance_pct")?.first().copied().unwrap_or(f64::NAN);
     let v2 = num(&pca, "pc2_variance_pct")?.first().copied().unwrap_or(f64::NAN);
-    body.push_str(&charts::pca(&pca_samples, &pca_groups, &num(&pca, "pc1")?, &num(&pca, "pc2")?, (v1, v2))?);
-    body.push_str(&charts::heatmap(&samples, &correlation(&after))?);
-    let _ = write!(
-        body,
-        "</div><p class=\"note\">{} proteins in the final matrix; correlation over rows complete in every sample.</p>",
-        mt.num_rows()
-    );
+    let (pc1, pc2) = (num(&pca, "pc1")?, num(&pca, "pc2")?);
+    body.push_str(&charts::pca(&pca_samples, &pca_groups, &pc1, &pc2, (v1, v2), per_sample)?);
+    let corr = num(&st, "median_correlation")?;
+    if per_sample {
+        body.push_str(&charts::heatmap(&samples, &correlation(&after))?);
+        let _ = write!(
+            body,
+            "</div><p class=\"note\">{} proteins in the final matrix; correlation over rows complete in every sample.</p>",
+            mt.num_rows()
+        );
+    } else {
+        let title = "Median correlation to the other samples, by group";
+        body.push_str(&charts::box_plots(title, "median Pearson r", &uniq, &uniq, &by_group(&corr))?);
+        let _ = write!(
+            body,
+            "</div><p class=\"note\" data-testid=\"qc-by-group\">{} proteins in the final matrix. With {} samples (more than {SAMPLE_CHART_MAX}) the per-sample charts are summarised by group: each box spans the group's samples (their identified proteins, % missing, median intensity, median correlation to the other samples, as in the sample QC table); the PCA shows every sample unlabelled; no sample × sample correlation heatmap is drawn. Every sample's numbers are in qc/samples.parquet.</p>",
+            mt.num_rows(),
+            samples.len()
+        );
+    }
     let qc_summary = &summary["stages"]["qc"];
     let norm = &qc_summary["normalization"];
     let _ = write!(
         body,
-        "<h3>Sample QC and normalization</h3><p class=\"note\">Normalization: {} on {} ({} proteins). Shift = the median of what normalization subtracted from the sample; proteins = the reference proteins observed in it that defined it. Outlier rule: {}.</p><table class=\"kv\" data-testid=\"sample-qc\"><tr><th>sample</th><th>group</th><th>identified</th><th>% missing</th><th>median r to others</th><th>shift</th><th>proteins defining it</th><th>outlier</th></tr>",
+        "<h3>Sample QC and normalization</h3><p class=\"note\">Normalization: {} on {} ({} proteins). Shift = the median of what normalization subtracted from the sample; proteins = the reference proteins observed in it that defined it. Median r to others: over {}. Outlier rule: {}. PCA: {}.</p><table class=\"kv\" data-testid=\"sample-qc\"><tr><th>sample</th><th>group</th><th>identified</th><th>% missing</th><th>median r to others</th><th>shift</th><th>proteins defining it</th><th>outlier</th></tr>",
         esc(&json_text(&norm["method"])),
         esc(&json_text(&norm["set"])),
         json_text(&norm["proteins"]),
-        esc(&json_text(&qc_summary["outlier_rule"]))
+        esc(&json_text(&qc_summary["median_correlation_over"])),
+        esc(&json_text(&qc_summary["outlier_rule"])),
+        esc(&json_text(&qc_summary["pca_method"]))
     );
-    let (ident, miss) = (num(&st, "identified")?, num(&st, "missing_pct")?);
-    let (corr, shift, defining) =
-        (num(&st, "median_correlation")?, num(&st, "normalization_shift")?, num(&st, "normalization_proteins")?);
+    let (shift, defining) = (num(&st, "normalization_shift")?, num(&st, "normalization_proteins")?);
     let (outlier, reason) = (st.bool("outlier")?, st.text("outlier_reason")?);
-    for i in 0..samples.len() {
+    for i in (0..samples.len()).filter(|&i| per_sample || outlier[i]) {
         let _ = write!(
             body,
             "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{}</td></tr>",
@@ -446,7 +533,16 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
             if outlier[i] { format!("flagged: {}", esc(&reason[i])) } else { "—".into() }
         );
     }
-    body.push_str("</table></section>");
+    body.push_str("</table>");
+    if !per_sample {
+        let flagged = outlier.iter().filter(|&&o| o).count();
+        let _ = write!(
+            body,
+            "<p class=\"note\">The table lists the {flagged} flagged of {} samples; every sample's row is in qc/samples.parquet.</p>",
+            samples.len()
+        );
+    }
+    body.push_str("</section>");
 
     // DE
     let de = inputs.table("de/results.parquet")?;
@@ -464,7 +560,8 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
         rows_of.entry(c.as_str()).or_default().push(i);
     }
     body.push_str("<section id=\"de\"><h2>Differential expression</h2>");
-    let _ = write!(body, "<p class=\"note\">Volcano lines: |log2FC| = {min_lfc} and the raw p at which the BH-adjusted p reaches {alpha}. Points on the same pixel are drawn once.</p>");
+    let _ = write!(body, "<p class=\"note\">Volcano lines: |log2FC| = {min_lfc} and the raw p at which the BH-adjusted p reaches {alpha}. Significant proteins are drawn as points (once per pixel); the others as a grey density of {cell} px cells, darker for more proteins (1, 2–3, 4–9, 10 or more).</p>", cell = charts::DENSITY_CELL_PX);
+    let mut brief = String::new();
     for (k, c) in order.iter().enumerate() {
         if proteo_core::deadline::check().is_err() {
             return Err(ReportError::TimedOut { done: k, total: order.len() });
@@ -473,7 +570,6 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
         let sig = |r: usize| adj[r] < alpha && lfc[r].abs() >= min_lfc;
         let mut ranked: Vec<usize> = rows.clone();
         ranked.sort_by(|&a, &b| adj[a].total_cmp(&adj[b]).then(p[a].total_cmp(&p[b])));
-        let labelled: Vec<usize> = ranked.iter().copied().filter(|&r| sig(r)).take(VOLCANO_LABELS).collect();
         let name = |r: usize| {
             let g = first_gene(&genes[r]);
             if g.is_empty() {
@@ -482,6 +578,41 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
                 g.to_string()
             }
         };
+        if k >= FULL_CONTRASTS {
+            let (up, down) =
+                rows.iter().filter(|&&r| sig(r)).fold(
+                    (0, 0),
+                    |(u, d), &r| {
+                        if lfc[r] > 0.0 {
+                            (u + 1, d)
+                        } else {
+                            (u, d + 1)
+                        }
+                    },
+                );
+            let best = ranked.first().map_or_else(
+                || "<td>—</td><td></td><td></td>".to_string(),
+                |&r| {
+                    format!(
+                        "<td>{}</td><td data-v=\"{}\">{:.2}</td><td data-v=\"{}\">{}</td>",
+                        esc(&name(r)),
+                        lfc[r],
+                        lfc[r],
+                        adj[r],
+                        fmt_p(adj[r])
+                    )
+                },
+            );
+            let _ = write!(
+                brief,
+                "<tr><td>{}</td><td>{}</td><td>{up}</td><td>{down}</td><td>{}</td>{best}</tr>",
+                esc(c),
+                up + down,
+                rows.len()
+            );
+            continue;
+        }
+        let labelled: Vec<usize> = ranked.iter().copied().filter(|&r| sig(r)).take(VOLCANO_LABELS).collect();
         let points: Vec<charts::VolcanoPoint> = rows
             .iter()
             .map(|&r| charts::VolcanoPoint {
@@ -546,6 +677,13 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
             );
         }
         body.push_str("</tbody></table></details>");
+    }
+    if !brief.is_empty() {
+        let _ = write!(
+            body,
+            "<h3>Further contrasts</h3><p class=\"note\" data-testid=\"contrast-cap\">The first {FULL_CONTRASTS} of {} contrasts are shown in full above; each further contrast is one row here (significant proteins and the top protein by adjusted p). Every contrast's full results are in de/results.parquet; the F test below tests all groups at once.</p><table class=\"sortable\" data-testid=\"contrast-rows\"><thead><tr><th>contrast</th><th>significant</th><th>up</th><th>down</th><th>proteins</th><th>top protein</th><th>log2FC</th><th>adj. p</th></tr></thead><tbody>{brief}</tbody></table>",
+            order.len()
+        );
     }
     body.push_str("</section>");
 

@@ -151,7 +151,7 @@ impl Camera {
             down,
             up,
             p_value: 2.0 * down.min(up),
-            is_up: !(down < up),
+            is_up: down.partial_cmp(&up) != Some(std::cmp::Ordering::Less),
         })
     }
 }
