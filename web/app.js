@@ -1080,7 +1080,8 @@
     updateSignedIn();
     document.addEventListener("click", openSigned);
     $("data-file").addEventListener("change", (e) => chooseFile(e.target.files[0]));
-    $("design-file").addEventListener("change", (e) => loadDesign(e.target.files[0]));
+    // Cleared after each load, so an edited design of the same name loads again.
+    $("design-file").addEventListener("change", (e) => loadDesign(e.target.files[0]).finally(() => { e.target.value = ""; }));
     $("job-form").addEventListener("submit", submit);
     $("start-over").addEventListener("click", startOver);
     $("new-analysis").addEventListener("click", startOver);

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { execFileSync } from "node:child_process";
 import { chromium } from "playwright-core";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -368,8 +369,12 @@ test("E: a DIA-NN report.tsv is quantified: runs listed from its Run column, the
       assert.ok(Number(stats["Proteins read"].replace(/,/g, "")) > 200, JSON.stringify(stats));
       await page.locator('[data-testid="de-table"] tbody td:not(.empty)').first().waitFor();
       assert.deepEqual(await page.$$eval('[data-testid="de-contrast"] option', (o) => o.map((x) => x.value)), ["treat-ctrl"]);
-      await page.locator('[data-testid="gsea-card"]').waitFor({ state: "visible", timeout: 30_000 });
-      await page.locator('[data-testid="camera-card"]').waitFor({ state: "visible", timeout: 30_000 });
+      // GSEA (ticked) and CAMERA (default) list the contrast's top gene sets.
+      for (const method of ["gsea", "camera"]) {
+        await page.locator(`[data-testid="${method}-table"] tbody td:not(.empty)`).first().waitFor({ timeout: 30_000 });
+      }
+      const gseaHeaders = await page.$$eval('[data-testid="gsea-table"] thead th', (h) => h.map((x) => x.textContent));
+      for (const h of ["Term", "ES", "NES", "p-value"]) assert.ok(gseaHeaders.includes(h), gseaHeaders.join(", "));
       await page.screenshot({ path: path.join(SHOTS, "page-diann-report.png"), fullPage: true });
     });
   } finally {
@@ -396,6 +401,22 @@ test("F: a DIA-NN report.parquet asks for the design first, and its runs come fr
       assert.equal(await page.textContent('[data-testid="sample-count"]'), "4 samples");
       assert.ok(await page.isHidden('[data-testid="design-needed"]'));
       assert.ok(await page.isVisible('[data-testid="submit"]'));
+
+      // The real design: the report's 61 runs as `proteo inspect` (the quant path) names them, in two groups; the
+      // job quantifies the report in ingest and succeeds.
+      const proteo = path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, "target"), "debug/proteo");
+      const runs = JSON.parse(execFileSync(proteo, ["inspect", "--json", SHARED_PARQUET], { encoding: "utf8" })).samples;
+      assert.equal(runs.length, 61);
+      const realDesign = path.join(dir, "design_61_runs.tsv");
+      fs.writeFileSync(realDesign, ["sample\tgroup", ...runs.map((r, i) => `${r}\t${i % 2 ? "B" : "A"}`)].join("\n") + "\n");
+      await page.setInputFiles('[data-testid="design-file"]', realDesign);
+      await page.waitForFunction(() => document.getElementById("sample-count").textContent === "61 samples");
+      await page.click('[data-testid="submit"]');
+      const { outcome } = await waitForOutcome(page);
+      if (outcome === "failed") assert.fail(`the job failed: ${await page.textContent('[data-testid="error-message"]')}`);
+      const stats = await page.$$eval('[data-testid="summary-stats"] .stat', (s) => Object.fromEntries(s.map((x) => [x.querySelector("dt").textContent, x.querySelector("dd").textContent])));
+      assert.equal(stats["Samples"], "61");
+      assert.equal(stats["Proteins read"], "15", "the top20 report's 127 precursors in 15 protein groups");
     });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
