@@ -480,3 +480,36 @@ def test_i_a_job_reads_only_its_own_keys(stack: Stack, example: dict):
     assert body.get("errorType") == "InvalidInput" and "not one of its own keys" in body["errorMessage"], body
     report(f"[i] {len(probes)} gene-set probes refused by POST /jobs and by the pathway Lambda, another job's input "
            f"refused by the qc Lambda; scenario {time.monotonic() - started:.1f} s")
+
+
+SHARED_FORMATS = REPO.parent / "shared/data/formats"
+PRECURSOR_REPORTS = [
+    # (report under ../shared/data/formats, its design)
+    ("diann_report-tsv_1.8.2b8-einprot/PXD028735.report.tsv",
+     SHARED_FORMATS / "diann_report-tsv_1.8.2b8-einprot/PXD028735_sampleAnnot.txt"),
+    ("diann_report-parquet_2.1.0-alphapepttools/top20_report.parquet",
+     REPO / "tests/fixtures/formats/diann_bader2020_csf_design.tsv"),
+]
+
+
+@pytest.mark.parametrize("report_path,design", PRECURSOR_REPORTS, ids=["report.tsv", "report.parquet"])
+def test_j_a_real_dia_nn_precursor_report_is_quantified_in_the_cloud(stack: Stack, report_path: str, design):
+    """Needs ../shared/data/formats beside the clone (real DIA-NN exports, not copied into the repo): the ingest
+    Lambda detects the precursor report, filters and quantifies it by MaxLFQ, and the job runs to SUCCEEDED."""
+    data_path = SHARED_FORMATS / report_path
+    if not data_path.exists():
+        pytest.skip(f"{data_path} is absent: this scenario needs ../shared/data/formats beside the clone")
+    started = time.monotonic()
+    data = data_path.read_bytes()
+    job = submit(stack, {"design": design.read_text(), "data": data}, data_path.name, data=data)
+    upload(stack, job, data, data_path.name)
+    body = wait_for_job(stack, job["jobId"], "j")
+    assert body["status"] == "SUCCEEDED", body
+    assert body["summary"]["proteins"] > 0, body["summary"]
+    summary = json.loads(stack.s3.get_object(Bucket=BUCKET, Key=f"jobs/{job['jobId']}/summary.json")["Body"].read())
+    ingest = summary["stages"]["ingest"]["input"]
+    assert ingest["format"] == "precursor-report", ingest
+    filters = ingest["precursor"]["filters"]
+    assert any(f["applied"] for f in filters), filters
+    report(f"[j] {data_path.name}: {body['summary']['proteins']} proteins quantified by MaxLFQ from the precursor "
+           f"report, {len(filters)} filters stated; scenario {time.monotonic() - started:.1f} s")

@@ -1108,11 +1108,7 @@ fn gsea_contrast(enricher: &Enricher, contrast: &str, rows: &[GseaRow]) -> (Tabl
             })
         })
         .collect();
-    let part = TableBuilder::new()
-        .text_dict("contrast", std::iter::repeat_n(contrast, rows.len()))
-        .text("term_id", &terms.iter().map(|t| t.0.to_string()).collect::<Vec<_>>())
-        .text("term_name", &terms.iter().map(|t| t.1.to_string()).collect::<Vec<_>>())
-        .u32("set_size", rows.iter().map(|r| r.set_size).collect())
+    let part = term_columns(contrast, &terms, rows.iter().map(|r| r.set_size).collect())
         .f64_nullable("es", &rows.iter().map(|r| r.es).collect::<Vec<_>>())
         .f64_nullable("nes", &rows.iter().map(|r| r.nes).collect::<Vec<_>>())
         .f64_nullable("p_value", &rows.iter().map(|r| r.p_value).collect::<Vec<_>>())
@@ -1120,6 +1116,15 @@ fn gsea_contrast(enricher: &Enricher, contrast: &str, rows: &[GseaRow]) -> (Tabl
         .u32("leading_edge_size", rows.iter().map(|r| r.leading_edge.len() as u32).collect())
         .text("leading_edge", &leading);
     (part, top_of(view))
+}
+
+/// The leading columns of a GSEA or CAMERA table part: the contrast, each tested term's id and name, its size.
+fn term_columns(contrast: &str, terms: &[(&str, &str)], set_sizes: Vec<u32>) -> TableBuilder {
+    TableBuilder::new()
+        .text_dict("contrast", std::iter::repeat_n(contrast, terms.len()))
+        .text("term_id", &terms.iter().map(|t| t.0.to_string()).collect::<Vec<_>>())
+        .text("term_name", &terms.iter().map(|t| t.1.to_string()).collect::<Vec<_>>())
+        .u32("set_size", set_sizes)
 }
 
 fn camera_contrast(enricher: &Enricher, contrast: &str, rows: &[CameraRow]) -> (TableBuilder, Vec<serde_json::Value>) {
@@ -1135,11 +1140,7 @@ fn camera_contrast(enricher: &Enricher, contrast: &str, rows: &[CameraRow]) -> (
             })
         })
         .collect();
-    let part = TableBuilder::new()
-        .text_dict("contrast", std::iter::repeat_n(contrast, rows.len()))
-        .text("term_id", &terms.iter().map(|t| t.0.to_string()).collect::<Vec<_>>())
-        .text("term_name", &terms.iter().map(|t| t.1.to_string()).collect::<Vec<_>>())
-        .u32("set_size", rows.iter().map(|r| r.set_size).collect())
+    let part = term_columns(contrast, &terms, rows.iter().map(|r| r.set_size).collect())
         .f64_nullable("correlation", &rows.iter().map(|r| r.correlation).collect::<Vec<_>>())
         .text_dict("direction", rows.iter().map(direction))
         .f64_nullable("p_value", &rows.iter().map(|r| r.p_value).collect::<Vec<_>>())
