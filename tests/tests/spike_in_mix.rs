@@ -49,20 +49,8 @@ fn load() -> Option<SpikeIn> {
         values,
         ..IntensityTable::default()
     };
-    let design = Design {
-        samples: design_rows
-            .iter()
-            .map(|(s, g)| SampleInfo {
-                sample: s.clone(),
-                group: g.clone(),
-                replicate: None,
-                pair: None,
-                batch: None,
-                extra: Default::default(),
-                files: Vec::new(),
-            })
-            .collect(),
-    };
+    let design =
+        Design { samples: design_rows.iter().map(|(s, g)| SampleInfo::in_group(s.clone(), g.clone())).collect() };
     // score_spike_in tests B-A; the background (HUMAN) must come first in `species`' order of appearance.
     let first_human = species.iter().position(|s| *s == "HUMAN")?;
     let mut order: Vec<usize> = (0..np).collect();

@@ -101,6 +101,21 @@ pub struct SampleInfo {
     pub files: Vec<String>,
 }
 
+impl SampleInfo {
+    /// A sample of `group` with no replicate, pair, batch, other columns or other file names.
+    pub fn in_group(sample: impl Into<String>, group: impl Into<String>) -> SampleInfo {
+        SampleInfo {
+            sample: sample.into(),
+            group: group.into(),
+            replicate: None,
+            pair: None,
+            batch: None,
+            extra: BTreeMap::new(),
+            files: Vec::new(),
+        }
+    }
+}
+
 /// The sample design: samples in file order, groups in order of first appearance.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Design {

@@ -973,20 +973,7 @@ mod tests {
     use crate::model::SampleInfo;
 
     fn design(groups: &[(&str, &str)]) -> Design {
-        Design {
-            samples: groups
-                .iter()
-                .map(|(s, g)| SampleInfo {
-                    sample: s.to_string(),
-                    group: g.to_string(),
-                    replicate: None,
-                    pair: None,
-                    batch: None,
-                    extra: Default::default(),
-                    files: Vec::new(),
-                })
-                .collect(),
-        }
+        Design { samples: groups.iter().map(|(s, g)| SampleInfo::in_group(s.to_string(), g.to_string())).collect() }
     }
 
     fn table(values: Vec<f64>, ns: usize) -> IntensityTable {
