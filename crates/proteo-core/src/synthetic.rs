@@ -114,6 +114,45 @@ pub fn pick_ids(keys: &[String], n: usize, seed: u64) -> Vec<String> {
     pool.into_iter().take(n).cloned().collect()
 }
 
+/// MINSTD (Park & Miller 1988, multiplier 48271) modulus 2³¹ − 1: a generator R reproduces exactly in doubles
+/// (every product stays below 2⁵³), so a reference script can rebuild a cohort without reading a 10⁷-value file.
+const MINSTD_M: f64 = 2_147_483_647.0;
+const MINSTD_A: f64 = 48_271.0;
+/// Share of a cohort's proteins given a group effect, and the effect (log2 units) in their group.
+const COHORT_DE_SHARE: usize = 5;
+const COHORT_EFFECT: f64 = 0.8;
+
+/// One MINSTD step: the next state and its uniform in (0, 1).
+fn minstd(state: &mut f64) -> f64 {
+    *state = (*state * MINSTD_A) % MINSTD_M;
+    *state / MINSTD_M
+}
+
+/// A complete log2 cohort matrix (proteins × samples, row-major, design order) and its design, for scale tests and
+/// benchmarks that a reference script must rebuild exactly (`tests/reference/cohort_de_reference.R` does).
+///
+/// Protein `p` draws from its own MINSTD stream seeded `7919·p + 1`: level `20 + 8u`, noise scale `0.5 + u`, then
+/// per sample the sum of four uniforms minus 2 (mean 0, variance 1/3) times the scale. The first fifth of the
+/// proteins are `COHORT_EFFECT` higher in group `p mod groups`. Sample `j` is `S{j:05}` in group `G{j mod groups + 1}`.
+pub fn cohort_matrix(proteins: usize, samples: usize, groups: usize) -> (Vec<f64>, Design) {
+    let group_of = |j: usize| j % groups.max(1);
+    let mut values = Vec::with_capacity(proteins * samples);
+    for p in 0..proteins {
+        let mut state = ((7919 * p + 1) % (MINSTD_M as usize)) as f64;
+        let level = 20.0 + 8.0 * minstd(&mut state);
+        let scale = 0.5 + minstd(&mut state);
+        let effect_group = (p < proteins / COHORT_DE_SHARE).then(|| p % groups.max(1));
+        for j in 0..samples {
+            let noise = (0..4).map(|_| minstd(&mut state)).sum::<f64>() - 2.0;
+            let effect = if effect_group == Some(group_of(j)) { COHORT_EFFECT } else { 0.0 };
+            values.push(level + noise * scale + effect);
+        }
+    }
+    let samples =
+        (0..samples).map(|j| SampleInfo::in_group(format!("S{j:05}"), format!("G{}", group_of(j) + 1))).collect();
+    (values, Design { samples })
+}
+
 /// One species of a [`SpikeInSpec`] mix.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SpikeSpecies {
