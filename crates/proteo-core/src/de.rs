@@ -620,15 +620,16 @@ fn check_groups(k: usize) -> Result<(), DeError> {
     Ok(())
 }
 
+/// What a job over the contrast cap is offered: the F test answers "does any group differ" without a contrast per
+/// pair, and a few chosen contrasts say which.
+const CONTRAST_ADVICE: &str = "to ask whether any group differs, use the moderated F test (--de limma computes it for \
+every design with 3 or more groups, whatever the contrasts) with the contrasts you need: `vs:<control>` or a list such \
+as `B-A,C-A`; or split the groups into several jobs";
+
 fn check_contrasts(nc: usize, np: usize) -> Result<(), DeError> {
     use crate::limits::{over, MAX_CONTRASTS, MAX_DE_ROWS};
     if nc > MAX_CONTRASTS {
-        return Err(DeError::TooLarge(over(
-            "the number of contrasts",
-            nc,
-            MAX_CONTRASTS,
-            "name fewer contrasts (`vs:<control>` or a list such as `B-A,C-A`), or split the groups into several jobs",
-        )));
+        return Err(DeError::TooLarge(over("the number of contrasts", nc, MAX_CONTRASTS, CONTRAST_ADVICE)));
     }
     if nc.saturating_mul(np) > MAX_DE_ROWS {
         return Err(DeError::TooLarge(over(
@@ -1030,5 +1031,20 @@ mod tests {
         let p = DeParams { method: DeMethod::Welch, ..Default::default() };
         let err = run_de(&[1.0, 2.0, 3.0], &d, &p).unwrap_err();
         assert_eq!(err.to_string(), "group `B` has 1 sample(s); the Welch t-test needs at least 2 per group");
+    }
+
+    #[test]
+    fn too_many_contrasts_offer_the_f_test_and_chosen_contrasts() {
+        // 30 groups: all pairs are 435 contrasts, over MAX_CONTRASTS.
+        let rows: Vec<(String, String)> = (0..60).map(|s| (format!("S{s}"), format!("G{}", s % 30 + 1))).collect();
+        let d = Design { samples: rows.iter().map(|(s, g)| SampleInfo::in_group(s.as_str(), g.as_str())).collect() };
+        let values: Vec<f64> = (0..3 * 60).map(|v| 20.0 + ((v * 7919) % 61) as f64 / 10.0).collect();
+        let err = run_de(&values, &d, &DeParams::default()).unwrap_err().to_string();
+        assert!(err.starts_with("the number of contrasts is 435, over the limit of 256;"), "{err}");
+        assert!(err.contains("moderated F test") && err.contains("`vs:<control>`"), "{err}");
+        let chosen = DeParams { contrasts: "vs:G1".into(), ..DeParams::default() };
+        let out = run_de(&values, &d, &chosen).unwrap();
+        assert_eq!(out.contrasts.len(), 29);
+        assert!(out.ftest.as_ref().is_some_and(|f| f.f.iter().all(|x| x.is_finite())), "the F test over 30 groups");
     }
 }
