@@ -85,6 +85,10 @@ pub struct BenchArgs {
     /// deleting them (to inspect the files, or to submit the same job elsewhere).
     #[arg(long)]
     keep: Option<PathBuf>,
+    /// Benchmark limma DE alone at cohort scale instead, at these sizes (e.g. `10000x1000,20000x5000`): the
+    /// synthetic cohort of 5 groups that tests/reference/cohort_de_reference.R rebuilds in R; time and peak RSS.
+    #[arg(long, value_delimiter = ',', value_parser = crate::bench_cohort::parse_size)]
+    cohort_de: Vec<(usize, usize)>,
     /// Benchmark precursor quantification instead: a synthetic DIA-NN 2.x report.parquet per `--runs` entry, read
     /// (detection, projection, filters) and quantified by MaxLFQ; time, rows/s and peak memory.
     #[arg(long)]
@@ -107,10 +111,20 @@ pub struct SyntheticArgs {
     out: PathBuf,
     #[command(flatten)]
     shape: Shape,
+    /// Write a synthetic DIA-NN 2.x `report.parquet` of this many runs instead (the real 71-column schema, snappy)
+    /// with a `design.tsv` of its runs in 4 groups: a precursor report to run (or submit) at cohort size.
+    #[arg(long)]
+    report_runs: Option<usize>,
+    /// Precursors of the `--report-runs` report.
+    #[arg(long, default_value_t = 2000)]
+    report_precursors: usize,
 }
 
 /// `proteo synthetic`: the benchmark's data as files, to run (or submit) a job of a chosen size.
 pub fn synthetic(args: &SyntheticArgs) -> anyhow::Result<()> {
+    if let Some(runs) = args.report_runs {
+        return crate::bench_cohort::write_report_files(&args.out, runs, args.report_precursors);
+    }
     let data = generate_with_ids(&args.shape.spec()?, &args.shape.ids()?);
     write_synthetic(&args.out, &data)?;
     println!(
@@ -189,6 +203,9 @@ fn ms(d: Duration) -> String {
 }
 
 pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
+    if !args.cohort_de.is_empty() {
+        return crate::bench_cohort::bench(&args.cohort_de);
+    }
     if args.precursor {
         return crate::bench_quant::bench(&args.runs, args.precursors, args.precursor_missing, args.keep.as_deref());
     }

@@ -1,6 +1,7 @@
 //! The `proteo` command: run QC → DE → pathway locally on files, or benchmark the stages.
 
 mod bench;
+mod bench_cohort;
 mod bench_quant;
 mod inspect;
 mod serve;

@@ -118,6 +118,11 @@ struct Precursor {
     log2: f64,
 }
 
+/// The `Run` of run `r` in a synthetic report (what a design names it by).
+pub fn run_name(r: usize) -> String {
+    format!("20240101_cohort_run{r:05}")
+}
+
 /// Writes the report to `out` (snappy, as the real file), run after run as DIA-NN does.
 pub fn write_report<W: Write + Send>(spec: &ReportSpec, out: W) -> Result<ReportStats, parquet::errors::ParquetError> {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
@@ -139,7 +144,7 @@ pub fn write_report<W: Write + Send>(spec: &ReportSpec, out: W) -> Result<Report
     let seqs: Vec<String> = (0..precursors.len()).map(|i| format!("PEPTIDE{i:06}K")).collect();
     let pgs: Vec<String> = (0..n_proteins).map(|p| format!("P{p:05}")).collect();
     let genes: Vec<String> = (0..n_proteins).map(|p| format!("GENE{p}")).collect();
-    let runs: Vec<String> = (0..spec.runs).map(|r| format!("20240101_cohort_run{r:05}")).collect();
+    let runs: Vec<String> = (0..spec.runs).map(run_name).collect();
     let dict = |values: &[String]| Arc::new(StringArray::from_iter_values(values));
     let (names, seqs, pgs, genes) = (dict(&names), dict(&seqs), dict(&pgs), dict(&genes));
     let empty = Arc::new(StringArray::from_iter_values([""]));
