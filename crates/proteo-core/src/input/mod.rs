@@ -83,6 +83,36 @@ pub fn read_table(
     file_name: &str,
     options: &ReadOptions<'_>,
 ) -> Result<(IntensityTable, InputReport), InputError> {
+    match read_table_or_plan(bytes, file_name, options, usize::MAX)? {
+        ReadOutcome::Table(table, report) => Ok((table, report)),
+        ReadOutcome::Planned(_) => unreachable!("a plan without a cell cap has one shard, quantified in place"),
+    }
+}
+
+/// What [`read_table_or_plan`] read: the protein table, or a precursor report split by protein into shards for
+/// workers elsewhere (a Step Functions Distributed Map), whose results [`finish_plan`] turns into the table.
+pub enum ReadOutcome {
+    Table(IntensityTable, InputReport),
+    Planned(QuantPlan),
+}
+
+/// A precursor report scanned and split: the table, its shards (protein ranges of at most the cell cap), and the
+/// input report so far (everything but what quantification adds).
+pub struct QuantPlan {
+    pub table: quant::PrecursorTable,
+    pub shards: Vec<std::ops::Range<usize>>,
+    pub report: InputReport,
+}
+
+/// [`read_table`], except that a precursor report whose proteins need more than one shard of `max_cells`
+/// precursor × run cells is returned as a [`QuantPlan`] instead of being quantified here. With one shard (or any
+/// other input) the result is [`read_table`]'s; quantified through the plan's shards it is the same, bit for bit.
+pub fn read_table_or_plan(
+    bytes: &[u8],
+    file_name: &str,
+    options: &ReadOptions<'_>,
+    max_cells: usize,
+) -> Result<ReadOutcome, InputError> {
     let default_quant = QuantParams::default();
     let quant_params = options.quant.unwrap_or(&default_quant);
     if quant::is_parquet(bytes) {
@@ -92,7 +122,8 @@ pub fn read_table(
         let detection = detect_view(&view, file_name, options)?;
         return match detection.action {
             Action::Quantify => {
-                quant::read_precursor_parquet(shared, file_name, quant_params).map(|r| quantified(r, &detection))
+                let scanned = quant::scan_parquet(shared, file_name, quant_params)?;
+                plan_or_quantify(scanned, &detection, file_name, quant_params, max_cells)
             }
             Action::Refuse => Err(refusal(&detection, file_name)),
             Action::Read => Err(InputError::ParquetTable {
@@ -107,25 +138,48 @@ pub fn read_table(
     match detection.action {
         Action::Refuse => Err(refusal(&detection, file_name)),
         Action::Quantify => {
-            quant::read_precursor_text(&text, file_name, quant_params).map(|r| quantified(r, &detection))
+            let scanned = quant::scan_text(&text, file_name, quant_params)?;
+            drop(text);
+            plan_or_quantify(scanned, &detection, file_name, quant_params, max_cells)
         }
         Action::Read => {
             let rows = text::Rows::open(&text, file_name)?;
-            if detection.long.is_some() {
+            let read = if detection.long.is_some() {
                 long::read(rows, file_name, &detection)
             } else {
                 wide::read(rows, file_name, &detection)
-            }
+            };
+            read.map(|(table, report)| ReadOutcome::Table(table, report))
         }
     }
 }
 
-/// A quantified precursor report's table and report with what detection found, and protein names from the ids.
-fn quantified((mut table, mut report): (IntensityTable, InputReport), d: &Detection) -> (IntensityTable, InputReport) {
-    let base = wide::report_for(d);
+fn plan_or_quantify(
+    (table, quant_report): (quant::PrecursorTable, quant::QuantReport),
+    detection: &Detection,
+    file_name: &str,
+    params: &QuantParams,
+    max_cells: usize,
+) -> Result<ReadOutcome, InputError> {
+    let mut report = quant::planned_report(&table, quant_report, file_name)?;
+    let base = wide::report_for(detection);
     report.format = base.format;
     report.detected = base.detected;
     report.reason = base.reason;
+    let shards = table.plan_shards(max_cells);
+    if shards.len() > 1 {
+        return Ok(ReadOutcome::Planned(QuantPlan { table, shards, report }));
+    }
+    let result = quant::quantify(&table, params.min_shared, quant::threads(), quant::DEFAULT_SHARD_CELLS);
+    drop(table);
+    let (table, report) = finish_plan(vec![result], report);
+    Ok(ReadOutcome::Table(table, report))
+}
+
+/// The protein table of a [`QuantPlan`] from its shards' results (any order) and the plan's report: what
+/// [`read_table`] gives for the same report.
+pub fn finish_plan(results: Vec<quant::ShardResult>, report: InputReport) -> (IntensityTable, InputReport) {
+    let (mut table, mut report) = quant::complete(quant::reduce(results), report);
     let has_genes = table.gene_names.iter().any(|g| !g.is_empty());
     wide::fill_names_from_ids(&mut table, has_genes, false, &mut report);
     (table, report)

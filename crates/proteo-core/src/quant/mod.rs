@@ -9,6 +9,7 @@ mod columns;
 mod error;
 pub mod maxlfq;
 pub(crate) mod parquet_scan;
+pub mod shard_io;
 pub mod synthetic;
 mod table;
 mod text_scan;
@@ -211,16 +212,39 @@ pub fn scan_parquet<R: ChunkReader + 'static>(
 }
 
 /// Worker threads for the local quantification: the machine's cores (the result does not depend on it).
-fn threads() -> usize {
+pub(crate) fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn finish(
     table: PrecursorTable,
-    mut report: QuantReport,
+    report: QuantReport,
     file_name: &str,
     params: &QuantParams,
 ) -> Result<(IntensityTable, InputReport), InputError> {
+    let input = planned_report(&table, report, file_name)?;
+    let result = quantify(&table, params.min_shared, threads(), DEFAULT_SHARD_CELLS);
+    drop(table);
+    Ok(complete(result, input))
+}
+
+/// Step (a) of the text path alone, parameters checked (the Parquet path: [`scan_parquet`]).
+pub(crate) fn scan_text(
+    text: &[u8],
+    file_name: &str,
+    params: &QuantParams,
+) -> Result<(PrecursorTable, QuantReport), InputError> {
+    params.validate()?;
+    text_scan::scan(text, file_name, params)
+}
+
+/// What the input report says of a scanned table before its proteins are quantified (runs, precursors, protein
+/// groups); refuses a report of fewer than 2 runs.
+pub(crate) fn planned_report(
+    table: &PrecursorTable,
+    mut report: QuantReport,
+    file_name: &str,
+) -> Result<InputReport, InputError> {
     if table.runs.len() < 2 {
         return Err(QuantError::TooFewRuns {
             file: file_name.to_string(),
@@ -233,20 +257,24 @@ fn finish(
         }
         .into());
     }
-    let result = quantify(&table, params.min_shared, threads(), DEFAULT_SHARD_CELLS);
     report.runs = table.runs.len();
     report.precursors = table.precursors.len();
     report.protein_groups = table.proteins.len();
-    report.split_protein_groups = result.components.iter().filter(|&&c| c > 1).count();
-    drop(table);
-    let input = InputReport {
+    Ok(InputReport {
         format: report.kind.clone(),
         intensity_columns: report.quantity.clone(),
         rows_read: report.rows,
         precursor: Some(report),
         ..InputReport::default()
-    };
-    Ok((to_intensity_table(result), input))
+    })
+}
+
+/// The quantified proteins (all shards reduced) with the input report [`planned_report`] began.
+pub(crate) fn complete(result: ShardResult, mut input: InputReport) -> (IntensityTable, InputReport) {
+    if let Some(report) = input.precursor.as_mut() {
+        report.split_protein_groups = result.components.iter().filter(|&&c| c > 1).count();
+    }
+    (to_intensity_table(result), input)
 }
 
 /// The quantified proteins as an intensity table (linear scale, as every other reader gives).
