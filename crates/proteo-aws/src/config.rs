@@ -6,6 +6,10 @@ pub const BUCKET_VAR: &str = "PROTEO_BUCKET";
 pub const TABLE_VAR: &str = "PROTEO_TABLE";
 /// The Step Functions state machine the ingest function starts.
 pub const STATE_MACHINE_VAR: &str = "PROTEO_STATE_MACHINE_ARN";
+/// The ingest function's shard cap (precursor × run cells per Distributed Map shard); default in the pipeline.
+pub const QUANT_SHARD_CELLS_VAR: &str = "PROTEO_QUANT_SHARD_CELLS";
+/// The Distributed Map's `MaxConcurrency` (template parameter `QuantMaxConcurrency`), which ingest passes on.
+pub const QUANT_MAX_CONCURRENCY_VAR: &str = "PROTEO_QUANT_MAX_CONCURRENCY";
 /// Set only in tests (moto): every client talks to this endpoint, and S3 uses path-style addressing.
 pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL";
 
@@ -13,6 +17,8 @@ pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL";
 pub enum ConfigError {
     #[error("the environment variable `{0}` is not set; the deployment template must define it for this function")]
     Missing(&'static str),
+    #[error("the environment variable `{name}` is `{value}`; expected a whole number of at least 1")]
+    NotACount { name: &'static str, value: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +28,9 @@ pub struct Config {
     /// Only the ingest function needs it: ask through [`Config::state_machine_arn`].
     state_machine_arn: Option<String>,
     pub endpoint_url: Option<String>,
+    /// Only the ingest function reads them (unset: the pipeline's defaults).
+    pub quant_shard_cells: Option<usize>,
+    pub quant_max_concurrency: Option<u32>,
 }
 
 impl Config {
@@ -34,7 +43,17 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let count = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+            get(name)
+                .map(|v| match v.trim().parse::<u64>() {
+                    Ok(n) if n >= 1 => Ok(n),
+                    _ => Err(ConfigError::NotACount { name, value: v }),
+                })
+                .transpose()
+        };
         Ok(Config {
+            quant_shard_cells: count(QUANT_SHARD_CELLS_VAR)?.map(|n| n as usize),
+            quant_max_concurrency: count(QUANT_MAX_CONCURRENCY_VAR)?.map(|n| n.min(u64::from(u32::MAX)) as u32),
             bucket: required(BUCKET_VAR)?,
             table: required(TABLE_VAR)?,
             state_machine_arn: get(STATE_MACHINE_VAR),
@@ -119,5 +138,18 @@ mod tests {
         .unwrap();
         assert_eq!(c.state_machine_arn(), Ok("arn:aws:states:eu-west-1:1:stateMachine:proteo"));
         assert_eq!(c.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!((c.quant_shard_cells, c.quant_max_concurrency), (None, None));
+        let base = [(BUCKET_VAR, "b"), (TABLE_VAR, "t")];
+        let with = |k: &'static str, v: &'static str| {
+            let mut vars = base.to_vec();
+            vars.push((k, v));
+            Config::from_lookup(lookup(&vars))
+        };
+        assert_eq!(with(QUANT_SHARD_CELLS_VAR, "4096").unwrap().quant_shard_cells, Some(4096));
+        assert_eq!(with(QUANT_MAX_CONCURRENCY_VAR, "40").unwrap().quant_max_concurrency, Some(40));
+        for bad in ["0", "-3", "many"] {
+            let err = with(QUANT_SHARD_CELLS_VAR, bad).unwrap_err().to_string();
+            assert!(err.contains("PROTEO_QUANT_SHARD_CELLS") && err.contains(bad), "{err}");
+        }
     }
 }

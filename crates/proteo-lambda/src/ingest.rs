@@ -6,6 +6,7 @@ use proteo_jobs::{
     now_ms, JobRecord, JobStore, JobStoreError, ObjectLister, ObjectMeta, ObjectStore, UploadKey, Workflow,
 };
 use proteo_pipeline::execution::ingest_job;
+use proteo_pipeline::quant_map::Sharding;
 use proteo_pipeline::StageError;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
@@ -17,6 +18,8 @@ pub struct IngestCtx<S, J, W> {
     pub store: S,
     pub jobs: J,
     pub workflow: W,
+    /// When a precursor report is split for the state machine's Distributed Map.
+    pub sharding: Sharding,
 }
 
 /// The object key of an S3 event record: URL-decoded, `+` meaning a space.
@@ -83,7 +86,7 @@ where
                 tracing::warn!(job_id, expected = item.input_key, "upload is not the job's input file; ignored");
                 return Ok(());
             }
-            ingest_job(&ctx.store, &ctx.jobs, &ctx.workflow, item).await
+            ingest_job(&ctx.store, &ctx.jobs, &ctx.workflow, item, ctx.sharding).await
         }
         UploadKey::DropIn { owner, folder, is_design } => {
             let listing = ctx.store.list(&folder).await?;
@@ -136,7 +139,7 @@ where
                         None => return Err(StageError::Transient(format!("job `{job_id}` vanished after creation"))),
                     }
                 };
-                ingest_job(&ctx.store, &ctx.jobs, &ctx.workflow, item).await?;
+                ingest_job(&ctx.store, &ctx.jobs, &ctx.workflow, item, ctx.sharding).await?;
             }
             Ok(())
         }

@@ -1,6 +1,8 @@
-//! Handlers of the analysis Lambda functions: `ingest` (S3 trigger) and the `qc`/`de`/`pathway` stages (Step Functions).
+//! Handlers of the analysis Lambda functions: `ingest` (S3 trigger), the `qc`/`de`/`pathway` stages and the
+//! `quant` Map (Step Functions).
 
 mod ingest;
+mod quant;
 mod stage;
 #[cfg(test)]
 mod testing;
@@ -12,6 +14,8 @@ pub use ingest::{derived_job_id, ingest_handler, s3_event_key, IngestCtx};
 pub use proteo_jobs::keys::DROP_IN_DESIGN_NAMES;
 pub use proteo_jobs::UploadKey;
 pub use proteo_pipeline::execution::{BuiltinGeneSets, WithBuiltinGeneSets, BUILTIN_GO_BP_KEY};
+pub use proteo_pipeline::quant_map::Sharding;
+pub use quant::{quant_handler, QuantCtx};
 pub use stage::{serve_stage, stage_handler, StageCtx};
 
 pub use aws_lambda_events::s3::S3Event;

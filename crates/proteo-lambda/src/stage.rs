@@ -66,7 +66,7 @@ fn stage_budget(stage: Stage, deadline_ms: u64, now_ms: u64) -> Duration {
 }
 
 /// The event must be a JobSpec whose id is safe and whose prefix is that job's prefix.
-fn decode_job_spec(payload: Value) -> Result<JobSpec, StageError> {
+pub(crate) fn decode_job_spec(payload: Value) -> Result<JobSpec, StageError> {
     let job: JobSpec = serde_json::from_value(payload).map_err(|e| {
         StageError::InvalidInput(format!(
             "The stage input is not a valid job specification ({e}); expected {{\"jobId\", \"prefix\", \"inputKey\", \"designKey\", \"params\"}}."

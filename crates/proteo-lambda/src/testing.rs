@@ -155,6 +155,7 @@ mod tests {
                 store: MemoryStore::default(),
                 jobs: RecordingJobs::default(),
                 workflow: FakeWorkflow::default(),
+                sharding: proteo_pipeline::quant_map::Sharding::default(),
             },
             matrix: data.matrix_tsv,
             design: data.design_tsv,
@@ -183,7 +184,7 @@ mod tests {
     }
 
     fn stage_ctx(w: World) -> (StageCtx<MemoryStore, RecordingJobs>, FakeWorkflow) {
-        let IngestCtx { store, jobs, workflow } = w.ingest;
+        let IngestCtx { store, jobs, workflow, .. } = w.ingest;
         let builtins = BuiltinGeneSets::default().with(crate::BUILTIN_GO_BP_KEY, bytes::Bytes::from_static(w.gmt));
         (StageCtx { store, jobs, builtin_gene_sets: builtins }, workflow)
     }

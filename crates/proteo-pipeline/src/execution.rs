@@ -10,7 +10,10 @@ use proteo_jobs::{
 use serde_json::{json, Value};
 
 use crate::contracts::{JobParams, JobSpec, Stage, StageResult};
-use crate::stages::{run_stage, write_job_summary, write_report, Progress, StageError};
+use crate::quant_map::Sharding;
+use crate::stages::{
+    ingest_or_plan, run_stage, write_job_summary, write_report, write_stage_summary, Ingested, Progress, StageError,
+};
 
 /// The job item's `summary` stays below this, so the poll response stays ≤ 2 KB (docs/cloud.md).
 pub const ITEM_SUMMARY_MAX_BYTES: usize = 1024;
@@ -43,13 +46,30 @@ pub async fn run_with_progress(
     job: &JobSpec,
     stage: Stage,
 ) -> Result<StageResult, StageError> {
+    let result = with_progress(jobs, job, |report| async move { run_stage(store, job, stage, &*report).await }).await?;
+    let done = Progress { stage, percent: 100, message: "finished".into() };
+    record_progress(jobs, &job.job_id, &done).await?;
+    Ok(result)
+}
+
+type Reporter = Box<dyn Fn(Progress) + Send + Sync>;
+
+/// Runs `work` with a progress callback whose reports are drained into the job store while it runs (the callback
+/// is dropped with `work`'s future, which ends the drain).
+async fn with_progress<T, Fut>(
+    jobs: &impl JobStore,
+    job: &JobSpec,
+    work: impl FnOnce(Reporter) -> Fut,
+) -> Result<T, StageError>
+where
+    Fut: std::future::Future<Output = Result<T, StageError>>,
+{
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
-    let report = move |p: Progress| {
-        // The receiver lives until the stage ends; a send error cannot happen while anyone listens.
+    let report: Reporter = Box::new(move |p: Progress| {
+        // The receiver lives until the work ends; a send error cannot happen while anyone listens.
         let _ = tx.send(p);
-    };
-    // `report` (and with it the sender) is dropped when the stage finishes, which ends the drain below.
-    let run = async move { run_stage(store, job, stage, &report).await };
+    });
+    let run = work(report);
     let drain = async {
         let mut failure = None;
         while let Some(mut p) = rx.recv().await {
@@ -67,9 +87,33 @@ pub async fn run_with_progress(
     if let Some(e) = failure {
         return Err(e);
     }
-    let done = Progress { stage, percent: 100, message: "finished".into() };
-    record_progress(jobs, &job.job_id, &done).await?;
     Ok(result)
+}
+
+/// The ingest stage with a shard cap, its progress recorded; a split report's ingest ends in the Map.
+async fn ingest_with_progress(
+    store: &impl ObjectStore,
+    jobs: &impl JobStore,
+    job: &JobSpec,
+    sharding: Sharding,
+) -> Result<Ingested, StageError> {
+    let outcome = with_progress(jobs, job, |progress| async move {
+        let report = |percent: u8, message: &str| {
+            progress(Progress { stage: Stage::Ingest, percent, message: message.to_string() })
+        };
+        let mut outcome = ingest_or_plan(store, job, &report, sharding).await?;
+        if let Ingested::Table(result) = &mut outcome {
+            write_stage_summary(store, job, result).await?;
+        }
+        Ok(outcome)
+    })
+    .await?;
+    let message = match &outcome {
+        Ingested::Table(_) => "finished".to_string(),
+        Ingested::Planned(q) => format!("quantifying {} shards", q.shards),
+    };
+    record_progress(jobs, &job.job_id, &Progress { stage: Stage::Ingest, percent: 100, message }).await?;
+    Ok(outcome)
 }
 
 /// Run one of `qc`, `de`, `pathway` for a job and return the keys written. After the pathway stage (the last) it
@@ -180,8 +224,16 @@ pub fn job_spec(item: &JobRecord) -> Result<JobSpec, StageError> {
 
 /// Validate and convert the upload (`Stage::Ingest`), then start the workflow run named by the job id. A job already
 /// past ingest (a duplicate event) is left alone; a job whose ingest was interrupted is ingested again. Refused input
-/// marks the job FAILED and is `Ok` (no retry can help); only `Transient` errors are returned.
-pub async fn ingest_job<S, J, W>(store: &S, jobs: &J, workflow: &W, item: JobRecord) -> Result<(), StageError>
+/// marks the job FAILED and is `Ok` (no retry can help); only `Transient` errors are returned. A precursor report
+/// needing more than one shard of `sharding.max_cells` cells is split for the state machine's Map instead of
+/// quantified here: its execution input carries `quant` ([`crate::quant_map::QuantMap`]).
+pub async fn ingest_job<S, J, W>(
+    store: &S,
+    jobs: &J,
+    workflow: &W,
+    item: JobRecord,
+    sharding: Sharding,
+) -> Result<(), StageError>
 where
     S: ObjectStore,
     J: JobStore,
@@ -209,13 +261,17 @@ where
             refused => mark_failed(jobs, &job_id, &refused).await,
         };
     }
-    match run_with_progress(store, jobs, &spec, Stage::Ingest).await {
-        Ok(result) => tracing::info!(job_id, summary = %result.summary, "input ingested"),
+    let mut input = serde_json::to_value(&spec).map_err(|e| StageError::Internal(format!("job spec: {e}")))?;
+    match ingest_with_progress(store, jobs, &spec, sharding).await {
+        Ok(Ingested::Table(result)) => tracing::info!(job_id, summary = %result.summary, "input ingested"),
+        Ok(Ingested::Planned(quant)) => {
+            tracing::info!(job_id, shards = quant.shards, manifest = quant.manifest, "report split for the Map");
+            input["quant"] = serde_json::to_value(&quant).expect("json");
+        }
         Err(e @ StageError::Transient(_)) => return Err(e),
         // Refused input, or output we cannot read back: retrying the event cannot help.
         Err(e) => return mark_failed(jobs, &job_id, &e).await,
     }
-    let input = serde_json::to_value(&spec).map_err(|e| StageError::Internal(format!("job spec: {e}")))?;
     match workflow.start(&job_id, &input).await {
         Ok(true) => tracing::info!(job_id, "workflow started"),
         Ok(false) => tracing::info!(job_id, "workflow run already exists; duplicate event"),

@@ -5,6 +5,7 @@ pub mod execution;
 pub mod fs_store;
 pub mod methods;
 pub mod ports;
+pub mod quant_map;
 pub mod stages;
 pub mod workflow;
 

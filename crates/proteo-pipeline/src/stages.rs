@@ -4,7 +4,7 @@ use bytes::Bytes;
 use serde_json::json;
 
 use proteo_core::de::{run_de, DeOutput};
-use proteo_core::input::{align_samples, read_design, read_table, ReadOptions};
+use proteo_core::input::{align_samples, read_design, read_table_or_plan, ReadOptions, ReadOutcome};
 use proteo_core::limits::MAX_REPORTED_NAMES;
 use proteo_core::model::{Design, IntensityTable, SampleInfo, SampleSelection};
 use proteo_core::pathway::{CameraRow, Enricher, GeneSets, GseaRow, GseaSettings};
@@ -16,8 +16,8 @@ use proteo_stats::camera::InterGeneCorrelation;
 use crate::contracts::{CameraCorrelation, EnrichmentMethod, JobSpec, Stage, StageResult};
 use crate::ports::{ObjectStore, StoreError};
 
-const PARQUET: &str = "application/vnd.apache.parquet";
-const JSON: &str = "application/json";
+pub(crate) const PARQUET: &str = "application/vnd.apache.parquet";
+pub(crate) const JSON: &str = "application/json";
 const JSON_LINES: &str = "application/x-ndjson";
 /// Rows per contrast in the ranked JSON-lines views the API pages through (the full tables are in Parquet).
 pub const RANKED_ROWS: usize = 1000;
@@ -193,9 +193,7 @@ pub async fn run_stage(
         Stage::De => de_stage(store, job, &report).await,
         Stage::Pathway => pathway_stage(store, job, &report).await,
     }?;
-    let key = job.key(stage, "summary.json");
-    store.put(&key, serde_json::to_vec_pretty(&result.summary).expect("json"), JSON).await?;
-    result.keys.push(key);
+    write_stage_summary(store, job, &mut result).await?;
     Ok(result)
 }
 
@@ -211,18 +209,71 @@ async fn ingest_stage(
     job: &JobSpec,
     report: &(dyn Fn(u8, &str) + Sync),
 ) -> Result<StageResult, StageError> {
+    let in_place = crate::quant_map::Sharding { max_cells: usize::MAX, ..Default::default() };
+    match ingest_or_plan(store, job, report, in_place).await? {
+        Ingested::Table(result) => Ok(result),
+        Ingested::Planned(_) => unreachable!("a plan without a cell cap has one shard, quantified in place"),
+    }
+}
+
+/// What ingest did with the upload: converted it, or (a precursor report over the shard cap) split it into shard
+/// files for the Distributed Map, whose last step finishes the ingest ([`crate::quant_map::assemble`]).
+pub enum Ingested {
+    Table(StageResult),
+    Planned(crate::quant_map::QuantMap),
+}
+
+async fn read_job_design(store: &impl ObjectStore, job: &JobSpec) -> Result<Design, StageError> {
+    let design_bytes = get_input(store, &job.design_key, job.design_name()).await?;
+    read_design(&design_bytes, job.design_name()).map_err(|e| StageError::InvalidInput(e.to_string()))
+}
+
+/// The ingest stage with a shard cap: a precursor report needing more than one shard of `sharding.max_cells`
+/// precursor × run cells is written as shards + a manifest under `ingest/quant/` instead of being quantified here. The stage
+/// summary is written by the caller for a table ([`run_stage`]) and by the assembly step for a plan.
+pub async fn ingest_or_plan(
+    store: &impl ObjectStore,
+    job: &JobSpec,
+    report: &(dyn Fn(u8, &str) + Sync),
+    sharding: crate::quant_map::Sharding,
+) -> Result<Ingested, StageError> {
     report(0, "reading input");
     let input = get_input(store, &job.input_key, job.input_name()).await?;
-    let design_bytes = get_input(store, &job.design_key, job.design_name()).await?;
     let invalid = |e: &dyn std::fmt::Display| StageError::InvalidInput(e.to_string());
     // The design first: a plain matrix's sample columns are the ones it names (the rest is annotation).
-    let design = read_design(&design_bytes, job.design_name()).map_err(|e| invalid(&e))?;
+    let design = read_job_design(store, job).await?;
     let names: Vec<String> =
         design.samples.iter().flat_map(|s| std::iter::once(&s.sample).chain(&s.files)).cloned().collect();
     let options =
         ReadOptions { format: job.params.format, design_samples: Some(&names), quant: Some(&job.params.quant) };
-    let (table, mut input_report) = read_table(&input, job.input_name(), &options).map_err(|e| invalid(&e))?;
+    let read = read_table_or_plan(&input, job.input_name(), &options, sharding.max_cells).map_err(|e| invalid(&e))?;
     drop(input);
+    match read {
+        ReadOutcome::Table(table, input_report) => {
+            Ok(Ingested::Table(finish_ingest(store, job, table, input_report, design, report).await?))
+        }
+        ReadOutcome::Planned(plan) => {
+            report(
+                30,
+                &format!("splitting {} protein groups into {} shards", plan.table.proteins.len(), plan.shards.len()),
+            );
+            let quant = crate::quant_map::write_plan(store, job, plan, design, sharding.max_concurrency).await?;
+            Ok(Ingested::Planned(quant))
+        }
+    }
+}
+
+/// The rest of ingest once the protein table is read: samples aligned with the design, exclusions, the table and
+/// design as Parquet, and the stage summary's content.
+pub(crate) async fn finish_ingest(
+    store: &impl ObjectStore,
+    job: &JobSpec,
+    table: IntensityTable,
+    mut input_report: proteo_core::model::InputReport,
+    design: Design,
+    report: &(dyn Fn(u8, &str) + Sync),
+) -> Result<StageResult, StageError> {
+    let invalid = |e: &dyn std::fmt::Display| StageError::InvalidInput(e.to_string());
     let from_design = job.params.samples == SampleSelection::FromDesign;
     let aligned =
         align_samples(table, &design, job.input_name(), job.design_name(), from_design).map_err(|e| invalid(&e))?;
@@ -249,6 +300,18 @@ async fn ingest_stage(
     });
     report(100, &format!("{} proteins × {} samples", table.n_proteins(), design.samples.len()));
     Ok(StageResult { stage: Stage::Ingest, keys, summary })
+}
+
+/// Writes a stage's `summary.json` and adds its key to the result.
+pub(crate) async fn write_stage_summary(
+    store: &impl ObjectStore,
+    job: &JobSpec,
+    result: &mut StageResult,
+) -> Result<(), StageError> {
+    let key = job.key(result.stage, "summary.json");
+    store.put(&key, serde_json::to_vec_pretty(&result.summary).expect("json"), JSON).await?;
+    result.keys.push(key);
+    Ok(())
 }
 
 async fn read_design_and_table(

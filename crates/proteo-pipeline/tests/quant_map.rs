@@ -1,0 +1,88 @@
+//! The Distributed Map's path through the store: a precursor report split by ingest, each shard quantified on its
+//! own (in any order), the protein table assembled — byte-identical to ingest quantifying it in place, whatever
+//! the shard count.
+
+use std::path::Path;
+
+use proteo_core::quant::synthetic::{run_name, write_report, ReportSpec};
+use proteo_jobs::ObjectStore;
+use proteo_pipeline::fs_store::FsStore;
+use proteo_pipeline::quant_map::{assemble, quantify_item, read_manifest, QuantJob, Sharding};
+use proteo_pipeline::stages::{ingest_or_plan, Ingested};
+use proteo_pipeline::{run_stage, JobParams, JobSpec, Stage};
+
+const RUNS: usize = 30;
+const PRECURSORS: usize = 700;
+
+/// A report of `RUNS` runs and a design of them in 3 groups, under `dir/input/`.
+fn inputs(dir: &Path) -> JobSpec {
+    std::fs::create_dir_all(dir.join("input")).unwrap();
+    let spec = ReportSpec { runs: RUNS, precursors: PRECURSORS, missing: 0.2, seed: 3, row_group_rows: 5_000 };
+    write_report(&spec, std::fs::File::create(dir.join("input/report.parquet")).unwrap()).unwrap();
+    let mut design = String::from("sample\tgroup\n");
+    for r in 0..RUNS {
+        design.push_str(&format!("{}\tG{}\n", run_name(r), r % 3 + 1));
+    }
+    std::fs::write(dir.join("input/design.tsv"), design).unwrap();
+    JobSpec {
+        job_id: "j1".into(),
+        prefix: String::new(),
+        input_key: "input/report.parquet".into(),
+        design_key: "input/design.tsv".into(),
+        params: JobParams::default(),
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+}
+
+#[test]
+fn the_protein_table_through_the_map_equals_quantification_in_place_at_any_shard_count() {
+    let root = tempfile::tempdir().unwrap();
+    let here = root.path().join("in-place");
+    let job = inputs(&here);
+    let store = FsStore::new(&here);
+    block_on(run_stage(&store, &job, Stage::Ingest, &|_| {})).unwrap();
+    let table = std::fs::read(here.join("ingest/table.parquet")).unwrap();
+    let summary = std::fs::read(here.join("ingest/summary.json")).unwrap();
+
+    let mut shard_counts = Vec::new();
+    for cells in [20_000, 3_000, 1] {
+        let dir = root.path().join(format!("cap-{cells}"));
+        let job = inputs(&dir);
+        let store = FsStore::new(&dir);
+        let sharding = Sharding { max_cells: cells, max_concurrency: 7 };
+        let Ingested::Planned(quant) = block_on(ingest_or_plan(&store, &job, &|_, _| {}, sharding)).unwrap() else {
+            panic!("a {RUNS}-run report over {cells} cells per shard is split");
+        };
+        assert_eq!(quant.max_concurrency, 7);
+        assert!(!dir.join("ingest/table.parquet").exists(), "the table is the assembly's to write");
+        let items = block_on(read_manifest(&store, &quant.manifest)).unwrap();
+        assert_eq!(items.len(), quant.shards);
+        // Children finish in any order; each is idempotent (a retry writes the same bytes).
+        for item in items.iter().rev() {
+            block_on(quantify_item(&store, item)).unwrap();
+        }
+        let first = block_on(store.get(&items[0].result)).unwrap();
+        block_on(quantify_item(&store, &items[0])).unwrap();
+        assert_eq!(block_on(store.get(&items[0].result)).unwrap(), first);
+        let result = block_on(assemble(&store, &QuantJob { spec: job.clone(), quant: quant.clone() })).unwrap();
+        assert!(result.keys.iter().any(|k| k == "ingest/table.parquet"), "{:?}", result.keys);
+        assert_eq!(std::fs::read(dir.join("ingest/table.parquet")).unwrap(), table, "{} shards", quant.shards);
+        assert_eq!(std::fs::read(dir.join("ingest/summary.json")).unwrap(), summary, "{} shards", quant.shards);
+        shard_counts.push(quant.shards);
+    }
+    assert!(shard_counts.windows(2).all(|w| w[0] < w[1]), "{shard_counts:?}");
+}
+
+#[test]
+fn a_report_within_one_shard_and_any_other_table_are_ingested_in_place() {
+    let root = tempfile::tempdir().unwrap();
+    let job = inputs(root.path());
+    let store = FsStore::new(root.path());
+    let outcome = block_on(ingest_or_plan(&store, &job, &|_, _| {}, Sharding::default())).unwrap();
+    assert!(matches!(outcome, Ingested::Table(_)), "{RUNS} × {PRECURSORS} cells fit one default shard");
+    assert!(root.path().join("ingest/table.parquet").exists());
+    assert!(!root.path().join("ingest/quant").exists());
+}
