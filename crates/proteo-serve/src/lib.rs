@@ -34,6 +34,7 @@ use proteo_jobs::{keys, Finish, JobStatus, JobStore, ObjectStore, UploadKey};
 use proteo_pipeline::execution::{
     ingest_job, job_spec, mark_failed, run_job_stage, BuiltinGeneSets, WithBuiltinGeneSets,
 };
+use proteo_pipeline::quant_map::{assemble, quantify_item, read_manifest, QuantJob, ShardItem, Sharding};
 use proteo_pipeline::stages::with_deadline;
 use proteo_pipeline::{JobSpec, Stage, StageError};
 use serde::Deserialize;
@@ -184,6 +185,29 @@ impl StageRunner for PipelineRunner {
         })
         .await
     }
+
+    async fn manifest(&self, key: &str) -> Result<Vec<ShardItem>, StageError> {
+        read_manifest(&*self.store, key).await
+    }
+
+    async fn quantify(&self, items: Vec<ShardItem>) -> Result<(), StageError> {
+        let store = Arc::clone(&self.store);
+        on_blocking_thread(Stage::Ingest, limit_of(Stage::Ingest, self.time_limit), async move {
+            for item in &items {
+                quantify_item(&*store, item).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn assemble(&self, job: QuantJob) -> Result<(), StageError> {
+        let store = Arc::clone(&self.store);
+        on_blocking_thread(Stage::Ingest, limit_of(Stage::Ingest, self.time_limit), async move {
+            assemble(&*store, &job).await.map(|_| ())
+        })
+        .await
+    }
 }
 
 /// A runner under the concurrency cap: a stage waits for one of the permits, which ingest shares.
@@ -198,6 +222,22 @@ impl<R: StageRunner> StageRunner for Capped<R> {
             self.permits.acquire().await.map_err(|_| StageError::Transient("the server is shutting down".into()))?;
         self.inner.run(stage, job).await
     }
+
+    async fn manifest(&self, key: &str) -> Result<Vec<ShardItem>, StageError> {
+        self.inner.manifest(key).await
+    }
+
+    async fn quantify(&self, items: Vec<ShardItem>) -> Result<(), StageError> {
+        let _permit =
+            self.permits.acquire().await.map_err(|_| StageError::Transient("the server is shutting down".into()))?;
+        self.inner.quantify(items).await
+    }
+
+    async fn assemble(&self, job: QuantJob) -> Result<(), StageError> {
+        let _permit =
+            self.permits.acquire().await.map_err(|_| StageError::Transient("the server is shutting down".into()))?;
+        self.inner.assemble(job).await
+    }
 }
 
 /// The server's parts, shared by the HTTP handlers and the background executions.
@@ -211,6 +251,8 @@ pub struct Service<R: StageRunner> {
     /// The time limit of ingest (`None`: [`Stage::time_limit`]).
     ingest_limit: Option<Duration>,
     token: Option<Arc<str>>,
+    /// When ingest splits a precursor report for the state machine's Map (the cloud's defaults).
+    pub sharding: Sharding,
 }
 
 pub type LocalService = Service<PipelineRunner>;
@@ -225,6 +267,7 @@ impl<R: StageRunner> Clone for Service<R> {
             uploading: Arc::clone(&self.uploading),
             ingest_limit: self.ingest_limit,
             token: self.token.clone(),
+            sharding: self.sharding,
         }
     }
 }
@@ -297,7 +340,16 @@ impl<R: StageRunner> Service<R> {
         let permits = Arc::new(Semaphore::new(workers.max(1)));
         let runner = Capped { inner: runner, permits: Arc::clone(&permits) };
         let workflow = LocalWorkflow::new(machine, runner, Arc::clone(&jobs), interval_scale);
-        Service { store, jobs, workflow, permits, uploading: Arc::default(), ingest_limit: None, token: None }
+        Service {
+            store,
+            jobs,
+            workflow,
+            permits,
+            uploading: Arc::default(),
+            ingest_limit: None,
+            token: None,
+            sharding: Sharding::default(),
+        }
     }
 
     /// Mark FAILED (and delete the design of) every QUEUED job submitted more than `ttl` ago whose data file never
@@ -363,17 +415,14 @@ impl<R: StageRunner> Service<R> {
             }
         };
         for attempt in 1..=INGEST_ATTEMPTS {
-            let (store, jobs, workflow, item) =
-                (Arc::clone(&self.store), Arc::clone(&self.jobs), self.workflow.clone(), item.clone());
+            let (store, jobs, workflow, item, sharding) =
+                (Arc::clone(&self.store), Arc::clone(&self.jobs), self.workflow.clone(), item.clone(), self.sharding);
             let permit = self.permits.acquire().await;
             let limit = limit_of(Stage::Ingest, self.ingest_limit);
-            let result =
-                on_blocking_thread(
-                    Stage::Ingest,
-                    limit,
-                    async move { ingest_job(&*store, &*jobs, &workflow, item).await },
-                )
-                .await;
+            let result = on_blocking_thread(Stage::Ingest, limit, async move {
+                ingest_job(&*store, &*jobs, &workflow, item, sharding).await
+            })
+            .await;
             drop(permit);
             match result {
                 Ok(()) => return,

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use proteo_jobs::{now_ms, Finish, JobStore, JobStoreError, Workflow, WorkflowError};
+use proteo_pipeline::quant_map::{QuantJob, ShardItem};
 use proteo_pipeline::{JobSpec, Stage, StageError};
 use serde_json::{json, Value};
 
@@ -20,6 +21,8 @@ pub const STATE_MACHINE_ASL: &str = include_str!("../../../statemachine.asl.json
 pub enum Action {
     /// `arn:aws:states:::lambda:invoke` of `${QcFunctionArn}` / `${DeFunctionArn}` / `${PathwayFunctionArn}`.
     Stage(Stage),
+    /// `lambda:invoke` of `${QuantFunctionArn}` with the whole state: the protein table from the Map's shards.
+    Assemble,
     /// `dynamodb:updateItem` setting status SUCCEEDED (condition: RUNNING).
     MarkSucceeded,
     /// `dynamodb:updateItem` setting status FAILED with the caught error.
@@ -60,9 +63,45 @@ pub struct Catcher {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum State {
-    Task { action: Action, retry: Vec<Retrier>, catch: Vec<Catcher>, next: String },
+    Task {
+        action: Action,
+        retry: Vec<Retrier>,
+        catch: Vec<Catcher>,
+        next: String,
+    },
+    /// Rules of the form `{"Variable": "$.<key>", "IsPresent": true|false, "Next": ...}`, then `Default`.
+    Choice {
+        rules: Vec<PresenceRule>,
+        default: String,
+    },
+    /// A Distributed Map of the quant function over the manifest named at `manifest_path`.
+    Map(MapState),
     Succeed,
     Fail,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresenceRule {
+    /// The top-level key of the state the rule looks at (`$.quant` → `quant`).
+    pub key: String,
+    pub is_present: bool,
+    pub next: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapState {
+    /// Top-level key path of the ItemReader's S3 key (`$.quant.manifest` → `["quant", "manifest"]`).
+    pub manifest_path: Vec<String>,
+    /// `MaxConcurrencyPath` as keys; `None`: `MaxConcurrency` (0 = no limit) is `max_concurrency`.
+    pub max_concurrency_path: Option<Vec<String>>,
+    pub max_concurrency: u64,
+    /// `ItemBatcher.MaxItemsPerBatch` (1 without a batcher).
+    pub batch: usize,
+    /// The child's Retry (the ItemProcessor's one Task).
+    pub child_retry: Vec<Retrier>,
+    pub retry: Vec<Retrier>,
+    pub catch: Vec<Catcher>,
+    pub next: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +144,8 @@ impl StateMachine {
                         .unwrap_or_default();
                     State::Task { action, retry, catch, next }
                 }
+                Some("Choice") => choice(s).map_err(|m| what(&m))?,
+                Some("Map") => State::Map(map_state(s).map_err(|m| what(&m))?),
                 other => return Err(what(&format!("type {other:?} is not supported by proteo serve"))),
             };
             states.insert(name.clone(), state);
@@ -121,11 +162,18 @@ impl StateMachine {
             return Err(format!("StartAt `{}` is not a state", self.start_at));
         }
         for (name, s) in &self.states {
-            if let State::Task { next, catch, .. } = s {
-                for target in std::iter::once(next).chain(catch.iter().map(|c| &c.next)) {
-                    if !exists(target) {
-                        return Err(format!("state `{name}` goes to `{target}`, which is not a state"));
-                    }
+            let targets: Vec<&String> = match s {
+                State::Task { next, catch, .. } | State::Map(MapState { next, catch, .. }) => {
+                    std::iter::once(next).chain(catch.iter().map(|c| &c.next)).collect()
+                }
+                State::Choice { rules, default } => {
+                    rules.iter().map(|r| &r.next).chain(std::iter::once(default)).collect()
+                }
+                State::Succeed | State::Fail => Vec::new(),
+            };
+            for target in targets {
+                if !exists(target) {
+                    return Err(format!("state `{name}` goes to `{target}`, which is not a state"));
                 }
             }
         }
@@ -152,6 +200,7 @@ fn action(s: &Value) -> Result<Action, String> {
                 return Err("a stage Task must discard its result (`\"ResultPath\": null`)".into());
             }
             match params["FunctionName"].as_str() {
+                Some("${QuantFunctionArn}") => Ok(Action::Assemble),
                 Some("${QcFunctionArn}") => Ok(Action::Stage(Stage::Qc)),
                 Some("${DeFunctionArn}") => Ok(Action::Stage(Stage::De)),
                 Some("${PathwayFunctionArn}") => Ok(Action::Stage(Stage::Pathway)),
@@ -170,6 +219,92 @@ fn action(s: &Value) -> Result<Action, String> {
         }
         other => Err(format!("resource {other:?} is not supported by proteo serve")),
     }
+}
+
+fn json_path(v: &Value, what: &str) -> Result<Vec<String>, String> {
+    let path = v.as_str().ok_or_else(|| format!("{what} must be a JSONPath string"))?;
+    let keys: Vec<String> = path
+        .strip_prefix("$.")
+        .ok_or_else(|| format!("{what} `{path}` must start with `$.`"))?
+        .split('.')
+        .map(str::to_string)
+        .collect();
+    if keys.iter().any(|k| k.is_empty() || k.contains(['[', ']', '*'])) {
+        return Err(format!("{what} `{path}` must be a plain path of keys"));
+    }
+    Ok(keys)
+}
+
+fn at<'a>(state: &'a Value, keys: &[String]) -> Option<&'a Value> {
+    keys.iter().try_fold(state, |v, k| v.get(k))
+}
+
+fn choice(s: &Value) -> Result<State, String> {
+    let rules = s["Choices"]
+        .as_array()
+        .ok_or("a Choice needs `Choices`")?
+        .iter()
+        .map(|r| {
+            let keys = json_path(&r["Variable"], "a Choice rule's `Variable`")?;
+            let [key] = keys.as_slice() else { return Err("a Choice rule must test a top-level key".to_string()) };
+            let is_present = r["IsPresent"].as_bool().ok_or("proteo serve runs only `IsPresent` Choice rules")?;
+            let next = r["Next"].as_str().ok_or("a Choice rule needs `Next`")?.to_string();
+            Ok(PresenceRule { key: key.clone(), is_present, next })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let default = s["Default"].as_str().ok_or("a Choice needs `Default`")?.to_string();
+    Ok(State::Choice { rules, default })
+}
+
+fn retriers(v: &Value) -> Result<Vec<Retrier>, String> {
+    v.as_array().map(|rs| rs.iter().map(retrier).collect()).transpose().map(Option::unwrap_or_default)
+}
+
+fn map_state(s: &Value) -> Result<MapState, String> {
+    let reader = &s["ItemReader"];
+    if reader["Resource"] != "arn:aws:states:::s3:getObject" || reader["ReaderConfig"]["InputType"] != "JSON" {
+        return Err(
+            "a Map must read its items from a JSON array on S3 (`ItemReader` s3:getObject, InputType JSON)".into()
+        );
+    }
+    let manifest_path = json_path(&reader["Parameters"]["Key.$"], "the ItemReader's `Key.$`")?;
+    let processor = &s["ItemProcessor"];
+    if processor["ProcessorConfig"]["Mode"] != "DISTRIBUTED" {
+        return Err("a Map must be DISTRIBUTED".into());
+    }
+    let start = processor["StartAt"].as_str().ok_or("the ItemProcessor needs `StartAt`")?;
+    let child = &processor["States"][start];
+    if child["Resource"] != "arn:aws:states:::lambda:invoke"
+        || child["Parameters"]["FunctionName"] != "${QuantFunctionArn}"
+        || child["Parameters"]["Payload.$"] != "$"
+        || child["End"] != true
+    {
+        return Err(
+            "the ItemProcessor must be one Task invoking ${QuantFunctionArn} with its item, ending there".into()
+        );
+    }
+    if s["ResultPath"] != Value::Null || s.get("ResultPath").is_none() {
+        return Err("a Map must discard its result (`\"ResultPath\": null`)".into());
+    }
+    let max_concurrency_path = match s.get("MaxConcurrencyPath") {
+        Some(p) => Some(json_path(p, "`MaxConcurrencyPath`")?),
+        None => None,
+    };
+    let catch = s["Catch"]
+        .as_array()
+        .map(|cs| cs.iter().map(catcher).collect::<Result<Vec<_>, String>>())
+        .transpose()?
+        .unwrap_or_default();
+    Ok(MapState {
+        manifest_path,
+        max_concurrency_path,
+        max_concurrency: s["MaxConcurrency"].as_u64().unwrap_or(0),
+        batch: s["ItemBatcher"]["MaxItemsPerBatch"].as_u64().unwrap_or(1).max(1) as usize,
+        child_retry: retriers(&child["Retry"])?,
+        retry: retriers(&s["Retry"])?,
+        catch,
+        next: s["Next"].as_str().ok_or("a Map needs `Next`")?.to_string(),
+    })
 }
 
 fn errors_of(v: &Value) -> Result<Vec<String>, String> {
@@ -209,9 +344,26 @@ fn catcher(v: &Value) -> Result<Catcher, String> {
     Ok(Catcher { errors: errors_of(v)?, next: v["Next"].as_str().ok_or("a Catch needs `Next`")?.to_string() })
 }
 
-/// Runs one stage of a job (in production: `run_job_stage` under the concurrency cap).
+/// Runs one stage of a job (in production: `run_job_stage` under the concurrency cap), and the quant function's
+/// work for the Map (a runner without it refuses, as a stack without the quant function would).
 pub trait StageRunner: Send + Sync + 'static {
     fn run(&self, stage: Stage, job: &JobSpec) -> impl Future<Output = Result<Vec<String>, StageError>> + Send;
+
+    /// The Map's items: the manifest at `key`.
+    fn manifest(&self, key: &str) -> impl Future<Output = Result<Vec<ShardItem>, StageError>> + Send {
+        let key = key.to_string();
+        async move { Err(StageError::Internal(format!("this server cannot read the quantification manifest {key}"))) }
+    }
+
+    /// One Map child: a batch of shards quantified.
+    fn quantify(&self, items: Vec<ShardItem>) -> impl Future<Output = Result<(), StageError>> + Send {
+        async move { Err(StageError::Internal(format!("this server cannot quantify {} shards", items.len()))) }
+    }
+
+    /// The step after the Map: the protein table assembled and ingest finished.
+    fn assemble(&self, job: QuantJob) -> impl Future<Output = Result<(), StageError>> + Send {
+        async move { Err(StageError::Internal(format!("this server cannot assemble job {}", job.spec.job_id))) }
+    }
 }
 
 /// The workflow port, in-process: executions named by job id (a second start of a name is refused, as Step
@@ -244,12 +396,18 @@ impl<R: StageRunner, J: JobStore + 'static> LocalWorkflow<R, J> {
 
     /// Start (unless one of that name exists) an execution at `state`; returns its handle, `None` for a duplicate.
     pub fn start_at(&self, job: JobSpec, state: &str) -> Option<tokio::task::JoinHandle<()>> {
+        let input = serde_json::to_value(&job).expect("a job spec is JSON");
+        self.start_with(input, job, state)
+    }
+
+    /// [`LocalWorkflow::start_at`] with the whole execution input (the job spec and any keys ingest added).
+    fn start_with(&self, input: Value, job: JobSpec, state: &str) -> Option<tokio::task::JoinHandle<()>> {
         if !self.inner.executions.lock().expect("lock").insert(job.job_id.clone()) {
             return None;
         }
         let inner = Arc::clone(&self.inner);
         let state = state.to_string();
-        Some(tokio::spawn(async move { inner.execute(job, state).await }))
+        Some(tokio::spawn(async move { inner.execute(input, job, state).await }))
     }
 
     /// Resume a job interrupted by a restart at the state that runs `stage` (stages are idempotent: a rerun
@@ -265,33 +423,40 @@ impl<R: StageRunner, J: JobStore + 'static> Workflow for LocalWorkflow<R, J> {
         let job: JobSpec = serde_json::from_value(input.clone())
             .map_err(|e| WorkflowError::Transient(format!("the execution input is not a job spec: {e}")))?;
         let start = self.inner.machine.start_at.clone();
-        Ok(self.start_at(job, &start).is_some())
+        Ok(self.start_with(input.clone(), job, &start).is_some())
     }
 }
 
-impl<R: StageRunner, J: JobStore> Inner<R, J> {
-    async fn execute(&self, job: JobSpec, mut current: String) {
+type Failure = (String, String);
+
+impl<R: StageRunner, J: JobStore + 'static> Inner<R, J> {
+    async fn execute(self: Arc<Self>, input: Value, job: JobSpec, mut current: String) {
         let id = job.job_id.clone();
         // `$.error` of the state, once a Catch has put it there.
-        let mut caught: Option<(String, String)> = None;
+        let mut caught: Option<Failure> = None;
         loop {
             let Some(state) = self.machine.states.get(&current) else { return };
-            let State::Task { action, retry, catch, next } = state else {
-                tracing::info!(job_id = %id, state = %current, "execution ended");
-                return;
-            };
-            let mut attempts = vec![0u32; retry.len()];
-            let outcome = loop {
-                let result = self.act(*action, &job, caught.as_ref()).await;
-                let Err((error, cause)) = result else { break Ok(()) };
-                let Some(i) = retry.iter().position(|r| matches(&r.errors, &error)) else { break Err((error, cause)) };
-                if attempts[i] >= retry[i].max_attempts {
-                    break Err((error, cause));
+            let (outcome, next, catch) = match state {
+                State::Task { action, retry, catch, next } => {
+                    let outcome = self
+                        .with_retry(&id, &current, retry, || self.act(*action, &input, &job, caught.as_ref()))
+                        .await;
+                    (outcome, next, catch)
                 }
-                let wait = retry[i].wait_seconds(attempts[i], unit_draw()) * self.interval_scale;
-                attempts[i] += 1;
-                tracing::warn!(job_id = %id, state = %current, error, attempt = attempts[i], wait_s = wait, "retrying");
-                tokio::time::sleep(Duration::from_secs_f64(wait.max(0.0))).await;
+                State::Map(map) => {
+                    let outcome =
+                        self.with_retry(&id, &current, &map.retry, || Arc::clone(&self).map(map, &input)).await;
+                    (outcome, &map.next, &map.catch)
+                }
+                State::Choice { rules, default } => {
+                    let rule = rules.iter().find(|r| input.get(&r.key).is_some_and(|v| !v.is_null()) == r.is_present);
+                    current = rule.map_or(default, |r| &r.next).clone();
+                    continue;
+                }
+                State::Succeed | State::Fail => {
+                    tracing::info!(job_id = %id, state = %current, "execution ended");
+                    return;
+                }
             };
             current = match outcome {
                 Ok(()) => next.clone(),
@@ -311,19 +476,89 @@ impl<R: StageRunner, J: JobStore> Inner<R, J> {
         }
     }
 
+    /// `attempt` until it succeeds, no retrier matches its error, or the matching retrier's attempts are spent.
+    async fn with_retry<Fut>(
+        &self,
+        id: &str,
+        state: &str,
+        retry: &[Retrier],
+        mut attempt: impl FnMut() -> Fut,
+    ) -> Result<(), Failure>
+    where
+        Fut: Future<Output = Result<(), Failure>>,
+    {
+        let mut attempts = vec![0u32; retry.len()];
+        loop {
+            let Err((error, cause)) = attempt().await else { return Ok(()) };
+            let Some(i) = retry.iter().position(|r| matches(&r.errors, &error)) else { return Err((error, cause)) };
+            if attempts[i] >= retry[i].max_attempts {
+                return Err((error, cause));
+            }
+            let wait = retry[i].wait_seconds(attempts[i], unit_draw()) * self.interval_scale;
+            attempts[i] += 1;
+            tracing::warn!(job_id = %id, state, error, attempt = attempts[i], wait_s = wait, "retrying");
+            tokio::time::sleep(Duration::from_secs_f64(wait.max(0.0))).await;
+        }
+    }
+
+    /// The Distributed Map: the manifest's items in batches, at most `MaxConcurrency` children at once, each with
+    /// the child's Retry. Any child failing fails the Map (`ToleratedFailurePercentage` 0), as
+    /// `States.ExceedToleratedFailureThreshold` with the child's error in the cause.
+    async fn map(self: Arc<Self>, map: &MapState, input: &Value) -> Result<(), Failure> {
+        let runtime = |m: String| ("States.Runtime".to_string(), m);
+        let key = at(input, &map.manifest_path).and_then(Value::as_str).ok_or_else(|| {
+            runtime(format!("the Map's ItemReader key `$.{}` is not in the state", map.manifest_path.join(".")))
+        })?;
+        let items = self.runner.manifest(key).await.map_err(stage_failure)?;
+        let limit = match &map.max_concurrency_path {
+            Some(path) => at(input, path).and_then(Value::as_u64).unwrap_or(0),
+            None => map.max_concurrency,
+        };
+        let batches: Vec<Vec<ShardItem>> = items.chunks(map.batch).map(<[ShardItem]>::to_vec).collect();
+        let width = if limit == 0 { batches.len() } else { limit as usize }.clamp(1, batches.len().max(1));
+        let gate = Arc::new(tokio::sync::Semaphore::new(width));
+        let mut children = tokio::task::JoinSet::new();
+        for batch in batches {
+            let (inner, gate, retry) = (Arc::clone(&self), Arc::clone(&gate), map.child_retry.clone());
+            children.spawn(async move {
+                let _slot = gate.acquire_owned().await.map_err(|_| runtime("the server is shutting down".into()))?;
+                let runner = &inner.runner;
+                let child = || {
+                    let batch = batch.clone();
+                    async move { runner.quantify(batch).await.map_err(stage_failure) }
+                };
+                inner.with_retry("map child", "Quantify Shard", &retry, child).await
+            });
+        }
+        while let Some(done) = children.join_next().await {
+            let failed = match done {
+                Ok(Ok(())) => continue,
+                Ok(Err((error, cause))) => format!("{error}: {cause}"),
+                Err(e) => format!("a child stopped: {e}"),
+            };
+            children.abort_all();
+            return Err(("States.ExceedToleratedFailureThreshold".into(), failed));
+        }
+        Ok(())
+    }
+
     /// Run one Task; an error is `(Error, Cause)` as Step Functions names them. The Cause of a stage error is the
     /// Lambda error JSON `{"errorType", "errorMessage"}`, as in the cloud.
     async fn act(
         &self,
         action: Action,
+        input: &Value,
         job: &JobSpec,
         caught: Option<&(String, String)>,
     ) -> Result<(), (String, String)> {
         match action {
-            Action::Stage(stage) => self.runner.run(stage, job).await.map(|_| ()).map_err(|e| {
-                let cause = json!({"errorType": e.error_type(), "errorMessage": e.to_string()}).to_string();
-                (e.error_type().to_string(), cause)
-            }),
+            Action::Stage(stage) => self.runner.run(stage, job).await.map(|_| ()).map_err(stage_failure),
+            Action::Assemble => {
+                let quant: QuantJob = serde_json::from_value(input.clone()).map_err(|e| {
+                    ("States.Runtime".to_string(), format!("the state has no quantification plan: {e}"))
+                })?;
+                self.runner.assemble(quant).await.map_err(stage_failure)
+            }
             Action::MarkSucceeded => {
                 let record = self.jobs.get(&job.job_id).await.map_err(store_error)?;
                 let Some(record) = record else { return Err(condition_failed(&job.job_id)) };
@@ -351,6 +586,12 @@ impl<R: StageRunner, J: JobStore> Inner<R, J> {
     }
 }
 
+/// A stage error as Step Functions reports a Lambda's: the error type, and the Lambda error JSON as the Cause.
+fn stage_failure(e: StageError) -> Failure {
+    let cause = json!({"errorType": e.error_type(), "errorMessage": e.to_string()}).to_string();
+    (e.error_type().to_string(), cause)
+}
+
 fn store_error(e: JobStoreError) -> (String, String) {
     ("DynamoDB.InternalServerErrorException".into(), e.to_string())
 }
@@ -369,8 +610,23 @@ mod tests {
     #[test]
     fn the_shipped_state_machine_parses_into_qc_de_pathway_with_retry_and_catch() {
         let m = StateMachine::parse(STATE_MACHINE_ASL).unwrap();
+        // A split precursor report goes through the Map and the assembly; every job then from QC on.
+        let Some(State::Choice { rules, default }) = m.states.get(&m.start_at) else { panic!("starts with a Choice") };
+        assert_eq!(default, "Run QC");
+        let [rule] = rules.as_slice() else { panic!("one rule: {rules:?}") };
+        assert_eq!((rule.key.as_str(), rule.is_present), ("quant", true));
+        let Some(State::Map(map)) = m.states.get(&rule.next) else { panic!("`{}` is the Map", rule.next) };
+        assert_eq!(map.manifest_path, ["quant", "manifest"]);
+        assert_eq!(map.max_concurrency_path.as_deref(), Some(&["quant".to_string(), "maxConcurrency".to_string()][..]));
+        assert!(map.batch > 1, "the children take batches of shards");
+        assert!(map.child_retry.iter().any(|r| r.errors.contains(&"Transient".to_string())));
+        assert!(map.catch.iter().any(|c| matches(&c.errors, "States.ExceedToleratedFailureThreshold")));
+        let Some(State::Task { action: Action::Assemble, next, .. }) = m.states.get(&map.next) else {
+            panic!("the Map is followed by the assembly")
+        };
+        assert_eq!(next, default);
         let mut order = Vec::new();
-        let mut cur = m.start_at.clone();
+        let mut cur = default.clone();
         while let Some(State::Task { action, retry, catch, next }) = m.states.get(&cur) {
             order.push(*action);
             if let Action::Stage(_) = action {
