@@ -144,8 +144,13 @@ def test_every_call_the_jobs_made_was_allowed_and_checked_at_resource_level(stac
     # The state machine's own calls, made by moto's interpreter under its role.
     sm = [c for c in calls if c["principal"] == "statemachine"]
     assert {c["resource"].rsplit(":", 1)[1] for c in sm if c["action"] == "lambda:InvokeFunction"} == {
-        "qc", "de", "pathway"}
+        "quant", "qc", "de", "pathway"}
     assert {c["resource"] for c in sm if c["action"] == "dynamodb:UpdateItem"} == {T}
+    # The Distributed Map's ItemReader and ResultWriter, under the state machine's role too; its children read
+    # shards and write results under theirs.
+    assert any(c["action"] == "s3:GetObject" and c["resource"].endswith("/ingest/quant/manifest.json") for c in sm)
+    assert any(c["action"] == "s3:PutObject" and "/ingest/quant/map/" in c["resource"] for c in sm)
+    assert {"s3:GetObject", "s3:PutObject"} <= by_principal["quant"]
 
     # Replayed under the template before issue 13, the same calls break every job.
     old = deploy(OLD_TEMPLATE, {"StageConcurrency": "1"}).principals()
@@ -172,7 +177,7 @@ def _denied(call) -> bool:
 
 def test_each_role_is_refused_outside_its_grant(stack: Stack):
     """Live probes with each function's credentials: what the role may not do is answered AccessDenied."""
-    s3 = {n: stack.client_as(n, "s3") for n in ("api", "ingest", "qc", "de", "pathway", "lab")}
+    s3 = {n: stack.client_as(n, "s3") for n in ("api", "ingest", "quant", "qc", "de", "pathway", "lab")}
     ddb = {n: stack.client_as(n, "dynamodb") for n in ("api", "qc")}
     key = "jobs/0b1e7c2a-5f8e-4b7a-9a51-2e0f3c4d5e6f/"
     probes = {
@@ -183,6 +188,8 @@ def test_each_role_is_refused_outside_its_grant(stack: Stack):
         "pathway lists uploads": lambda: s3["pathway"].list_objects_v2(Bucket=BUCKET, Prefix="uploads/"),
         "ingest writes QC output": lambda: s3["ingest"].put_object(Bucket=BUCKET, Key=key + "qc/m.parquet", Body=b"x"),
         "ingest lists the bucket": lambda: s3["ingest"].list_objects_v2(Bucket=BUCKET),
+        "quant reads an upload": lambda: s3["quant"].get_object(Bucket=BUCKET, Key="uploads/api/x/report.parquet"),
+        "quant writes QC output": lambda: s3["quant"].put_object(Bucket=BUCKET, Key=key + "qc/m.parquet", Body=b"x"),
         "api reads an upload": lambda: s3["api"].get_object(Bucket=BUCKET, Key="uploads/api/x/proteinGroups.txt"),
         "api reads ingest tables": lambda: s3["api"].get_object(Bucket=BUCKET, Key=key + "ingest/table.parquet"),
         "api scans the table": lambda: ddb["api"].scan(TableName=TABLE),
@@ -209,13 +216,18 @@ def test_each_role_is_refused_outside_its_grant(stack: Stack):
 def test_the_state_machine_role_invokes_only_the_stage_functions(deployment):
     policies = deployment.principals()["statemachine"]["policies"]
     fn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
-    for name in ("qc", "de", "pathway"):
+    for name in ("quant", "qc", "de", "pathway"):
         assert allowed(policies, "lambda:InvokeFunction", fn + name)
         assert allowed(policies, "lambda:InvokeFunction", fn + name + ":$LATEST")
     for name in ("api", "ingest"):
         assert not allowed(policies, "lambda:InvokeFunction", fn + name)
     assert allowed(policies, "dynamodb:UpdateItem", T) and not allowed(policies, "dynamodb:DeleteItem", T)
     assert not allowed(policies, "dynamodb:UpdateItem", T.replace(TABLE, "other"))
+    job = "jobs/0b1e7c2a-5f8e-4b7a-9a51-2e0f3c4d5e6f/"
+    assert allowed(policies, "s3:GetObject", f"{B}/{job}ingest/quant/manifest.json")
+    assert not allowed(policies, "s3:GetObject", f"{B}/{job}ingest/quant/shards/00000.parquet"), "no shard data"
+    assert allowed(policies, "s3:PutObject", f"{B}/{job}ingest/quant/map/run-1/manifest.json")
+    assert not allowed(policies, "s3:PutObject", f"{B}/{job}ingest/table.parquet")
 
 
 def test_the_drop_in_policy_confines_a_lab_to_its_own_folder(deployment):
