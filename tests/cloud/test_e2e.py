@@ -517,7 +517,7 @@ def test_j_a_real_dia_nn_precursor_report_is_quantified_in_the_cloud(stack: Stac
 
 
 COHORT_RUNS = 1000
-COHORT_PRECURSORS = 300  # MaxLFQ compares every pair of runs per protein: kept small so the dev build runs it in CI
+COHORT_PRECURSORS = 200  # MaxLFQ compares every pair of runs per protein: kept small so the dev build runs it in CI
 
 
 def test_k_a_1000_run_report_is_quantified_by_the_distributed_map(stack: Stack, built, tmp_path):
