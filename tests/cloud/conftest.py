@@ -310,9 +310,10 @@ def _notifications(deployment: Deployment, functions_by_arn: dict) -> list[dict]
 def built() -> Path:
     """Build the functions and the CLI once, into the target dir `cargo lambda watch` uses too (so its first
     invoke of each function starts a ready binary instead of compiling)."""
-    cmd = ["cargo", "build"]
-    for package in (*FUNCTIONS, "proteo-cli"):  # package name = binary name for the functions
-        cmd += ["-p", package]
+    # Every binary of the workspace (the functions and `proteo`), with the workspace's feature set: the one
+    # scripts/test-browser and scripts/test-install build `proteo` with, so the dependencies are built once for all
+    # three (a `-p` list resolves features for those packages alone, and rebuilt most of the tree a second time).
+    cmd = ["cargo", "build", "--workspace", "--bins", "--locked"]
     started = time.monotonic()
     env = {**os.environ, "CARGO_TARGET_DIR": str(TARGET_DIR), "CARGO_TERM_COLOR": "never"}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
