@@ -149,7 +149,7 @@ fn makespan(jobs: &[f64], workers: usize) -> f64 {
     sorted.sort_by(|a, b| b.total_cmp(a));
     let mut free = vec![0.0f64; workers.clamp(1, jobs.len().max(1))];
     for job in sorted {
-        let earliest = free.iter_mut().min_by(|a, b| (**a).total_cmp(&**b)).expect("one worker at least");
+        let earliest = free.iter_mut().min_by(|a, b| a.total_cmp(b)).expect("one worker at least");
         *earliest += job;
     }
     free.into_iter().fold(0.0, f64::max)
