@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, RecordBatchReader, StringArray, StringDictionaryBuilder,
-    UInt32Array,
+    Array, ArrayRef, BooleanArray, DictionaryArray, Float64Array, RecordBatch, RecordBatchReader, StringArray,
+    StringDictionaryBuilder, UInt32Array,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use bytes::Bytes;
@@ -266,6 +266,33 @@ impl Table {
         Ok((0..s.len()).map(|i| if s.is_null(i) { String::new() } else { s.value(i).to_string() }).collect())
     }
 
+    /// A text column as its values and, per row, the index of the row's value: a dictionary column is read
+    /// without a string per row (its dictionary, plus `""` for nulls), a plain column gives one value per row.
+    pub fn text_indexed(&self, column: &str) -> Result<(Vec<String>, Vec<u32>), TableError> {
+        let col = self.column(column)?;
+        match col.data_type() {
+            DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+                let dict = col.as_any().downcast_ref::<DictionaryArray<Int32Type>>().expect("Int32 dictionary");
+                let words = dict.values().as_any().downcast_ref::<StringArray>().expect("Utf8 dictionary values");
+                let mut values: Vec<String> =
+                    (0..words.len()).map(|i| if words.is_null(i) { "" } else { words.value(i) }.to_string()).collect();
+                let null = values.len() as u32;
+                let keys = dict.keys();
+                let index =
+                    (0..keys.len()).map(|i| if keys.is_null(i) { null } else { keys.value(i) as u32 }).collect();
+                if keys.null_count() > 0 {
+                    values.push(String::new());
+                }
+                Ok((values, index))
+            }
+            _ => {
+                let values = self.text(column)?;
+                let index = (0..values.len() as u32).collect();
+                Ok((values, index))
+            }
+        }
+    }
+
     /// A float column; nulls read as `NaN`.
     pub fn f64(&self, column: &str) -> Result<Vec<f64>, TableError> {
         let col = self.column(column)?;
@@ -311,6 +338,11 @@ mod tests {
         let t = Table::from_parquet(Bytes::from(bytes), "t").unwrap();
         assert_eq!(t.num_rows(), 2);
         assert_eq!(t.text("contrast").unwrap(), vec!["B-A", "B-A"]);
+        let (values, index) = t.text_indexed("contrast").unwrap();
+        assert_eq!(index.iter().map(|&k| values[k as usize].as_str()).collect::<Vec<_>>(), ["B-A", "B-A"]);
+        assert_eq!(values.len(), 1, "a dictionary column gives its dictionary");
+        let (values, index) = t.text_indexed("id").unwrap();
+        assert_eq!((values, index), (vec!["a".to_string(), "b".to_string()], vec![0, 1]));
         let p = t.f64("p").unwrap();
         assert_eq!(p[0], 0.5);
         assert!(p[1].is_nan());

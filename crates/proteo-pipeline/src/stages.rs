@@ -766,18 +766,24 @@ fn imputed_per_contrast(de: &DeOutput, design: &Design, imputed: &[bool]) -> (Ve
     if imputed.len() != np * ns {
         return (a, b);
     }
+    // Imputed values per protein and group once (proteins × samples), then per contrast a sum over its groups
+    // (contrasts × proteins × groups) rather than a pass over every sample for every contrast.
+    let ng = gidx.iter().max().map_or(0, |g| g + 1);
+    let mut per_group = vec![0u32; np * ng];
+    for p in 0..np {
+        for s in 0..ns {
+            per_group[p * ng + gidx[s]] += u32::from(imputed[p * ns + s]);
+        }
+    }
     for (j, c) in de.contrasts.iter().enumerate() {
+        let groups = |keep: fn(f64) -> bool| -> Vec<usize> {
+            c.weights.iter().enumerate().filter(|&(g, &w)| g < ng && keep(w)).map(|(g, _)| g).collect()
+        };
+        let (pos, neg) = (groups(|w| w > 0.0), groups(|w| w < 0.0));
         for p in 0..np {
-            for s in 0..ns {
-                if imputed[p * ns + s] {
-                    let w = c.weights[gidx[s]];
-                    if w > 0.0 {
-                        a[j * np + p] += 1;
-                    } else if w < 0.0 {
-                        b[j * np + p] += 1;
-                    }
-                }
-            }
+            let counts = &per_group[p * ng..(p + 1) * ng];
+            a[j * np + p] = pos.iter().map(|&g| counts[g]).sum();
+            b[j * np + p] = neg.iter().map(|&g| counts[g]).sum();
         }
     }
     (a, b)

@@ -91,6 +91,11 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
+/// Each row's text from [`Table::text_indexed`]'s values and per-row indices.
+fn view<'a>(values: &'a [String], index: &[u32]) -> Vec<&'a str> {
+    index.iter().map(|&k| values[k as usize].as_str()).collect()
+}
+
 /// A numeric column whatever its Parquet type (float64 or uint32).
 fn num(t: &Table, col: &str) -> Result<Vec<f64>, ReportError> {
     match t.f64(col) {
@@ -245,14 +250,14 @@ fn heatmap_section(
     inputs: &ReportInputs,
     samples: &[String],
     groups: &[String],
-    de_ids: &[String],
-    de_genes: &[String],
+    de_ids: &[&str],
+    de_genes: &[&str],
     de_adj: &[f64],
     alpha: f64,
 ) -> Result<String, ReportError> {
     let mut best: HashMap<&str, (f64, &str)> = HashMap::new();
     for i in 0..de_ids.len() {
-        let e = best.entry(de_ids[i].as_str()).or_insert((f64::INFINITY, de_genes[i].as_str()));
+        let e = best.entry(de_ids[i]).or_insert((f64::INFINITY, de_genes[i]));
         if de_adj[i] < e.0 {
             e.0 = de_adj[i];
         }
@@ -546,18 +551,23 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
 
     // DE
     let de = inputs.table("de/results.parquet")?;
-    let (pid, genes, contrast) = (de.text("protein_id")?, de.text("gene_names")?, de.text("contrast")?);
+    // Per row a view of its dictionary value: 3 × rows strings are not built (180 000 rows at 5 000 × 36).
+    let (pid_values, pid_keys) = de.text_indexed("protein_id")?;
+    let (gene_values, gene_keys) = de.text_indexed("gene_names")?;
+    let (contrast_values, contrast_keys) = de.text_indexed("contrast")?;
+    let (pid, genes) = (view(&pid_values, &pid_keys), view(&gene_values, &gene_keys));
+    let contrast = view(&contrast_values, &contrast_keys);
     let (lfc, p, adj) = (num(&de, "log2fc")?, num(&de, "p_value")?, num(&de, "adj_p_value")?);
     let tukey =
         if de.column_names().iter().any(|c| c == "tukey_p_value") { Some(num(&de, "tukey_p_value")?) } else { None };
     let (imp_a, imp_b) = (num(&de, "imputed_a")?, num(&de, "imputed_b")?);
     let mut order: Vec<String> = Vec::new();
     let mut rows_of: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, c) in contrast.iter().enumerate() {
-        if !rows_of.contains_key(c.as_str()) {
-            order.push(c.clone());
+    for (i, &c) in contrast.iter().enumerate() {
+        if !rows_of.contains_key(c) {
+            order.push(c.to_string());
         }
-        rows_of.entry(c.as_str()).or_default().push(i);
+        rows_of.entry(c).or_default().push(i);
     }
     body.push_str("<section id=\"de\"><h2>Differential expression</h2>");
     let _ = write!(body, "<p class=\"note\">Volcano lines: |log2FC| = {min_lfc} and the raw p at which the BH-adjusted p reaches {alpha}. Significant proteins are drawn as points (once per pixel); the others as a grey density of {cell} px cells, darker for more proteins (1, 2–3, 4–9, 10 or more).</p>", cell = charts::DENSITY_CELL_PX);
@@ -573,7 +583,7 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
         let name = |r: usize| {
             let g = first_gene(&genes[r]);
             if g.is_empty() {
-                pid[r].clone()
+                pid[r].to_string()
             } else {
                 g.to_string()
             }
@@ -722,17 +732,19 @@ fn ora_section(inputs: &ReportInputs, summary: &Value, order: &[String], alpha: 
     let gene_sets = json_text(&summary["stages"]["pathway"]["gene_sets"]);
     let background = json_text(&summary["stages"]["pathway"]["background_rule"]);
     let _ = write!(body, "<section id=\"pathway\"><h2>Pathway over-representation</h2><p class=\"note\">Gene sets: {}. Significant proteins per contrast and direction tested against a background of {} (hypergeometric, BH-adjusted over the tested sets).</p>", esc(&gene_sets), esc(&background));
+    // The rows of each contrast by direction (directions in their first order), in one pass over the table.
+    let mut groups: HashMap<&str, Vec<(&str, Vec<usize>)>> = HashMap::new();
+    for i in 0..en.num_rows() {
+        let dirs = groups.entry(ec[i].as_str()).or_default();
+        match dirs.iter_mut().find(|(d, _)| *d == ed[i]) {
+            Some((_, rows)) => rows.push(i),
+            None => dirs.push((ed[i].as_str(), vec![i])),
+        }
+    }
     let mut any = false;
     for c in order {
-        let mut dirs: Vec<&str> = Vec::new();
-        for (i, d) in ed.iter().enumerate() {
-            if &ec[i] == c && !dirs.contains(&d.as_str()) {
-                dirs.push(d);
-            }
-        }
-        for d in dirs {
+        for (d, mut rows) in groups.remove(c.as_str()).unwrap_or_default() {
             any = true;
-            let mut rows: Vec<usize> = (0..en.num_rows()).filter(|&i| &ec[i] == c && ed[i] == d).collect();
             rows.sort_by(|&a, &b| eadj[a].total_cmp(&eadj[b]).then(ep[a].total_cmp(&ep[b])));
             rows.truncate(TOP_TERMS);
             let _ =
@@ -808,12 +820,13 @@ fn ranked_enrichment_section(
     };
     let mut h = String::new();
     let _ = write!(h, "<section id=\"{id}\"><h2>{title}</h2><p class=\"note\">{note}</p>");
+    let mut rows_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, c) in tc.iter().enumerate() {
+        rows_of.entry(c.as_str()).or_default().push(i);
+    }
     let mut any = false;
     for c in order {
-        let mut rows: Vec<usize> = (0..t.num_rows()).filter(|&i| &tc[i] == c).collect();
-        if rows.is_empty() {
-            continue;
-        }
+        let Some(mut rows) = rows_of.remove(c.as_str()) else { continue };
         any = true;
         let key = |v: f64| if v.is_nan() { f64::INFINITY } else { v };
         rows.sort_by(|&a, &b| key(adj[a]).total_cmp(&key(adj[b])).then(key(p[a]).total_cmp(&key(p[b]))));
