@@ -581,7 +581,7 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
         let mut ranked: Vec<usize> = rows.clone();
         ranked.sort_by(|&a, &b| adj[a].total_cmp(&adj[b]).then(p[a].total_cmp(&p[b])));
         let name = |r: usize| {
-            let g = first_gene(&genes[r]);
+            let g = first_gene(genes[r]);
             if g.is_empty() {
                 pid[r].to_string()
             } else {
@@ -674,8 +674,8 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
                 body,
                 "<tr{}><td>{}</td><td>{}</td><td data-v=\"{}\">{:.2}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td>{tk}<td>{} / {}</td></tr>",
                 if sig(r) { " class=\"sig\"" } else { "" },
-                esc(&pid[r]),
-                esc(&genes[r]),
+                esc(pid[r]),
+                esc(genes[r]),
                 lfc[r],
                 lfc[r],
                 p[r],
