@@ -1,4 +1,4 @@
-//! Handlers of the analysis Lambda functions: `ingest` (S3 trigger) and the `qc`/`de`/`pathway` stages (Step Functions).
+//! Handlers of the analysis Lambda functions: `ingest` (S3 trigger) and the `qc`/`de`/`pathway`/`report` stages (Step Functions).
 
 mod ingest;
 mod stage;
@@ -12,7 +12,7 @@ pub use ingest::{derived_job_id, ingest_handler, s3_event_key, IngestCtx};
 pub use proteo_jobs::keys::DROP_IN_DESIGN_NAMES;
 pub use proteo_jobs::UploadKey;
 pub use proteo_pipeline::execution::{BuiltinGeneSets, WithBuiltinGeneSets, BUILTIN_GO_BP_KEY};
-pub use stage::{serve_stage, stage_handler, StageCtx};
+pub use stage::{serve_report, serve_stage, stage_handler, StageCtx};
 
 pub use aws_lambda_events::s3::S3Event;
 pub use proteo_pipeline::Stage;
