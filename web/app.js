@@ -19,10 +19,10 @@
   /** Defaults, as `proteo run` has them (crates/proteo-core qc.rs/de.rs, crates/proteo-pipeline contracts.rs). */
   const DEFAULTS = { method: "limma", contrasts: "default", normalize: "median", impute: "perseus", seed: 42, alpha: 0.05, minLog2fc: 1.0 };
 
-  const STAGE_TITLES = { ingest: "Reading input", qc: "Quality control", de: "Differential expression", pathway: "Pathway enrichment" };
-  const STAGE_ORDER = ["ingest", "qc", "de", "pathway"];
+  const STAGE_TITLES = { ingest: "Reading input", qc: "Quality control", de: "Differential expression", pathway: "Pathway enrichment", report: "Report" };
+  const STAGE_ORDER = ["ingest", "qc", "de", "pathway", "report"];
   /** Job progress at the end of each stage (Stage::overall_progress in crates/proteo-pipeline/src/contracts.rs). */
-  const STAGE_END = { ingest: 10, qc: 40, de: 80, pathway: 99 };
+  const STAGE_END = { ingest: 10, qc: 40, de: 80, pathway: 95, report: 99 };
   /** Bytes read from the start of a Parquet footer, where its schema's column names are (they name a DIA-NN report). */
   const PARQUET_SCHEMA_BYTES = 1 << 20;
   /** Result tables: page prefix → the API's `table`, and whether the job may lack it (methods it did not run). */
@@ -786,6 +786,9 @@
       ? `Outlier sample${outliers.length === 1 ? "" : "s"} flagged: ${outliers.join(", ")} (see the report's Sample QC table; rerun with them excluded if they are failed runs).`
       : "";
     show(flag, outliers.length > 0);
+    // A job whose report could not be rendered succeeded all the same: its tables are below, the report link is not.
+    $("report-warning").textContent = job.warning ? `${job.warning}. The result tables are complete.` : "";
+    show($("report-warning"), Boolean(job.warning));
 
     const contrasts = Array.isArray(s.contrasts) ? s.contrasts : [];
     const table = $("contrast-summary");

@@ -40,7 +40,7 @@ ACCOUNT = "123456789012"  # moto's default account
 STACK = "proteo"  # samconfig.toml's stack name: the bucket the checked-in events (tests/events) name
 BUCKET = f"{STACK}-data-{ACCOUNT}-{REGION}"
 TABLE = f"{STACK}-JobTable-E2E"
-FUNCTIONS = ("api", "ingest", "quant", "qc", "de", "pathway")
+FUNCTIONS = ("api", "ingest", "quant", "qc", "de", "pathway", "report")
 LAMBDA_PORT = int(os.environ.get("PROTEO_LAMBDA_PORT", "9000"))  # the api function's watcher (other ports are free)
 TARGET_DIR = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/proteo/target"))
 ISSUER = "https://idp.proteo-e2e.test/pool"
@@ -247,6 +247,13 @@ class Stack:
         faults = json.loads(self.faults_file.read_text()) if self.faults_file.exists() else {}
         targets = faults.setdefault(function, [])
         targets.append(job_id)
+        self.faults_file.write_text(json.dumps(faults))
+
+    def inject_corruption(self, function: str, job_id: str, keys: list[str]) -> None:
+        """Just before the first invoke of `function` for `job_id`, the harness overwrites the job's `keys` (relative
+        to jobs/<id>/) with bytes that are not Parquet."""
+        faults = json.loads(self.faults_file.read_text()) if self.faults_file.exists() else {}
+        faults.setdefault("corrupt", {}).setdefault(function, {})[job_id] = keys
         self.faults_file.write_text(json.dumps(faults))
 
     def injected_faults(self) -> list[dict]:

@@ -27,6 +27,9 @@ Fault injection (scenario d of the e2e tests): the environment variable PROTEO_H
 re-read on every invoke, mapping a function name to the job ids (or "*") whose FIRST invoke of that function is
 answered with `{"errorType": "Transient", ...}` without being forwarded, e.g. `{"de": ["<jobId>"]}`. Every injected
 fault is appended as a JSON line to PROTEO_HARNESS_FAULT_LOG (if set), so tests can assert it happened.
+A `"corrupt"` entry, `{"corrupt": {"report": {"<jobId>": ["qc/distributions.parquet"]}}}`, instead overwrites those
+keys of the job with bytes that are not Parquet just before the FIRST invoke of that function for the job is
+forwarded (scenario k: the function itself then fails on its input, as it would on a damaged object).
 """
 
 import argparse
@@ -253,6 +256,33 @@ def _injected_fault(function: str, body: bytes) -> bytes | None:
     return json.dumps({"errorType": "Transient", "errorMessage": message}).encode()
 
 
+CORRUPT_BYTES = b"not a parquet file: overwritten by the e2e harness\n"
+
+
+def _injected_corruption(function: str, body: bytes) -> None:
+    path = os.environ.get("PROTEO_HARNESS_FAULTS")
+    if not path or not os.path.exists(path):
+        return
+    with open(path) as f:
+        faults = json.load(f)
+    job_id = _job_id_of(body)
+    keys = faults.get("corrupt", {}).get(function, {}).get(job_id or "")
+    if not keys:
+        return
+    with _fault_lock:
+        if (f"corrupt:{function}", job_id) in _faulted:
+            return
+        _faulted.add((f"corrupt:{function}", job_id))
+    from moto.s3.models import s3_backends
+    backend = s3_backends[_config["account"]]["aws"]
+    for rel in keys:
+        backend.put_object(_config["bucket"], f"jobs/{job_id}/{rel}", CORRUPT_BYTES)
+    log = os.environ.get("PROTEO_HARNESS_FAULT_LOG")
+    if log:
+        with open(log, "a") as f:
+            f.write(json.dumps({"function": function, "jobId": job_id, "corrupted": keys}) + "\n")
+
+
 def _function_error(response_headers: dict, payload: bytes) -> bytes:
     response_headers["x-amz-function-error"] = "Unhandled"
     response_headers["Content-Length"] = str(len(payload))
@@ -281,6 +311,7 @@ def forwarding_invoke(self, function_name, qualifier, body, headers, response_he
         fault = _injected_fault(name, body)
         if fault is not None:
             return _function_error(response_headers, fault)
+        _injected_corruption(name, body)
 
         url = f"{_function_url(name)}/2015-03-31/functions/{name}/invocations"
         try:

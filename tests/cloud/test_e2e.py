@@ -173,8 +173,9 @@ def test_a_api_job_runs_to_success_and_matches_the_local_run(stack: Stack, examp
     assert "de/results.parquet" in body["results"] and "report.html" in body["results"], body["results"]
 
     events = history(stack, execution_of(stack, job_id))
-    assert entered_states(events) == ["Quantify in Shards?", "Run QC", "Run DE", "Run Pathway", "Mark Succeeded",
-                                      "Job Succeeded"]
+    assert entered_states(events) == ["Quantify in Shards?", "Run QC", "Run DE", "Run Pathway", "Render Report",
+                                      "Mark Succeeded", "Job Succeeded"]
+    assert "warning" not in body, body
     check_state_sizes(events, "a")
 
     cloud = download(stack, job_id, "de/results.parquet")
@@ -331,14 +332,14 @@ def test_f_every_function_answers_cargo_lambda_invoke_with_its_checked_in_event(
         time.sleep(POLL_INTERVAL_SECONDS)
     assert body.get("status") == "SUCCEEDED", body
 
-    # qc → de → pathway for the job their events name, from that job's ingest output (the default parameters the
-    # events carry are those of `proteo run`, so the local run's ingest tables are that job's).
+    # qc → de → pathway → report for the job their events name, from that job's ingest output (the default
+    # parameters the events carry are those of `proteo run`, so the local run's ingest tables are that job's).
     spec = events["qc"]
-    assert events["de"] == spec and events["pathway"] == spec and spec["params"] == {}
+    assert events["de"] == spec and events["pathway"] == spec and events["report"] == spec and spec["params"] == {}
     for path in sorted((local_run / "ingest").iterdir()):
         stack.s3.put_object(Bucket=BUCKET, Key=f"{spec['prefix']}ingest/{path.name}", Body=path.read_bytes())
     written = {}
-    for stage in ("qc", "de", "pathway"):
+    for stage in ("qc", "de", "pathway", "report"):
         answer = cargo_lambda_invoke(stack, stage)
         assert answer["stage"] == stage and answer["keys"], answer
         assert all(k.startswith(spec["prefix"]) for k in answer["keys"]), answer
@@ -346,7 +347,7 @@ def test_f_every_function_answers_cargo_lambda_invoke_with_its_checked_in_event(
     for rel in ("qc/matrix.parquet", "de/results.parquet", "pathway/enrichment.parquet"):
         got = stack.s3.get_object(Bucket=BUCKET, Key=spec["prefix"] + rel)["Body"].read()
         assert got == (local_run / rel).read_bytes(), f"{rel} differs from proteo run's"
-    assert spec["prefix"] + "report.html" in written["pathway"], written["pathway"]
+    assert spec["prefix"] + "report.html" in written["report"], written["report"]
 
     # api: GET /jobs as the owner the event's authorizer claims name lists that owner's drop-in job first.
     answer = cargo_lambda_invoke(stack, "api")
@@ -354,7 +355,8 @@ def test_f_every_function_answers_cargo_lambda_invoke_with_its_checked_in_event(
     listing = json.loads(answer["body"])
     assert listing["recent"][0]["jobId"] == job_id and listing["recent"][0]["status"] == "SUCCEEDED", listing
     assert listing["counts"]["SUCCEEDED"] >= 1, listing
-    report(f"[f] cargo lambda invoke with tests/events/*.json: ingest → job {job_id} SUCCEEDED; qc, de, pathway wrote "
+    report(f"[f] cargo lambda invoke with tests/events/*.json: ingest → job {job_id} SUCCEEDED; qc, de, pathway, "
+           f"report wrote "
            f"{sum(len(k) for k in written.values())} objects (matrix, DE results, enrichment equal to proteo run's); "
            f"api GET /jobs 200; scenario {time.monotonic() - started:.1f} s")
 
@@ -516,11 +518,48 @@ def test_j_a_real_dia_nn_precursor_report_is_quantified_in_the_cloud(stack: Stac
            f"report, {len(filters)} filters stated; scenario {time.monotonic() - started:.1f} s")
 
 
+def test_k_a_report_that_cannot_be_rendered_leaves_the_job_succeeded_with_a_warning(stack: Stack, example: dict,
+                                                                                     local_run):
+    """The report's own input is damaged just before the report function runs: that function fails (Internal, not
+    retried), the state machine's Catch marks the job SUCCEEDED with a warning, and every statistics output is there
+    and equal to the local run's."""
+    started = time.monotonic()
+    job = submit(stack, example)
+    job_id = job["jobId"]
+    stack.inject_corruption("report", job_id, ["qc/distributions.parquet"])
+    upload(stack, job, example["data"])
+    body = wait_for_job(stack, job_id, "k")
+    assert body["status"] == "SUCCEEDED" and body["progress"] == 100, body
+    assert body["warning"].startswith("report could not be rendered: report.html: "), body
+    assert "qc/distributions.parquet" in body["warning"], body["warning"]
+    assert {"function": "report", "jobId": job_id, "corrupted": ["qc/distributions.parquet"]} in stack.injected_faults()
+
+    events = history(stack, execution_of(stack, job_id))
+    check_state_sizes(events, "k")
+    assert entered_states(events) == ["Quantify in Shards?", "Run QC", "Run DE", "Run Pathway", "Render Report",
+                                      "Mark Succeeded With Warning", "Job Succeeded"]
+    failed = [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"]
+    assert failed == ["Internal"], failed  # not retried: a damaged table stays damaged
+    item = stack.ddb.get_item(TableName=TABLE, Key={"jobId": {"S": job_id}})["Item"]
+    assert item["status"]["S"] == "SUCCEEDED"
+    assert item["warning"]["S"].startswith("report could not be rendered: {"), item["warning"]
+
+    # The statistics are complete: attached to the job, downloadable, equal to proteo run's; only the report is not.
+    assert "report.html" not in body["results"], body["results"]
+    for rel in ("qc/matrix.parquet", "qc/samples.parquet", "de/results.parquet", "pathway/enrichment.parquet"):
+        assert rel in body["results"], (rel, body["results"])
+        assert download(stack, job_id, rel) == (local_run / rel).read_bytes(), f"{rel} differs from proteo run's"
+    summary = json.loads(download(stack, job_id, "summary.json"))
+    assert summary["stages"]["de"]["contrasts"], summary["stages"]["de"]
+    report(f"[k] Render Report failed (Internal) → Mark Succeeded With Warning: {body['warning'][:120]!r}; "
+           f"scenario {time.monotonic() - started:.1f} s")
+
+
 COHORT_RUNS = 1000
 COHORT_PRECURSORS = 200  # MaxLFQ compares every pair of runs per protein: kept small so the dev build runs it in CI
 
 
-def test_k_a_1000_run_report_is_quantified_by_the_distributed_map(stack: Stack, built, tmp_path):
+def test_l_a_1000_run_report_is_quantified_by_the_distributed_map(stack: Stack, built, tmp_path):
     """A synthetic DIA-NN 2.x report.parquet of 1 000 runs (the real schema): ingest splits it into protein shards
     (QuantShardCells of the harness's stack), the Distributed Map runs the quant Lambda per shard under its IAM, the
     assembly writes the protein table, and QC → DE → pathway follow. The table equals `proteo run`'s (quantified in
@@ -543,13 +582,13 @@ def test_k_a_1000_run_report_is_quantified_by_the_distributed_map(stack: Stack, 
     job = submit(stack, {"design": design, "data": data}, "report.parquet", data=data)
     job_id = job["jobId"]
     upload(stack, job, data, "report.parquet")
-    body = wait_for_job(stack, job_id, "k")
+    body = wait_for_job(stack, job_id, "l")
     assert body["status"] == "SUCCEEDED", body
     events = history(stack, execution_of(stack, job_id))
     states = entered_states(events)
     assert states[:3] == ["Quantify in Shards?", "Quantify Protein Shards", "Assemble Protein Matrix"], states
-    assert states[3:] == ["Run QC", "Run DE", "Run Pathway", "Mark Succeeded", "Job Succeeded"], states
-    check_state_sizes(events, "k")
+    assert states[3:] == ["Run QC", "Run DE", "Run Pathway", "Render Report", "Mark Succeeded", "Job Succeeded"], states
+    check_state_sizes(events, "l")
 
     def get(key: str) -> bytes:
         return stack.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
@@ -569,6 +608,6 @@ def test_k_a_1000_run_report_is_quantified_by_the_distributed_map(stack: Stack, 
     answer = cargo_lambda_invoke(stack, "quant")
     assert answer == {"shards": 1}, answer
     assert get(event_item["result"]) == get(items[0]["result"])
-    report(f"[k] {COHORT_RUNS}-run report ({len(data) / 1e6:.1f} MB, {COHORT_PRECURSORS} precursors) through the "
+    report(f"[l] {COHORT_RUNS}-run report ({len(data) / 1e6:.1f} MB, {COHORT_PRECURSORS} precursors) through the "
            f"Distributed Map in {len(items)} shards: protein table identical to proteo run's ({len(cloud)} B; local "
            f"run {local_s:.1f} s); scenario {time.monotonic() - started:.1f} s")

@@ -108,19 +108,26 @@ def test_every_role_is_least_privilege(deployment):
     assert not any("dynamodb:Scan" in line for line in lines), "GET /jobs queries the owner index, never scans"
 
 
+# The job's tail (summary, report, listing) was the pathway function's in the template before issue 13; since
+# issue 15 the report function does it.
+OLD_ROLE = {"report": "pathway"}
+
+
 def test_the_template_before_issue_13_denies_what_every_job_does(deployment):
     """The failing assertions of the old template: the pathway stage could not write report.html nor list the job's
-    prefix, and the API could not read report.html (its link answered 403). Today's template allows them."""
+    prefix, and the API could not read report.html (its link answered 403). Today's template allows them (the
+    report function writes and lists since issue 15)."""
     old = deploy(OLD_TEMPLATE, {k: v for k, v in PARAMETERS.items() if k == "StageConcurrency"}).principals()
     new = deployment.principals()
     job = "0b1e7c2a-5f8e-4b7a-9a51-2e0f3c4d5e6f"
     calls = [
-        ("pathway", "s3:PutObject", f"{B}/jobs/{job}/report.html", {}),
-        ("pathway", "s3:ListBucket", B, {"s3:prefix": f"jobs/{job}/"}),
+        ("report", "s3:PutObject", f"{B}/jobs/{job}/report.html", {}),
+        ("report", "s3:ListBucket", B, {"s3:prefix": f"jobs/{job}/"}),
         ("api", "s3:GetObject", f"{B}/jobs/{job}/report.html", {}),
     ]
     for fn, action, resource, context in calls:
-        assert not allowed(old[fn]["policies"], action, resource, **context), f"old {fn} {action} {resource}"
+        was = OLD_ROLE.get(fn, fn)
+        assert not allowed(old[was]["policies"], action, resource, **context), f"old {was} {action} {resource}"
         assert allowed(new[fn]["policies"], action, resource, **context), f"new {fn} {action} {resource}"
     assert allowed(old["api"]["policies"], "dynamodb:Scan", T) and not allowed(new["api"]["policies"],
                                                                                 "dynamodb:Scan", T)
@@ -129,7 +136,7 @@ def test_the_template_before_issue_13_denies_what_every_job_does(deployment):
 # ----------------------------------------------------------------------------------------- the session's calls
 def test_every_call_the_jobs_made_was_allowed_and_checked_at_resource_level(stack: Stack, deployment):
     calls = [c for c in stack.calls() if c["principal"] not in ("harness", None)]
-    if not any(c["principal"] == "pathway" for c in calls):
+    if not any(c["principal"] == "report" for c in calls):
         pytest.skip("no job ran in this session (run the whole tests/cloud suite)")
     denied = [c for c in calls if not c["allowed"]]
     assert not denied, f"{len(denied)} calls denied under infra/template.yaml, e.g. {denied[:5]}"
@@ -139,12 +146,16 @@ def test_every_call_the_jobs_made_was_allowed_and_checked_at_resource_level(stac
         by_principal.setdefault(c["principal"], set()).add(c["action"])
     assert {"s3:GetObject", "s3:PutObject", "dynamodb:UpdateItem", "dynamodb:PutItem",
             "states:StartExecution"} <= by_principal["ingest"]
-    assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "dynamodb:UpdateItem"} <= by_principal["pathway"]
+    assert {"s3:GetObject", "s3:PutObject", "dynamodb:UpdateItem"} <= by_principal["pathway"]
+    assert "s3:ListBucket" not in by_principal["pathway"], "the job's tail is the report function's"
+    assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "dynamodb:UpdateItem"} <= by_principal["report"]
+    read = {c["resource"].split("/", 2)[-1] for c in calls if c["principal"] == "report" and c["action"] == "s3:GetObject"}
+    assert not any(k.endswith("ingest/table.parquet") for k in read), "the report never reads the raw input"
     assert {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "s3:PutObject"} <= by_principal["api"]
     # The state machine's own calls, made by moto's interpreter under its role.
     sm = [c for c in calls if c["principal"] == "statemachine"]
     assert {c["resource"].rsplit(":", 1)[1] for c in sm if c["action"] == "lambda:InvokeFunction"} == {
-        "quant", "qc", "de", "pathway"}
+        "quant", "qc", "de", "pathway", "report"}
     assert {c["resource"] for c in sm if c["action"] == "dynamodb:UpdateItem"} == {T}
     # The Distributed Map's ItemReader and ResultWriter, under the state machine's role too; its children read
     # shards and write results under theirs.
@@ -156,12 +167,12 @@ def test_every_call_the_jobs_made_was_allowed_and_checked_at_resource_level(stac
     old = deploy(OLD_TEMPLATE, {"StageConcurrency": "1"}).principals()
     refused = {}
     for c in calls:
-        if c["principal"] in old and c["principal"] != "lab":
-            if not iam.evaluate(old[c["principal"]]["policies"], iam.Call(c["action"], c["resource"],
-                                                                          c["context"])).allowed:
+        was = OLD_ROLE.get(c["principal"], c["principal"])
+        if was in old and was != "lab":
+            if not iam.evaluate(old[was]["policies"], iam.Call(c["action"], c["resource"], c["context"])).allowed:
                 refused.setdefault(c["principal"], set()).add((c["action"], c["resource"].split("/")[-1]))
-    assert ("s3:PutObject", "report.html") in refused["pathway"], refused.get("pathway")
-    assert any(a == "s3:ListBucket" for a, _ in refused["pathway"]), refused.get("pathway")
+    assert ("s3:PutObject", "report.html") in refused["report"], refused.get("report")
+    assert any(a == "s3:ListBucket" for a, _ in refused["report"]), refused.get("report")
     lines = [f"  {p}: {len(v)} distinct calls refused, e.g. {sorted(v)[:3]}" for p, v in sorted(refused.items())]
     report(f"[iam] {len(calls)} calls by the functions and the state machine, all allowed at resource level; "
            f"replayed under the template before issue 13:\n" + "\n".join(lines))
@@ -177,7 +188,7 @@ def _denied(call) -> bool:
 
 def test_each_role_is_refused_outside_its_grant(stack: Stack):
     """Live probes with each function's credentials: what the role may not do is answered AccessDenied."""
-    s3 = {n: stack.client_as(n, "s3") for n in ("api", "ingest", "quant", "qc", "de", "pathway", "lab")}
+    s3 = {n: stack.client_as(n, "s3") for n in ("api", "ingest", "quant", "qc", "de", "pathway", "report", "lab")}
     ddb = {n: stack.client_as(n, "dynamodb") for n in ("api", "qc")}
     key = "jobs/0b1e7c2a-5f8e-4b7a-9a51-2e0f3c4d5e6f/"
     probes = {
@@ -186,6 +197,15 @@ def test_each_role_is_refused_outside_its_grant(stack: Stack):
         "de writes a report": lambda: s3["de"].put_object(Bucket=BUCKET, Key=key + "report.html", Body=b"x"),
         "pathway reads an upload": lambda: s3["pathway"].get_object(Bucket=BUCKET, Key="uploads/drop/a/b/c.txt"),
         "pathway lists uploads": lambda: s3["pathway"].list_objects_v2(Bucket=BUCKET, Prefix="uploads/"),
+        "pathway writes a report": lambda: s3["pathway"].put_object(Bucket=BUCKET, Key=key + "report.html", Body=b"x"),
+        "pathway writes the summary": lambda: s3["pathway"].put_object(Bucket=BUCKET, Key=key + "summary.json",
+                                                                      Body=b"x"),
+        "pathway lists a job": lambda: s3["pathway"].list_objects_v2(Bucket=BUCKET, Prefix=key),
+        "report reads the raw input": lambda: s3["report"].get_object(Bucket=BUCKET, Key=key + "ingest/table.parquet"),
+        "report reads an upload": lambda: s3["report"].get_object(Bucket=BUCKET, Key="uploads/api/x/proteinGroups.txt"),
+        "report writes QC output": lambda: s3["report"].put_object(Bucket=BUCKET, Key=key + "qc/matrix.parquet",
+                                                                  Body=b"x"),
+        "report lists uploads": lambda: s3["report"].list_objects_v2(Bucket=BUCKET, Prefix="uploads/"),
         "ingest writes QC output": lambda: s3["ingest"].put_object(Bucket=BUCKET, Key=key + "qc/m.parquet", Body=b"x"),
         "ingest lists the bucket": lambda: s3["ingest"].list_objects_v2(Bucket=BUCKET),
         "quant reads an upload": lambda: s3["quant"].get_object(Bucket=BUCKET, Key="uploads/api/x/report.parquet"),
@@ -216,7 +236,7 @@ def test_each_role_is_refused_outside_its_grant(stack: Stack):
 def test_the_state_machine_role_invokes_only_the_stage_functions(deployment):
     policies = deployment.principals()["statemachine"]["policies"]
     fn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
-    for name in ("quant", "qc", "de", "pathway"):
+    for name in ("quant", "qc", "de", "pathway", "report"):
         assert allowed(policies, "lambda:InvokeFunction", fn + name)
         assert allowed(policies, "lambda:InvokeFunction", fn + name + ":$LATEST")
     for name in ("api", "ingest"):

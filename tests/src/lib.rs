@@ -55,7 +55,7 @@ pub fn run_local(input: &Path, design: &Path, params: JobParams, out: &Path) -> 
         params,
     };
     let store = FsStore::new(out);
-    pollster::block_on(run_job(&store, &job, &|_: Progress| {}))
+    pollster::block_on(run_job(&store, &job, &proteo_report::HtmlReport, &|_: Progress| {}))
 }
 
 pub fn read_table(path: &Path) -> Table {

@@ -132,7 +132,9 @@ fn run(case: &Case, gmt: &Bytes) -> Outcome {
         design_key: "design.tsv".into(),
         params,
     };
-    match pollster::block_on(run_job(&store, &job, &|_: Progress| {})) {
+    match pollster::block_on(run_job(&store, &job, &proteo_report::HtmlReport, &|_: Progress| {})) {
+        // A report that could not be rendered is a bug of ours on any input the stages accepted.
+        Ok(run) if run.warning.is_some() => Outcome::Failed("Internal", run.warning.unwrap_or_default()),
         Ok(_) => Outcome::Succeeded,
         Err((_, e)) => Outcome::Failed(e.error_type(), e.to_string()),
     }

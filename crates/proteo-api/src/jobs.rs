@@ -8,7 +8,7 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use proteo_jobs::{keys, JobRecord, JobStatus, JobStore, ObjectStore, Presigner};
+use proteo_jobs::{keys, JobRecord, JobStatus, JobStore, ObjectStore, Presigner, REPORT_WARNING_PREFIX};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -29,6 +29,9 @@ struct JobView {
     summary: Value,
     error_type: Option<String>,
     error: Option<String>,
+    /// Only on a job that succeeded without its report: `report could not be rendered: <why>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
     results: BTreeMap<String, String>,
 }
 
@@ -81,6 +84,7 @@ fn poll_body(record: &JobRecord) -> Vec<u8> {
         // keep the whole response under the bound whatever the item holds.
         view.message = plain(&view.message, 120);
         view.error = view.error.as_deref().map(|e| plain(e, 120));
+        view.warning = view.warning.as_deref().map(|w| plain(w, 120));
         view.error_type = view.error_type.as_deref().map(|e| plain(e, 64));
         view.stage = plain(&view.stage, 32);
         body = to_json(&view);
@@ -125,6 +129,7 @@ fn view_of(r: &JobRecord) -> JobView {
         summary: r.summary.clone(),
         error_type: r.error_type.clone(),
         error: r.error.as_deref().map(|e| cut(&error_text(e), ERROR_TEXT_CHARS)),
+        warning: r.warning.as_deref().map(|w| cut(&warning_text(w), ERROR_TEXT_CHARS)),
         results,
     }
 }
@@ -150,6 +155,14 @@ fn error_text(stored: &str) -> String {
             _ => stored.to_string(),
         },
         _ => stored.to_string(),
+    }
+}
+
+/// A stored warning with the `Cause` after [`REPORT_WARNING_PREFIX`] shown as its `errorMessage`.
+fn warning_text(stored: &str) -> String {
+    match stored.strip_prefix(REPORT_WARNING_PREFIX) {
+        Some(cause) => format!("{REPORT_WARNING_PREFIX}{}", error_text(cause)),
+        None => stored.to_string(),
     }
 }
 
@@ -241,6 +254,10 @@ mod tests {
         assert_eq!(error_text("plain words"), "plain words");
         assert_eq!(error_text(r#"{"errorType":"X"}"#), r#"{"errorType":"X"}"#, "no errorMessage: shown as stored");
         assert_eq!(error_text("[1, 2]"), "[1, 2]");
+        let warning =
+            r#"report could not be rendered: {"errorType":"Internal","errorMessage":"report.html: bad table"}"#;
+        assert_eq!(warning_text(warning), "report could not be rendered: report.html: bad table");
+        assert_eq!(warning_text("something else"), "something else");
     }
 
     #[test]

@@ -127,6 +127,9 @@ pub fn record_to_item(r: &JobRecord) -> Item {
     if let Some(e) = &r.error {
         item.insert("error".into(), s(e));
     }
+    if let Some(w) = &r.warning {
+        item.insert("warning".into(), s(w));
+    }
     item
 }
 
@@ -172,6 +175,7 @@ pub fn record_from_item(item: &Item) -> Result<JobRecord, JobStoreError> {
         summary: json("summary"),
         error_type: text("errorType"),
         error: text("error"),
+        warning: text("warning"),
     })
 }
 
@@ -247,6 +251,15 @@ impl JobStore for DynamoJobStore {
                 ("message", s("finished")),
                 ("resultKeys", keys_list(result_keys)),
                 ("summary", s(&summary.to_string())),
+                ("updatedAt", n(now)),
+            ],
+            Finish::SucceededWithWarning { result_keys, summary, warning } => vec![
+                ("status", s(JobStatus::Succeeded.as_str())),
+                ("progress", n(100)),
+                ("message", s("finished")),
+                ("resultKeys", keys_list(result_keys)),
+                ("summary", s(&summary.to_string())),
+                ("warning", s(&proteo_jobs::limits::message(warning))),
                 ("updatedAt", n(now)),
             ],
             Finish::Failed { error_type, message } => vec![

@@ -11,7 +11,8 @@ use proteo_core::input::{align_to_design, read_design, read_intensities};
 use proteo_core::qc::{run_qc, QcParams};
 use proteo_core::synthetic::{generate_with_ids, pick_ids, SyntheticData, SyntheticSpec};
 use proteo_pipeline::fs_store::FsStore;
-use proteo_pipeline::{run_stage, write_job_summary, write_report, JobParams, JobSpec, PathwayParams, Stage};
+use proteo_pipeline::report::run_report;
+use proteo_pipeline::{run_stage, JobParams, JobSpec, PathwayParams, Stage};
 
 const EXAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/example");
 
@@ -332,8 +333,9 @@ fn cohort_case(samples: usize) -> anyhow::Result<()> {
     }
     reset_peak_memory();
     let t = Instant::now();
-    pollster::block_on(write_job_summary(&store, &job)).map_err(|e| anyhow::anyhow!("summary failed: {e}"))?;
-    let key = pollster::block_on(write_report(&store, &job)).map_err(|e| anyhow::anyhow!("report failed: {e}"))?;
+    let key = pollster::block_on(run_report(&store, &job, &proteo_report::HtmlReport))
+        .and_then(|run| run.report)
+        .map_err(|e| anyhow::anyhow!("report failed: {e}"))?;
     let d = t.elapsed();
     total += d;
     row("summary + report", d, peak_memory());
@@ -447,10 +449,7 @@ fn stage_rows(
         println!("{:<44} {}   {peak}", format!("  {}", stage.title()), ms(d));
     }
     let (d, r) = time(reps, || {
-        pollster::block_on(async {
-            write_job_summary(&store, &job).await?;
-            write_report(&store, &job).await
-        })
+        pollster::block_on(run_report(&store, &job, &proteo_report::HtmlReport)).and_then(|run| run.report)
     });
     r.map_err(|e| anyhow::anyhow!("report failed: {e}"))?;
     total += d;

@@ -514,23 +514,29 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         if cur.0 != p.stage {
             *cur = (p.stage, Instant::now());
         }
-        let n = Stage::ALL.iter().position(|s| *s == p.stage).unwrap_or(0) + 1;
-        bar.set_prefix(format!("[{n}/4] {}", p.stage.title()));
+        // The analysis stages, then the report.
+        let n = Stage::ALL.iter().position(|s| *s == p.stage).unwrap_or(Stage::ALL.len()) + 1;
+        let of = Stage::ALL.len() + 1;
+        bar.set_prefix(format!("[{n}/{of}] {}", p.stage.title()));
         bar.set_position(p.percent as u64);
         bar.set_message(p.message.clone());
         if p.percent == 100 {
             bar.println(format!(
-                "[{n}/4] {:<24} done in {:>6.2} s  {}",
+                "[{n}/{of}] {:<24} done in {:>6.2} s  {}",
                 p.stage.title(),
                 cur.1.elapsed().as_secs_f64(),
                 p.message
             ));
         }
     };
-    let outcome = pollster::block_on(run_job(&store, &job, &on_progress));
+    let outcome = pollster::block_on(run_job(&store, &job, &proteo_report::HtmlReport, &on_progress));
     bar.finish_and_clear();
     let run = outcome.map_err(|(stage, e)| anyhow::anyhow!("{} failed: {e}", stage.title()))?;
-    print_summary(&run.results, &args.out, started.elapsed().as_secs_f64());
+    print_summary(&run.results, &args.out, started.elapsed().as_secs_f64(), run.report_key.is_some());
+    // The statistics are complete: the run succeeds, and says what is missing.
+    if let Some(warning) = &run.warning {
+        eprintln!("warning: {warning}");
+    }
     Ok(())
 }
 
@@ -538,7 +544,7 @@ fn s(v: &serde_json::Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
-fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: f64) {
+fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: f64, report: bool) {
     let get = |stage: Stage| results.iter().find(|r| r.stage == stage).map(|r| &r.summary);
     println!();
     if let Some(ingest) = get(Stage::Ingest) {
@@ -680,5 +686,13 @@ fn print_summary(results: &[proteo_pipeline::StageResult], out: &Path, seconds: 
             }
         }
     }
-    println!("Outputs in {} ({seconds:.2} s); open {} in a browser", out.display(), out.join("report.html").display());
+    if report {
+        println!(
+            "Outputs in {} ({seconds:.2} s); open {} in a browser",
+            out.display(),
+            out.join("report.html").display()
+        );
+    } else {
+        println!("Outputs in {} ({seconds:.2} s); no report.html (see the warning)", out.display());
+    }
 }

@@ -12,4 +12,4 @@ pub use ports::{
     JobStore, JobStoreError, ObjectLister, ObjectMeta, ObjectStore, Presigner, StoreError, Workflow, WorkflowError,
 };
 pub use record::now_ms;
-pub use record::{Finish, JobListing, JobRecord, JobStatus};
+pub use record::{Finish, JobListing, JobRecord, JobStatus, REPORT_WARNING_PREFIX};

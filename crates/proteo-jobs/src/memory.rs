@@ -88,7 +88,7 @@ impl JobStore for MemoryJobStore {
         let mut jobs = self.jobs.lock().expect("lock");
         let r = jobs.get_mut(job_id).ok_or_else(|| JobStoreError::NotFound(job_id.to_string()))?;
         let next = match finish {
-            Finish::Succeeded { .. } => JobStatus::Succeeded,
+            Finish::Succeeded { .. } | Finish::SucceededWithWarning { .. } => JobStatus::Succeeded,
             Finish::Failed { .. } => JobStatus::Failed,
         };
         if !r.status.can_become(next) {
@@ -102,6 +102,13 @@ impl JobStore for MemoryJobStore {
                 r.message = "finished".into();
                 r.result_keys = result_keys.clone();
                 r.summary = summary.clone();
+            }
+            Finish::SucceededWithWarning { result_keys, summary, warning } => {
+                r.progress = 100;
+                r.message = "finished".into();
+                r.result_keys = result_keys.clone();
+                r.summary = summary.clone();
+                r.warning = Some(crate::limits::message(warning));
             }
             Finish::Failed { error_type, message } => {
                 r.message = crate::limits::message(message);

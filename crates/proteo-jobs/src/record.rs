@@ -76,6 +76,10 @@ pub struct JobRecord {
     pub summary: serde_json::Value,
     pub error_type: Option<String>,
     pub error: Option<String>,
+    /// A SUCCEEDED job whose report could not be rendered says why here (its statistics are complete): the state
+    /// machine's "Mark Succeeded With Warning" writes `report could not be rendered: <Cause>`.
+    #[serde(default)]
+    pub warning: Option<String>,
 }
 
 impl JobRecord {
@@ -104,6 +108,7 @@ impl JobRecord {
             summary: serde_json::Value::Null,
             error_type: None,
             error: None,
+            warning: None,
         }
     }
 }
@@ -116,11 +121,27 @@ impl JobRecord {
     }
 }
 
+/// The start of [`JobRecord::warning`] when a job's report could not be rendered; the rest is why (a Step Functions
+/// `Cause`: `{"errorType": …, "errorMessage": …}`).
+pub const REPORT_WARNING_PREFIX: &str = "report could not be rendered: ";
+
 /// How a job ends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Finish {
-    Succeeded { result_keys: Vec<String>, summary: serde_json::Value },
-    Failed { error_type: String, message: String },
+    Succeeded {
+        result_keys: Vec<String>,
+        summary: serde_json::Value,
+    },
+    /// SUCCEEDED, with the sentence saying what is missing (the report could not be rendered).
+    SucceededWithWarning {
+        result_keys: Vec<String>,
+        summary: serde_json::Value,
+        warning: String,
+    },
+    Failed {
+        error_type: String,
+        message: String,
+    },
 }
 
 /// Counts by status and the latest jobs: the monitoring view.

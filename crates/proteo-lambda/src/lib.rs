@@ -1,5 +1,5 @@
-//! Handlers of the analysis Lambda functions: `ingest` (S3 trigger), the `qc`/`de`/`pathway` stages and the
-//! `quant` Map (Step Functions).
+//! Handlers of the analysis Lambda functions: `ingest` (S3 trigger), the `qc`/`de`/`pathway`/`report` stages and
+//! the `quant` Map (Step Functions).
 
 mod ingest;
 mod quant;
@@ -16,7 +16,7 @@ pub use proteo_jobs::UploadKey;
 pub use proteo_pipeline::execution::{BuiltinGeneSets, WithBuiltinGeneSets, BUILTIN_GO_BP_KEY};
 pub use proteo_pipeline::quant_map::Sharding;
 pub use quant::{quant_handler, QuantCtx};
-pub use stage::{serve_stage, stage_handler, StageCtx};
+pub use stage::{serve_report, serve_stage, stage_handler, StageCtx};
 
 pub use aws_lambda_events::s3::S3Event;
 pub use proteo_pipeline::Stage;

@@ -1,13 +1,13 @@
-//! The handler of the `qc`, `de` and `pathway` functions: decode the job spec → run the stage → persist → return keys.
+//! The handler of the `qc`, `de`, `pathway` and `report` functions: decode the job spec → run the stage → persist → return keys.
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use proteo_jobs::{keys, JobStore, ObjectLister, ObjectStore};
 use std::time::{Duration, Instant};
 
 use proteo_jobs::params::Origin;
-use proteo_pipeline::execution::{run_job_stage, BuiltinGeneSets, WithBuiltinGeneSets};
+use proteo_pipeline::execution::{run_job_stage, run_report_stage, BuiltinGeneSets, WithBuiltinGeneSets};
 use proteo_pipeline::stages::with_deadline;
-use proteo_pipeline::{JobSpec, Stage, StageError};
+use proteo_pipeline::{JobSpec, Renderer, Stage, StageError};
 use serde_json::{json, Value};
 use tracing::Instrument;
 
@@ -22,10 +22,12 @@ pub struct StageCtx<S, J> {
     pub jobs: J,
     /// The gene sets `builtin:` keys read; only the pathway binary carries any (the shipped indexes, compiled in).
     pub builtin_gene_sets: BuiltinGeneSets,
+    /// What draws `report.html`; only the report binary holds one, so the others do not link the charts.
+    pub renderer: Option<&'static dyn Renderer>,
 }
 
-/// Run `stage` for the job spec in the event. Returns `{"stage": "qc", "keys": [...]}`; the pathway stage also
-/// writes `summary.json` and `report.html` and attaches the result keys and a small summary to the job item.
+/// Run `stage` for the job spec in the event. Returns `{"stage": "qc", "keys": [...]}`; the report stage writes
+/// `summary.json` and `report.html` and attaches the result keys and a small summary to the job item.
 pub async fn stage_handler<S, J>(
     ctx: &StageCtx<S, J>,
     stage: Stage,
@@ -42,7 +44,16 @@ where
     // Boxed: the stage's future is deep, and nested in the runtime's service layers it overflows rustc's query
     // depth limit when computing the layout.
     let store = WithBuiltinGeneSets::new(&ctx.store, &ctx.builtin_gene_sets);
-    match Box::pin(with_deadline(deadline, run_job_stage(&store, &ctx.jobs, &job, stage))).instrument(span).await {
+    let run = async {
+        match (stage, ctx.renderer) {
+            (Stage::Report, Some(renderer)) => run_report_stage(&store, &ctx.jobs, &job, renderer).await,
+            (Stage::Report, None) => Err(StageError::Internal(
+                "this function cannot draw the report: it was built without a renderer".into(),
+            )),
+            _ => run_job_stage(&store, &ctx.jobs, &job, stage).await,
+        }
+    };
+    match Box::pin(with_deadline(deadline, run)).instrument(span).await {
         Ok(keys) => {
             tracing::info!(keys = keys.len(), "stage finished");
             Ok(json!({ "stage": stage.as_str(), "keys": keys }))
@@ -113,10 +124,28 @@ pub(crate) fn decode_job_spec(payload: Value) -> Result<JobSpec, StageError> {
 /// Everything a stage function's `main` does: JSON tracing, config from the environment (naming a missing
 /// variable), SDK clients built once, then serve `stage` until the runtime stops.
 pub async fn serve_stage(stage: Stage, builtin_gene_sets: BuiltinGeneSets) -> Result<(), lambda_runtime::Error> {
+    serve(stage, builtin_gene_sets, None).await
+}
+
+/// The report function's `main`: [`serve_stage`] of [`Stage::Report`], drawing with `renderer`.
+pub async fn serve_report(renderer: &'static dyn Renderer) -> Result<(), lambda_runtime::Error> {
+    serve(Stage::Report, BuiltinGeneSets::default(), Some(renderer)).await
+}
+
+async fn serve(
+    stage: Stage,
+    builtin_gene_sets: BuiltinGeneSets,
+    renderer: Option<&'static dyn Renderer>,
+) -> Result<(), lambda_runtime::Error> {
     proteo_aws::init_tracing();
     let config = proteo_aws::Config::from_env()?;
     let clients = proteo_aws::Clients::new(&config).await;
-    let ctx = StageCtx { store: clients.object_store(&config), jobs: clients.job_store(&config), builtin_gene_sets };
+    let ctx = StageCtx {
+        store: clients.object_store(&config),
+        jobs: clients.job_store(&config),
+        builtin_gene_sets,
+        renderer,
+    };
     lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<serde_json::Value>| {
         stage_handler(&ctx, stage, event)
     }))

@@ -186,7 +186,7 @@ mod tests {
     fn stage_ctx(w: World) -> (StageCtx<MemoryStore, RecordingJobs>, FakeWorkflow) {
         let IngestCtx { store, jobs, workflow, .. } = w.ingest;
         let builtins = BuiltinGeneSets::default().with(crate::BUILTIN_GO_BP_KEY, bytes::Bytes::from_static(w.gmt));
-        (StageCtx { store, jobs, builtin_gene_sets: builtins }, workflow)
+        (StageCtx { store, jobs, builtin_gene_sets: builtins, renderer: Some(&proteo_report::HtmlReport) }, workflow)
     }
 
     async fn job(jobs: &RecordingJobs, id: &str) -> JobRecord {
@@ -227,10 +227,8 @@ mod tests {
         for (stage, expect) in [
             (Stage::Qc, vec!["jobs/job-1/qc/matrix.parquet", "jobs/job-1/qc/summary.json"]),
             (Stage::De, vec!["jobs/job-1/de/results.parquet", "jobs/job-1/de/summary.json"]),
-            (
-                Stage::Pathway,
-                vec!["jobs/job-1/pathway/enrichment.parquet", "jobs/job-1/summary.json", "jobs/job-1/report.html"],
-            ),
+            (Stage::Pathway, vec!["jobs/job-1/pathway/enrichment.parquet", "jobs/job-1/pathway/summary.json"]),
+            (Stage::Report, vec!["jobs/job-1/summary.json", "jobs/job-1/report.html"]),
         ] {
             let out = stage_handler(&ctx, stage, LambdaEvent::new(spec.clone(), Context::default()))
                 .await
@@ -246,13 +244,13 @@ mod tests {
         let log = ctx.jobs.progress_log.lock().unwrap().clone();
         let values: Vec<u8> = log.iter().map(|(_, _, p)| *p).collect();
         assert!(values.windows(2).all(|w| w[0] <= w[1]), "progress went backwards: {log:?}");
-        for stage in ["ingest", "qc", "de", "pathway"] {
+        for stage in ["ingest", "qc", "de", "pathway", "report"] {
             assert!(log.iter().any(|(_, s, _)| s == stage), "no progress for {stage}: {log:?}");
         }
         assert_eq!(values.last(), Some(&99));
 
         let r = job(&ctx.jobs, "job-1").await;
-        assert_eq!((r.status, r.stage.as_str(), r.progress), (JobStatus::Running, "pathway", 99));
+        assert_eq!((r.status, r.stage.as_str(), r.progress), (JobStatus::Running, "report", 99));
         for k in [
             "qc/matrix.parquet",
             "qc/pca.parquet",

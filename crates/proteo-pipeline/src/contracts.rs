@@ -244,9 +244,14 @@ pub enum Stage {
     Qc,
     De,
     Pathway,
+    /// The job summary and `report.html` from what the analysis stages wrote (the report Lambda). Its failure leaves
+    /// the job SUCCEEDED with a warning: the statistics are complete without it.
+    Report,
 }
 
 impl Stage {
+    /// The analysis stages in order; each writes `<stage>/summary.json`, which the job summary merges.
+    /// [`Stage::Report`] follows them.
     pub const ALL: [Stage; 4] = [Stage::Ingest, Stage::Qc, Stage::De, Stage::Pathway];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -254,6 +259,7 @@ impl Stage {
             Stage::Qc => "qc",
             Stage::De => "de",
             Stage::Pathway => "pathway",
+            Stage::Report => "report",
         }
     }
     /// The folder of the job's keys this stage writes (`ingest/` is apart from `input/`, where users upload).
@@ -266,15 +272,16 @@ impl Stage {
             Stage::Ingest => (0u32, 10u32),
             Stage::Qc => (10, 30),
             Stage::De => (40, 40),
-            Stage::Pathway => (80, 19),
+            Stage::Pathway => (80, 15),
+            Stage::Report => (95, 4),
         };
         (start + span * percent.min(100) as u32 / 100) as u8
     }
     /// How long one run of the stage may take: the `Timeout` of its Lambda function in infra/template.yaml
-    /// (ingest 120 s, the others 300 s), which `proteo serve` enforces too.
+    /// (ingest and report 120 s, the others 300 s), which `proteo serve` enforces too.
     pub fn time_limit(self) -> std::time::Duration {
         match self {
-            Stage::Ingest => std::time::Duration::from_secs(120),
+            Stage::Ingest | Stage::Report => std::time::Duration::from_secs(120),
             Stage::Qc | Stage::De | Stage::Pathway => std::time::Duration::from_secs(300),
         }
     }
@@ -284,6 +291,7 @@ impl Stage {
             Stage::Qc => "Quality control",
             Stage::De => "Differential expression",
             Stage::Pathway => "Pathway enrichment",
+            Stage::Report => "Report",
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Running a job's stages against a job store: progress reports written as the stage runs, the last stage's
+//! Running a job's stages against a job store: progress reports written as the stage runs, the report stage's
 //! summary, report and result keys attached to the job item, ingest followed by the workflow start, refused input
 //! turned into a FAILED job. Shared by the Lambda functions and `proteo serve`, which differ only in their adapters.
 
@@ -11,9 +11,8 @@ use serde_json::{json, Value};
 
 use crate::contracts::{JobParams, JobSpec, Stage, StageResult};
 use crate::quant_map::Sharding;
-use crate::stages::{
-    ingest_or_plan, run_stage, write_job_summary, write_report, write_stage_summary, Ingested, Progress, StageError,
-};
+use crate::report::{run_report, Renderer};
+use crate::stages::{ingest_or_plan, run_stage, write_stage_summary, Ingested, Progress, StageError};
 
 /// The job item's `summary` stays below this, so the poll response stays ≤ 2 KB (docs/cloud.md).
 pub const ITEM_SUMMARY_MAX_BYTES: usize = 1024;
@@ -116,33 +115,46 @@ async fn ingest_with_progress(
     Ok(outcome)
 }
 
-/// Run one of `qc`, `de`, `pathway` for a job and return the keys written. After the pathway stage (the last) it
-/// also writes `summary.json` and `report.html` and attaches the result keys and a small summary to the job item.
-/// An empty `params.pathway.gene_sets` reads [`BUILTIN_GO_BP_KEY`] (the store must answer `builtin:` keys:
-/// [`WithBuiltinGeneSets`]).
+/// Run one of `qc`, `de`, `pathway` for a job and return the keys written. An empty `params.pathway.gene_sets`
+/// reads [`BUILTIN_GO_BP_KEY`] (the store must answer `builtin:` keys: [`WithBuiltinGeneSets`]). The report stage
+/// needs a renderer: [`run_report_stage`].
 pub async fn run_job_stage<S, J>(store: &S, jobs: &J, job: &JobSpec, stage: Stage) -> Result<Vec<String>, StageError>
 where
     S: ObjectStore + ObjectLister,
     J: JobStore,
 {
     let job = job.clone();
-    let result = run_with_progress(store, jobs, &job, stage).await?;
-    let mut keys = result.keys;
-    if stage == Stage::Pathway {
-        let (summary_key, job_summary) = write_job_summary(store, &job).await?;
-        let report_key = write_report(store, &job).await?;
-        let result_keys = result_keys(store, &job).await?;
-        match jobs.attach_results(&job.job_id, &result_keys, &item_summary(&job_summary), now_ms()).await {
-            Ok(()) => {}
-            Err(e @ (JobStoreError::Conflict { .. } | JobStoreError::NotFound(_))) => {
-                tracing::warn!(error = %e, "results not attached to the job item")
-            }
-            Err(e @ JobStoreError::Transient(_)) => return Err(StageError::Transient(e.to_string())),
+    Ok(run_with_progress(store, jobs, &job, stage).await?.keys)
+}
+
+/// The report stage, after pathway: write `summary.json`, render `report.html`, attach the result keys and a small
+/// summary to the job item. The results are attached even when the report could not be rendered, and the rendering
+/// error is returned afterwards: the state machine's Catch then marks the job SUCCEEDED with a warning.
+pub async fn run_report_stage<S, J>(
+    store: &S,
+    jobs: &J,
+    job: &JobSpec,
+    renderer: &dyn Renderer,
+) -> Result<Vec<String>, StageError>
+where
+    S: ObjectStore + ObjectLister,
+    J: JobStore,
+{
+    let start = Progress { stage: Stage::Report, percent: 0, message: "writing the summary and the report".into() };
+    record_progress(jobs, &job.job_id, &start).await?;
+    let run = run_report(store, job, renderer).await?;
+    let result_keys = result_keys(store, job).await?;
+    match jobs.attach_results(&job.job_id, &result_keys, &item_summary(&run.job_summary), now_ms()).await {
+        Ok(()) => {}
+        Err(e @ (JobStoreError::Conflict { .. } | JobStoreError::NotFound(_))) => {
+            tracing::warn!(error = %e, "results not attached to the job item")
         }
-        keys.push(summary_key);
-        keys.push(report_key);
+        Err(e @ JobStoreError::Transient(_)) => return Err(StageError::Transient(e.to_string())),
     }
-    Ok(keys)
+    let report_key = run.report?;
+    record_progress(jobs, &job.job_id, &Progress { stage: Stage::Report, percent: 100, message: "finished".into() })
+        .await?;
+    Ok(vec![run.summary_key, report_key])
 }
 
 /// The keys a user may download: the Parquet tables of qc, de and pathway, the job summary and the report (not the

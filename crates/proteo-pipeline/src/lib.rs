@@ -6,10 +6,12 @@ pub mod fs_store;
 pub mod methods;
 pub mod ports;
 pub mod quant_map;
+pub mod report;
 pub mod stages;
 pub mod workflow;
 
 pub use contracts::{JobParams, JobSpec, OutputParams, PathwayParams, Stage, StageResult};
 pub use ports::{ObjectStore, StoreError};
-pub use stages::{run_stage, write_job_summary, write_report, Progress, StageError};
+pub use report::{Renderer, REPORT_WARNING_PREFIX};
+pub use stages::{run_stage, write_job_summary, Progress, StageError};
 pub use workflow::{run_job, JobRun};

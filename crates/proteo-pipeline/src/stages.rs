@@ -138,7 +138,7 @@ pub async fn with_deadline<F: std::future::Future>(deadline: std::time::Instant,
 }
 
 /// Run the synchronous `compute` under the current stage's deadline (none outside [`with_deadline`]).
-fn compute<T>(compute: impl FnOnce() -> T) -> T {
+pub(crate) fn compute<T>(compute: impl FnOnce() -> T) -> T {
     proteo_core::deadline::within(STAGE_DEADLINE.try_with(|d| *d).ok(), compute)
 }
 
@@ -192,6 +192,11 @@ pub async fn run_stage(
         Stage::Qc => qc_stage(store, job, &report).await,
         Stage::De => de_stage(store, job, &report).await,
         Stage::Pathway => pathway_stage(store, job, &report).await,
+        Stage::Report => {
+            return Err(StageError::Internal(
+                "the report stage draws with a renderer: run it with `report::run_report`, not `run_stage`".into(),
+            ))
+        }
     }?;
     write_stage_summary(store, job, &mut result).await?;
     Ok(result)
@@ -348,6 +353,7 @@ async fn qc_stage(
         ("imputed.parquet", imputed_table(&qc)?),
         ("samples.parquet", samples_table(&qc)?),
         ("pca.parquet", pca_table(&qc)?),
+        ("distributions.parquet", distributions_table(&table, &qc, params.log2_input)?),
     ] {
         let key = job.key(Stage::Qc, file);
         store.put(&key, bytes, PARQUET).await?;
@@ -461,6 +467,40 @@ fn samples_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
         .u32("imputed", s.iter().map(|x| x.imputed).collect())
         .f64_nullable("group_cv_pct", &s.iter().map(|x| x.group_cv_pct).collect::<Vec<_>>())
         .to_parquet("qc/samples.parquet")?)
+}
+
+/// The box-plot columns of `qc/distributions.parquet`, in order: whisker, quartiles, median, whisker.
+pub const DISTRIBUTION_STATS: [&str; 5] = ["lower_whisker", "q1", "median", "q3", "upper_whisker"];
+
+/// `qc/distributions.parquet`: per sample, the five box-plot numbers ([`proteo_stats::boxplot::five_numbers`]) of its
+/// log2 intensities before normalization (the ingested values; zeros and non-positive values left out unless the
+/// input is log2 already) and after normalization and imputation (the final matrix). What the report's
+/// before/after box plots draw, so it reads neither the raw input nor every value again. Null: no finite value.
+fn distributions_table(raw: &IntensityTable, qc: &QcResult, log2_input: bool) -> Result<Vec<u8>, StageError> {
+    let column = |m: &IntensityTable, sample: &str| -> Vec<f64> {
+        let Some(s) = m.samples.iter().position(|x| x == sample) else { return Vec::new() };
+        let ns = m.n_samples();
+        (0..m.n_proteins()).map(|p| m.values[p * ns + s]).collect()
+    };
+    let before = |sample: &str| {
+        let v: Vec<f64> = column(raw, sample)
+            .into_iter()
+            .filter(|v| v.is_finite() && (log2_input || *v > 0.0))
+            .map(|v| if log2_input { v } else { v.log2() })
+            .collect();
+        proteo_stats::boxplot::five_numbers(&v)
+    };
+    let after = |sample: &str| proteo_stats::boxplot::five_numbers(&column(&qc.matrix, sample));
+    let samples: Vec<String> = qc.samples.iter().map(|x| x.sample.clone()).collect();
+    let mut t = TableBuilder::new().text("sample", &samples);
+    for (when, stats) in [("before", &before as &dyn Fn(&str) -> Option<[f64; 5]>), ("after", &after)] {
+        let boxes: Vec<Option<[f64; 5]>> = samples.iter().map(|s| stats(s)).collect();
+        for (i, name) in DISTRIBUTION_STATS.iter().enumerate() {
+            let col: Vec<f64> = boxes.iter().map(|b| b.map_or(f64::NAN, |b| b[i])).collect();
+            t = t.f64_nullable(&format!("{when}_{name}"), &col);
+        }
+    }
+    Ok(t.to_parquet("qc/distributions.parquet")?)
 }
 
 fn pca_table(qc: &QcResult) -> Result<Vec<u8>, StageError> {
@@ -1305,30 +1345,6 @@ pub async fn write_job_summary(
     let key = job.summary_key();
     store.put(&key, serde_json::to_vec_pretty(&summary).expect("json"), JSON).await?;
     Ok((key, summary))
-}
-
-/// Render `report.html` from the job's outputs (the files in [`proteo_report::REPORT_INPUTS`], which include the job
-/// summary: call after [`write_job_summary`]) and store it next to them. Returns its key.
-pub async fn write_report(store: &impl ObjectStore, job: &JobSpec) -> Result<String, StageError> {
-    let mut inputs = proteo_report::ReportInputs::default();
-    for rel in proteo_report::REPORT_INPUTS {
-        let key = format!("{}{rel}", job.prefix);
-        inputs.files.insert(rel.to_string(), store.get(&key).await?);
-    }
-    for rel in proteo_report::OPTIONAL_REPORT_INPUTS {
-        match store.get(&format!("{}{rel}", job.prefix)).await {
-            Ok(bytes) => {
-                inputs.files.insert(rel.to_string(), bytes);
-            }
-            Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let html =
-        compute(|| proteo_report::render(&inputs)).map_err(|e| StageError::Internal(format!("report.html: {e}")))?;
-    let key = job.report_key();
-    store.put(&key, html.into_bytes(), "text/html; charset=utf-8").await?;
-    Ok(key)
 }
 
 fn round(v: f64, digits: i32) -> f64 {

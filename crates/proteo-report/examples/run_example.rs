@@ -26,7 +26,9 @@ fn main() {
         params,
     };
     let store = FsStore::new(&out);
-    pollster::block_on(run_job(&store, &job, &|_: Progress| {})).map_err(|(s, e)| format!("{s:?}: {e}")).unwrap();
+    pollster::block_on(run_job(&store, &job, &proteo_report::HtmlReport, &|_: Progress| {}))
+        .map_err(|(s, e)| format!("{s:?}: {e}"))
+        .unwrap();
     let mut inputs = proteo_report::ReportInputs::default();
     for key in proteo_report::REPORT_INPUTS {
         inputs.files.insert(key.to_string(), std::fs::read(out.join(key)).unwrap().into());

@@ -356,24 +356,8 @@ pub fn box_plots(
     Ok(finish(buf, "chart"))
 }
 
-/// Lower whisker, Q1, median, Q3, upper whisker of the finite values (type-7 quantiles, as R's default).
-pub fn five_numbers(values: &[f64]) -> Option<[f64; 5]> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let q = |p: f64| {
-        let h = (v.len() - 1) as f64 * p;
-        let (f, c) = (h.floor() as usize, h.ceil() as usize);
-        v[f] + (h - f as f64) * (v[c] - v[f])
-    };
-    let (q1, med, q3) = (q(0.25), q(0.5), q(0.75));
-    let iqr = q3 - q1;
-    let w0 = v.iter().copied().find(|&x| x >= q1 - 1.5 * iqr).unwrap_or(q1);
-    let w1 = v.iter().rev().copied().find(|&x| x <= q3 + 1.5 * iqr).unwrap_or(q3);
-    Some([w0, q1, med, q3, w1])
-}
+/// The box statistics QC stores per sample: one rule for the boxes it summarises and the ones drawn here.
+pub use proteo_stats::boxplot::five_numbers;
 
 /// PC1 against PC2, one colour per group, % variance explained in the axis labels; each point named by its sample
 /// when `labels` (a cohort's hundreds of names would cover the points).

@@ -12,7 +12,7 @@ use serde_json::Value;
 /// The run outputs the report reads, keyed relative to the run's prefix.
 pub const REPORT_INPUTS: &[&str] = &[
     "summary.json",
-    "ingest/table.parquet",
+    "qc/distributions.parquet",
     "qc/matrix.parquet",
     "qc/imputed.parquet",
     "qc/samples.parquet",
@@ -59,6 +59,22 @@ impl ReportInputs {
     }
     fn table(&self, key: &str) -> Result<Table, ReportError> {
         Ok(Table::from_parquet(self.get(key)?.clone(), key)?)
+    }
+}
+
+/// The report as the report stage draws it ([`proteo_pipeline::Renderer`]): [`REPORT_INPUTS`] and
+/// [`OPTIONAL_REPORT_INPUTS`] in, [`render`] out.
+pub struct HtmlReport;
+
+impl proteo_pipeline::Renderer for HtmlReport {
+    fn inputs(&self) -> &'static [&'static str] {
+        REPORT_INPUTS
+    }
+    fn optional_inputs(&self) -> &'static [&'static str] {
+        OPTIONAL_REPORT_INPUTS
+    }
+    fn render(&self, files: &HashMap<String, Bytes>) -> Result<String, String> {
+        render(&ReportInputs { files: files.clone() }).map_err(|e| e.to_string())
     }
 }
 
@@ -153,11 +169,6 @@ fn humanize(key: &str) -> String {
     let s = key.replace('_', " ");
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
-}
-
-/// Median of the finite values (NaN for none), for the per-sample summaries of a cohort.
-fn sample_median(v: &[f64]) -> f64 {
-    charts::five_numbers(v).map_or(f64::NAN, |f| f[2])
 }
 
 /// Pearson correlation between columns over the rows where every column is finite.
@@ -450,29 +461,31 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
             &by_group(&miss),
         )?);
     }
-    let raw = inputs.table("ingest/table.parquet")?;
-    let already_log2 = params["qc"]["log2_input"].as_bool().unwrap_or(false)
-        || summary["stages"]["qc"]["log2_input"].as_bool().unwrap_or(false);
-    let raw_names = raw.column_names();
-    let before: Vec<Vec<f64>> = samples
-        .iter()
-        .map(|s| {
-            if !raw_names.contains(s) {
-                return Ok(Vec::new());
-            }
-            let v: Vec<f64> = num(&raw, s)?
-                .into_iter()
-                .filter(|v| v.is_finite() && (already_log2 || *v > 0.0))
-                .map(|v| if already_log2 { v } else { v.log2() })
-                .collect();
-            Ok(if per_sample { v } else { vec![sample_median(&v)] })
-        })
-        .collect::<Result<_, ReportError>>()?;
+    // The five box numbers QC stored per sample (a box drawn from them is the box of all the sample's values).
+    let dist = inputs.table("qc/distributions.parquet")?;
+    let dist_samples = dist.text("sample")?;
+    let boxes = |when: &str| -> Result<Vec<Vec<f64>>, ReportError> {
+        let cols = proteo_pipeline::stages::DISTRIBUTION_STATS
+            .iter()
+            .map(|stat| num(&dist, &format!("{when}_{stat}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(samples
+            .iter()
+            .map(|s| {
+                let Some(row) = dist_samples.iter().position(|x| x == s) else { return Vec::new() };
+                let five: Vec<f64> = cols.iter().map(|c| c[row]).collect();
+                let five = if five.iter().all(|v| v.is_finite()) { five } else { Vec::new() };
+                if per_sample {
+                    five
+                } else {
+                    vec![five.get(2).copied().unwrap_or(f64::NAN)]
+                }
+            })
+            .collect())
+    };
+    let before = boxes("before")?;
+    let after = boxes("after")?;
     let mt = inputs.table("qc/matrix.parquet")?;
-    let after: Vec<Vec<f64>> = samples
-        .iter()
-        .map(|s| Ok(if per_sample { num(&mt, s)? } else { vec![sample_median(&num(&mt, s)?)] }))
-        .collect::<Result<_, ReportError>>()?;
     if per_sample {
         let (b, a) = ("Intensities before normalization (log2 raw)", "Intensities after normalization and imputation");
         body.push_str(&charts::box_plots(b, "log2 intensity", &samples, &groups, &before)?);
@@ -493,7 +506,8 @@ pub fn render(inputs: &ReportInputs) -> Result<String, ReportError> {
     body.push_str(&charts::pca(&pca_samples, &pca_groups, &pc1, &pc2, (v1, v2), per_sample)?);
     let corr = num(&st, "median_correlation")?;
     if per_sample {
-        body.push_str(&charts::heatmap(&samples, &correlation(&after))?);
+        let columns = samples.iter().map(|s| num(&mt, s)).collect::<Result<Vec<_>, _>>()?;
+        body.push_str(&charts::heatmap(&samples, &correlation(&columns))?);
         let _ = write!(
             body,
             "</div><p class=\"note\">{} proteins in the final matrix; correlation over rows complete in every sample.</p>",

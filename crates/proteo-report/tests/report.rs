@@ -6,8 +6,8 @@ use bytes::Bytes;
 use proteo_core::tables::Table;
 use proteo_pipeline::contracts::PathwayParams;
 use proteo_pipeline::fs_store::FsStore;
-use proteo_pipeline::{run_job, JobParams, JobSpec, Progress};
-use proteo_report::{render, ReportInputs, OPTIONAL_REPORT_INPUTS, REPORT_INPUTS};
+use proteo_pipeline::{run_job, JobParams, JobSpec, ObjectStore, Progress};
+use proteo_report::{render, HtmlReport, ReportInputs, OPTIONAL_REPORT_INPUTS, REPORT_INPUTS};
 
 /// The report must stay small enough to e-mail and open quickly, at any input size and contrast count (issue 16:
 /// report.html ≤ 5 MB).
@@ -17,8 +17,12 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn run(input: &Path, design: &Path, out: &Path) -> ReportInputs {
-    let job = JobSpec {
+fn example_job() -> JobSpec {
+    job(&root().join("data/example/proteinGroups.txt"), &root().join("data/example/experimental_design.tsv"))
+}
+
+fn job(input: &Path, design: &Path) -> JobSpec {
+    JobSpec {
         job_id: "report-test".into(),
         prefix: String::new(),
         input_key: input.to_string_lossy().into_owned(),
@@ -34,10 +38,15 @@ fn run(input: &Path, design: &Path, out: &Path) -> ReportInputs {
             ),
             output: Default::default(),
         },
-    };
-    pollster::block_on(run_job(&FsStore::new(out), &job, &|_: Progress| {}))
+    }
+}
+
+fn run(input: &Path, design: &Path, out: &Path) -> ReportInputs {
+    let job = job(input, design);
+    let run = pollster::block_on(run_job(&FsStore::new(out), &job, &HtmlReport, &|_: Progress| {}))
         .map_err(|(s, e)| format!("{s:?}: {e}"))
         .unwrap();
+    assert_eq!(run.warning, None);
     let mut inputs = ReportInputs::default();
     for key in REPORT_INPUTS {
         inputs.files.insert(key.to_string(), Bytes::from(std::fs::read(out.join(key)).unwrap()));
@@ -154,4 +163,81 @@ fn a_2000_sample_cohort_with_45_contrasts_stays_under_5_mb_and_summarises_by_gro
     assert!(heat.matches("<rect").count() < 40 * 10 + 10 + 40, "group columns, not sample columns");
     assert!(html.contains("a panel of 100 samples spread evenly"), "the correlation panel is stated");
     assert!(html.contains("randomized subspace iteration"), "the PCA method is stated");
+}
+
+/// A store that writes `damaged` as bytes that are not Parquet (a damaged object), everything else as given.
+struct Damaging {
+    inner: FsStore,
+    damaged: &'static str,
+}
+
+impl ObjectStore for Damaging {
+    async fn get(&self, key: &str) -> Result<Bytes, proteo_pipeline::StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), proteo_pipeline::StoreError> {
+        let body = if key == self.damaged { b"not parquet".to_vec() } else { body };
+        self.inner.put(key, body, content_type).await
+    }
+}
+
+#[test]
+fn a_report_that_cannot_be_rendered_is_a_warning_and_every_statistics_output_is_written() {
+    // `proteo run`'s path: the report's own input table is damaged; the job still succeeds, says why there is no
+    // report, and the statistics are those of an undamaged run, byte for byte.
+    let (dir, clean) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let store = Damaging { inner: FsStore::new(dir.path()), damaged: "qc/distributions.parquet" };
+    let run = pollster::block_on(run_job(&store, &example_job(), &HtmlReport, &|_: Progress| {}))
+        .map_err(|(s, e)| format!("{s:?}: {e}"))
+        .expect("the job succeeds without its report");
+    let warning = run.warning.expect("a warning");
+    assert!(warning.starts_with("report could not be rendered: report.html: "), "{warning}");
+    assert!(warning.contains("qc/distributions.parquet"), "{warning}");
+    assert_eq!(run.report_key, None);
+    assert_eq!(run.summary_key.as_deref(), Some("summary.json"));
+    assert!(!dir.path().join("report.html").exists());
+    pollster::block_on(run_job(&FsStore::new(clean.path()), &example_job(), &HtmlReport, &|_: Progress| {}))
+        .map_err(|(s, e)| format!("{s:?}: {e}"))
+        .unwrap();
+    for rel in [
+        "summary.json",
+        "qc/matrix.parquet",
+        "qc/imputed.parquet",
+        "qc/samples.parquet",
+        "qc/pca.parquet",
+        "de/results.parquet",
+        "de/ftest.parquet",
+        "pathway/enrichment.parquet",
+        "pathway/camera.parquet",
+    ] {
+        let got = std::fs::read(dir.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert_eq!(got, std::fs::read(clean.path().join(rel)).unwrap(), "{rel} differs from an undamaged run's");
+    }
+}
+
+#[test]
+fn the_before_and_after_boxes_are_those_of_every_value() {
+    // QC stores five numbers per sample; the report draws them. Recomputed here from the raw input and the matrix,
+    // they are the same numbers (the report's boxes did not change when it stopped reading the raw input).
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = run(
+        &root().join("data/example/proteinGroups.txt"),
+        &root().join("data/example/experimental_design.tsv"),
+        dir.path(),
+    );
+    let dist = Table::from_parquet(inputs.files["qc/distributions.parquet"].clone(), "d").unwrap();
+    let raw =
+        Table::from_parquet(Bytes::from(std::fs::read(dir.path().join("ingest/table.parquet")).unwrap()), "r").unwrap();
+    let matrix = Table::from_parquet(inputs.files["qc/matrix.parquet"].clone(), "m").unwrap();
+    let stats = proteo_pipeline::stages::DISTRIBUTION_STATS;
+    for (row, sample) in dist.text("sample").unwrap().iter().enumerate() {
+        let before: Vec<f64> =
+            raw.f64(sample).unwrap().into_iter().filter(|v| v.is_finite() && *v > 0.0).map(f64::log2).collect();
+        let after = matrix.f64(sample).unwrap();
+        for (when, values) in [("before", before), ("after", after)] {
+            let want = proteo_stats::boxplot::five_numbers(&values).unwrap();
+            let got: Vec<f64> = stats.iter().map(|s| dist.f64(&format!("{when}_{s}")).unwrap()[row]).collect();
+            assert_eq!(got, want, "{sample} {when}");
+        }
+    }
 }

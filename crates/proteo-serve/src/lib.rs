@@ -32,7 +32,7 @@ use axum::Router;
 use proteo_api::{ApiState, Caller};
 use proteo_jobs::{keys, Finish, JobStatus, JobStore, ObjectStore, UploadKey};
 use proteo_pipeline::execution::{
-    ingest_job, job_spec, mark_failed, run_job_stage, BuiltinGeneSets, WithBuiltinGeneSets,
+    ingest_job, job_spec, mark_failed, run_job_stage, run_report_stage, BuiltinGeneSets, WithBuiltinGeneSets,
 };
 use proteo_pipeline::quant_map::{assemble, quantify_item, read_manifest, QuantJob, ShardItem, Sharding};
 use proteo_pipeline::stages::with_deadline;
@@ -122,7 +122,7 @@ fn limit_of(stage: Stage, configured: Option<Duration>) -> Duration {
     configured.unwrap_or_else(|| stage.time_limit())
 }
 
-/// The production stage runner: `run_job_stage` on a blocking thread (the stages compute synchronously, and the
+/// The production stage runner: `run_job_stage` (the report stage: `run_report_stage`) on a blocking thread (the stages compute synchronously, and the
 /// HTTP side must stay responsive while they do).
 pub struct PipelineRunner {
     store: Arc<LocalStore>,
@@ -181,7 +181,10 @@ impl StageRunner for PipelineRunner {
             (Arc::clone(&self.store), Arc::clone(&self.jobs), Arc::clone(&self.gene_sets), job.clone());
         on_blocking_thread(stage, limit_of(stage, self.time_limit), async move {
             let store = WithBuiltinGeneSets::new(&*store, &gmt);
-            run_job_stage(&store, &*jobs, &job, stage).await
+            match stage {
+                Stage::Report => run_report_stage(&store, &*jobs, &job, &proteo_report::HtmlReport).await,
+                _ => run_job_stage(&store, &*jobs, &job, stage).await,
+            }
         })
         .await
     }
@@ -455,7 +458,9 @@ impl<R: StageRunner> Service<R> {
                     resumed += 1;
                 }
                 JobStatus::Running => {
-                    let stage = [Stage::Qc, Stage::De, Stage::Pathway].into_iter().find(|s| s.as_str() == item.stage);
+                    let stage = [Stage::Qc, Stage::De, Stage::Pathway, Stage::Report]
+                        .into_iter()
+                        .find(|s| s.as_str() == item.stage);
                     match (job_spec(&item), stage) {
                         (Ok(spec), Some(stage)) => {
                             if self.workflow.resume(spec, stage).is_some() {

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use proteo_jobs::{now_ms, Finish, JobStore, JobStoreError, Workflow, WorkflowError};
+use proteo_jobs::{now_ms, Finish, JobStore, JobStoreError, Workflow, WorkflowError, REPORT_WARNING_PREFIX};
 use proteo_pipeline::quant_map::{QuantJob, ShardItem};
 use proteo_pipeline::{JobSpec, Stage, StageError};
 use serde_json::{json, Value};
@@ -19,12 +19,16 @@ pub const STATE_MACHINE_ASL: &str = include_str!("../../../statemachine.asl.json
 /// What a Task state does here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// `arn:aws:states:::lambda:invoke` of `${QcFunctionArn}` / `${DeFunctionArn}` / `${PathwayFunctionArn}`.
+    /// `arn:aws:states:::lambda:invoke` of `${QcFunctionArn}` / `${DeFunctionArn}` / `${PathwayFunctionArn}` /
+    /// `${ReportFunctionArn}`.
     Stage(Stage),
     /// `lambda:invoke` of `${QuantFunctionArn}` with the whole state: the protein table from the Map's shards.
     Assemble,
     /// `dynamodb:updateItem` setting status SUCCEEDED (condition: RUNNING).
     MarkSucceeded,
+    /// `dynamodb:updateItem` setting status SUCCEEDED and `warning` to [`REPORT_WARNING_PREFIX`] + the caught Cause
+    /// (the ASL's `States.Format`, evaluated here as Step Functions evaluates it).
+    MarkSucceededWithWarning,
     /// `dynamodb:updateItem` setting status FAILED with the caught error.
     MarkFailed,
 }
@@ -204,12 +208,19 @@ fn action(s: &Value) -> Result<Action, String> {
                 Some("${QcFunctionArn}") => Ok(Action::Stage(Stage::Qc)),
                 Some("${DeFunctionArn}") => Ok(Action::Stage(Stage::De)),
                 Some("${PathwayFunctionArn}") => Ok(Action::Stage(Stage::Pathway)),
+                Some("${ReportFunctionArn}") => Ok(Action::Stage(Stage::Report)),
                 other => Err(format!("unknown function {other:?}")),
             }
         }
         Some("arn:aws:states:::dynamodb:updateItem") => {
             let values = &params["ExpressionAttributeValues"];
-            if values[":succeeded"]["S"] == "SUCCEEDED" {
+            if values[":succeeded"]["S"] == "SUCCEEDED" && values.get(":warning").is_some() {
+                let understood = format!("States.Format('{REPORT_WARNING_PREFIX}{{}}', $.error.Cause)");
+                if values[":warning"]["S.$"] != understood.as_str() {
+                    return Err(format!("a `:warning` must be `{{\"S.$\": \"{understood}\"}}`"));
+                }
+                Ok(Action::MarkSucceededWithWarning)
+            } else if values[":succeeded"]["S"] == "SUCCEEDED" {
                 Ok(Action::MarkSucceeded)
             } else if values[":failed"]["S"] == "FAILED" {
                 Ok(Action::MarkFailed)
@@ -565,6 +576,15 @@ impl<R: StageRunner, J: JobStore + 'static> Inner<R, J> {
                 let finish = Finish::Succeeded { result_keys: record.result_keys, summary: record.summary };
                 self.finish(&job.job_id, &finish).await
             }
+            Action::MarkSucceededWithWarning => {
+                let record = self.jobs.get(&job.job_id).await.map_err(store_error)?;
+                let Some(record) = record else { return Err(condition_failed(&job.job_id)) };
+                let cause = caught.map_or("", |(_, cause)| cause.as_str());
+                let warning = format!("{REPORT_WARNING_PREFIX}{cause}");
+                let finish =
+                    Finish::SucceededWithWarning { result_keys: record.result_keys, summary: record.summary, warning };
+                self.finish(&job.job_id, &finish).await
+            }
             Action::MarkFailed => {
                 let (error_type, cause) = caught.cloned().unwrap_or_else(|| ("States.Runtime".into(), String::new()));
                 // The API shows a Cause's `errorMessage`; the local store keeps that sentence.
@@ -608,7 +628,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shipped_state_machine_parses_into_qc_de_pathway_with_retry_and_catch() {
+    fn the_shipped_state_machine_parses_into_qc_de_pathway_report_with_retry_and_catch() {
         let m = StateMachine::parse(STATE_MACHINE_ASL).unwrap();
         // A split precursor report goes through the Map and the assembly; every job then from QC on.
         let Some(State::Choice { rules, default }) = m.states.get(&m.start_at) else { panic!("starts with a Choice") };
@@ -634,7 +654,11 @@ mod tests {
                     retry.iter().find(|r| r.errors.contains(&"Transient".to_string())).expect("Transient is retried");
                 assert_eq!((r.interval_seconds, r.backoff_rate, r.max_attempts), (2.0, 2.0, 3));
                 assert!(!retry.iter().any(|r| matches(&r.errors, "InvalidInput")), "refused input must not be retried");
-                assert!(catch.iter().any(|c| matches(&c.errors, "InvalidInput") && c.next == "Mark Failed"));
+                // A report that cannot be rendered does not fail the job: its statistics are complete.
+                let on_error =
+                    if *action == Action::Stage(Stage::Report) { "Mark Succeeded With Warning" } else { "Mark Failed" };
+                assert!(catch.iter().any(|c| matches(&c.errors, "InvalidInput") && c.next == on_error), "{action:?}");
+                assert!(catch.iter().any(|c| matches(&c.errors, "States.Timeout") && c.next == on_error), "{action:?}");
                 let throttle = retry
                     .iter()
                     .find(|r| r.errors == ["Lambda.TooManyRequestsException"])
@@ -648,9 +672,19 @@ mod tests {
         }
         assert_eq!(
             order,
-            [Action::Stage(Stage::Qc), Action::Stage(Stage::De), Action::Stage(Stage::Pathway), Action::MarkSucceeded]
+            [
+                Action::Stage(Stage::Qc),
+                Action::Stage(Stage::De),
+                Action::Stage(Stage::Pathway),
+                Action::Stage(Stage::Report),
+                Action::MarkSucceeded
+            ]
         );
         assert_eq!(m.states.get(&cur), Some(&State::Succeed));
+        let Some(State::Task { action, next, .. }) = m.states.get("Mark Succeeded With Warning") else {
+            panic!("no Mark Succeeded With Warning")
+        };
+        assert_eq!((*action, m.states.get(next)), (Action::MarkSucceededWithWarning, Some(&State::Succeed)));
         assert_eq!(m.state_of(Stage::De), Some("Run DE"));
     }
 

@@ -261,7 +261,7 @@ async fn retry_and_catch_follow_statemachine_asl_json() {
     // Transient once: retried, and the job succeeds.
     let (done, calls) = run_flaky(vec![(De, StageError::Transient("S3 throttled".into()), 1)]).await;
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
-    assert_eq!(calls, [Qc, De, De, Pathway]);
+    assert_eq!(calls, [Qc, De, De, Pathway, Report]);
 
     // Transient every time: the first try and MaxAttempts (3) retries, then Catch → Mark Failed.
     let (done, calls) = run_flaky(vec![(Qc, StageError::Transient("disk full".into()), usize::MAX)]).await;
@@ -274,6 +274,57 @@ async fn retry_and_catch_follow_statemachine_asl_json() {
     assert_eq!(calls, [Qc, De]);
     assert_eq!((done["status"].as_str(), done["errorType"].as_str()), (Some("FAILED"), Some("InvalidInput")));
     assert!(done["error"].as_str().unwrap().contains("group `X` has 1 sample(s)"), "{done}");
+}
+
+/// Overwrites the job's `qc/distributions.parquet` (an input of the report only) with bytes that are not Parquet
+/// just before the report stage runs, as a damaged object would be.
+struct CorruptReportInput<R> {
+    inner: R,
+    objects: PathBuf,
+}
+
+impl<R: StageRunner> StageRunner for CorruptReportInput<R> {
+    async fn run(&self, stage: Stage, job: &JobSpec) -> Result<Vec<String>, StageError> {
+        if stage == Stage::Report {
+            std::fs::write(self.objects.join(&job.prefix).join("qc/distributions.parquet"), b"not parquet").unwrap();
+        }
+        self.inner.run(stage, job).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_that_cannot_be_rendered_leaves_the_job_succeeded_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = dir.path().join("objects");
+    let svc = service(dir.path(), 2, |inner| CorruptReportInput { inner, objects });
+    let app = svc.router();
+    let (id, url) = submit(&app, "proteinGroups.txt", json!({})).await;
+    call(&app, "PUT", &url, std::fs::read(repo("data/example/proteinGroups.txt")).unwrap()).await;
+    let (done, seen) = wait(&app, &id).await;
+    assert_eq!((done["status"].as_str(), done["progress"].as_u64()), (Some("SUCCEEDED"), Some(100)), "{done}");
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress went backwards: {seen:?}");
+    let warning = done["warning"].as_str().expect("a warning");
+    assert!(warning.starts_with("report could not be rendered: report.html: "), "{warning}");
+    assert!(warning.contains("qc/distributions.parquet"), "{warning}");
+    assert!(done["error"].is_null() && done["errorType"].is_null(), "{done}");
+    // The item holds what the state machine's States.Format makes of the Cause, as in the cloud.
+    let item = svc.jobs.get(&id).await.unwrap().unwrap();
+    let stored = item.warning.unwrap();
+    assert!(
+        stored.starts_with("report could not be rendered: {") && stored.contains(r#""errorType":"Internal""#),
+        "{stored}"
+    );
+    // Every statistics output is there and attached; the report is not.
+    let results = done["results"].as_object().unwrap();
+    assert!(!results.contains_key("report.html"), "{done}");
+    for rel in
+        ["summary.json", "qc/matrix.parquet", "qc/samples.parquet", "de/results.parquet", "pathway/enrichment.parquet"]
+    {
+        assert!(results.contains_key(rel), "{rel} not in {done}");
+        let bytes = svc.store.get(&format!("jobs/{id}/{rel}")).await.unwrap();
+        assert!(!bytes.is_empty(), "{rel}");
+    }
+    assert_eq!(done["summary"]["proteinsKept"], 705);
 }
 
 /// Sleeps instead of computing and records the most stages ever running at once.

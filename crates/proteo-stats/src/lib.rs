@@ -1,6 +1,7 @@
 //! Pure numerics for proteo: special functions, distributions, limma-style linear models, classical tests, multiple testing, gene-set tests (CAMERA, preranked GSEA).
 
 pub mod anova;
+pub mod boxplot;
 pub mod camera;
 pub mod dist;
 pub mod gsea;

@@ -1,4 +1,4 @@
-//! The `pathway` Lambda function: runs `Stage::Pathway`, writes the job summary, attaches the results to the job.
+//! The `pathway` Lambda function: runs `Stage::Pathway` (the report function writes the job summary after it).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
