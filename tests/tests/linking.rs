@@ -1,4 +1,6 @@
-//! The API function and this crate link no analysis code and (this crate) no AWS: checked with `cargo tree`.
+//! Each deployable links only what it runs, checked with `cargo tree`: the API function and its router no analysis
+//! code (and the router no AWS); the analysis functions no report code (proteo-report, plotters), which only the
+//! report function links.
 
 use std::path::Path;
 use std::process::Command;
@@ -9,7 +11,7 @@ fn dependencies(package: &str) -> Vec<String> {
     // checkout (a shared CARGO_TARGET_DIR) still finds this checkout and a cargo that exists.
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let workspace = Path::new(&manifest_dir).join("../..");
+    let workspace = Path::new(&manifest_dir).join("..");
     let out = Command::new(cargo)
         .current_dir(&workspace)
         .args(["tree", "-p", package, "--edges", "normal", "--prefix", "none", "--format", "{p}"])
@@ -32,6 +34,10 @@ fn is_analysis(name: &str) -> bool {
         || name == "proteo-stats"
 }
 
+fn is_report(name: &str) -> bool {
+    name == "proteo-report" || name == "plotters" || name.starts_with("plotters-")
+}
+
 #[test]
 fn the_api_function_links_no_analysis_code() {
     let control = dependencies("proteo-pipeline");
@@ -46,4 +52,16 @@ fn the_api_function_links_no_analysis_code() {
     let foreign: Vec<&String> =
         router.iter().filter(|n| is_analysis(n) || n.starts_with("aws") || n.starts_with("lambda_")).collect();
     assert!(foreign.is_empty(), "proteo-api links analysis or AWS code: {foreign:?}");
+}
+
+#[test]
+fn only_the_report_function_links_the_charts() {
+    let report = dependencies("report");
+    assert!(report.iter().any(|n| n == "plotters"), "the check must see plotters where it is linked: {report:?}");
+    for package in ["qc", "de", "pathway", "ingest", "quant", "proteo-lambda", "proteo-pipeline"] {
+        let deps = dependencies(package);
+        assert!(deps.iter().any(|n| n == "proteo-pipeline"), "{package}: {deps:?}");
+        let charts: Vec<&String> = deps.iter().filter(|n| is_report(n)).collect();
+        assert!(charts.is_empty(), "{package} links report code: {charts:?}");
+    }
 }
