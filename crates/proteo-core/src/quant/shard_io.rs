@@ -58,6 +58,24 @@ fn layout(table: &Table, file: &str, kind: &'static str, fixed: &[&str]) -> Resu
     Ok(runs)
 }
 
+/// A shard or result file read back: its table, run names and protein columns.
+struct Opened {
+    table: Table,
+    runs: Vec<String>,
+    ids: Vec<String>,
+    members: Vec<String>,
+    genes: Vec<String>,
+}
+
+/// Reads a shard or result file, checking that it has the protein columns, `extra` and at least one run column.
+fn open(bytes: Bytes, file: &str, kind: &'static str, extra: &str) -> Result<Opened, ShardFileError> {
+    let table = Table::from_parquet(bytes, file)?;
+    let [id, members, genes] = PROTEIN_COLUMNS;
+    let runs = layout(&table, file, kind, &[id, members, genes, extra])?;
+    let [ids, members, genes] = PROTEIN_COLUMNS.map(|c| table.text(c));
+    Ok(Opened { ids: ids?, members: members?, genes: genes?, runs, table })
+}
+
 /// The shard as Parquet (one row per precursor).
 pub fn write_shard(shard: &Shard) -> Result<Vec<u8>, ShardFileError> {
     let n = shard.runs.len();
@@ -78,12 +96,7 @@ pub fn write_shard(shard: &Shard) -> Result<Vec<u8>, ShardFileError> {
 
 /// Reads a shard file written by [`write_shard`]; `file` names it in messages.
 pub fn read_shard(bytes: Bytes, file: &str) -> Result<Shard, ShardFileError> {
-    let table = Table::from_parquet(bytes, file)?;
-    let mut fixed = PROTEIN_COLUMNS.to_vec();
-    fixed.push(PRECURSOR_COLUMN);
-    let runs = layout(&table, file, "shard", &fixed)?;
-    let [ids, members, genes] = PROTEIN_COLUMNS.map(|c| table.text(c));
-    let (ids, members, genes) = (ids?, members?, genes?);
+    let Opened { table, runs, ids, members, genes } = open(bytes, file, "shard", PRECURSOR_COLUMN)?;
     let precursors = table.text(PRECURSOR_COLUMN)?;
     let mut proteins: Vec<ProteinInfo> = Vec::new();
     let mut protein_start = Vec::new();
@@ -127,15 +140,11 @@ pub fn write_result(result: &ShardResult) -> Result<Vec<u8>, ShardFileError> {
 
 /// Reads a result file written by [`write_result`]; `file` names it in messages.
 pub fn read_result(bytes: Bytes, file: &str) -> Result<ShardResult, ShardFileError> {
-    let table = Table::from_parquet(bytes, file)?;
-    let mut fixed = PROTEIN_COLUMNS.to_vec();
-    fixed.push(COMPONENTS_COLUMN);
-    let runs = layout(&table, file, "shard result", &fixed)?;
-    let [ids, members, genes] = PROTEIN_COLUMNS.map(|c| table.text(c));
-    let proteins: Vec<ProteinInfo> = ids?
+    let Opened { table, runs, ids, members, genes } = open(bytes, file, "shard result", COMPONENTS_COLUMN)?;
+    let proteins: Vec<ProteinInfo> = ids
         .into_iter()
-        .zip(members?)
-        .zip(genes?)
+        .zip(members)
+        .zip(genes)
         .map(|((id, members), genes)| ProteinInfo { id, members, genes })
         .collect();
     let np = proteins.len();
