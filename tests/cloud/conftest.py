@@ -47,7 +47,9 @@ ISSUER = "https://idp.proteo-e2e.test/pool"
 AUDIENCE = "proteo-e2e-web"
 # The template's parameters for this stack: one in flight per stage function (the burst test's reserved
 # concurrency), and the local identity provider instead of a Cognito pool.
-# Small protein shards, so the real DIA-NN reports and the 1 000-run report go through the Distributed Map.
+# Small protein shards, so the 1 000-run report of scenario l goes through the Distributed Map (the real DIA-NN
+# reports of scenario j hold a few hundred cells and stay in one shard; the Map is run on a real report by the
+# pipeline test `a_real_dia_nn_report_through_the_map_equals_quantification_in_place`).
 PARAMETERS = {"StageConcurrency": "1", "AuthIssuer": ISSUER, "AuthAudience": AUDIENCE, "QuantShardCells": "40000",
               "QuantMaxConcurrency": "4"}
 # The throttling retrier waits at most 30 s on AWS; here at most this, so the burst test ends in minutes (the ASL's

@@ -14,6 +14,21 @@ use proteo_pipeline::{run_stage, JobParams, JobSpec, Stage};
 const RUNS: usize = 30;
 const PRECURSORS: usize = 700;
 
+/// Splits, quantifies shard by shard (children in reverse order) and assembles; returns the shard count.
+fn through_the_map(store: &FsStore, job: &JobSpec, cells: usize) -> usize {
+    let sharding = Sharding { max_cells: cells, max_concurrency: 7 };
+    let Ingested::Planned(quant) = block_on(ingest_or_plan(store, job, &|_, _| {}, sharding)).unwrap() else {
+        panic!("the report over {cells} cells per shard is split");
+    };
+    let items = block_on(read_manifest(store, &quant.manifest)).unwrap();
+    assert_eq!(items.len(), quant.shards);
+    for item in items.iter().rev() {
+        block_on(quantify_item(store, item)).unwrap();
+    }
+    block_on(assemble(store, &QuantJob { spec: job.clone(), quant: quant.clone() })).unwrap();
+    quant.shards
+}
+
 /// A report of `RUNS` runs and a design of them in 3 groups, under `dir/input/`.
 fn inputs(dir: &Path) -> JobSpec {
     std::fs::create_dir_all(dir.join("input")).unwrap();
@@ -85,4 +100,40 @@ fn a_report_within_one_shard_and_any_other_table_are_ingested_in_place() {
     assert!(matches!(outcome, Ingested::Table(_)), "{RUNS} × {PRECURSORS} cells fit one default shard");
     assert!(root.path().join("ingest/table.parquet").exists());
     assert!(!root.path().join("ingest/quant").exists());
+}
+
+/// Needs ../shared/data/formats beside the clone (a real DIA-NN 1.8 report.tsv, not copied into the repo): its 6 runs
+/// and 72 protein groups split into protein shards of 40 cells give the same table and summary as in place.
+#[test]
+fn a_real_dia_nn_report_through_the_map_equals_quantification_in_place() {
+    let shared =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/formats/diann_report-tsv_1.8.2b8-einprot");
+    let (report, design) = (shared.join("PXD028735.report.tsv"), shared.join("PXD028735_sampleAnnot.txt"));
+    if !report.exists() {
+        eprintln!("skipped: {} is absent (this test needs ../shared/data/formats beside the clone)", report.display());
+        return;
+    }
+    let mut outputs = Vec::new();
+    for cells in [usize::MAX, 40] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("input")).unwrap();
+        std::fs::copy(&report, dir.path().join("input/PXD028735.report.tsv")).unwrap();
+        std::fs::copy(&design, dir.path().join("input/design.txt")).unwrap();
+        let job = JobSpec {
+            job_id: "real".into(),
+            prefix: String::new(),
+            input_key: "input/PXD028735.report.tsv".into(),
+            design_key: "input/design.txt".into(),
+            params: JobParams::default(),
+        };
+        let store = FsStore::new(dir.path());
+        if cells == usize::MAX {
+            block_on(run_stage(&store, &job, Stage::Ingest, &|_| {})).unwrap();
+        } else {
+            assert!(through_the_map(&store, &job, cells) > 5, "72 protein groups × 6 runs in shards of {cells} cells");
+        }
+        let read = |f: &str| std::fs::read(dir.path().join("ingest").join(f)).unwrap();
+        outputs.push((read("table.parquet"), read("summary.json")));
+    }
+    assert!(outputs[0] == outputs[1], "the real report's table or summary differs through the Map");
 }
